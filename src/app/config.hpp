@@ -1,0 +1,65 @@
+// Plain configuration structs: what cli/ builds from argv and the environment,
+// and what app/ runs. No parsing and no I/O here.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "util/log.hpp"
+
+namespace punch::app {
+
+/// Options every command takes.
+struct CommonConfig {
+  /// Key file (-k); already resolved from $PUNCH_HOME or ~/.config/punch by cli/.
+  std::string key_path;
+  /// JSON Lines event log (--events); empty for none.
+  std::string events_path;
+  /// Stderr verbosity (-v / -q).
+  util::LogLevel log_level = util::LogLevel::kInfo;
+};
+
+/// `punch keygen`: create a key and print its ID.
+struct KeygenConfig {
+  CommonConfig common;
+  bool force = false;  ///< Replace an existing key file.
+};
+
+/// `punch id`: print the ID of the key.
+struct IdConfig {
+  CommonConfig common;
+};
+
+/// `punch rendezvous`: run the public introduction and relay server.
+struct RendezvousConfig {
+  CommonConfig common;
+  std::string listen = "0.0.0.0:7777";  ///< UDP HOST:PORT to bind.
+};
+
+/// `punch listen`: accept sessions from allowed connectors.
+struct ListenConfig {
+  CommonConfig common;
+  std::string rendezvous;               ///< HOST[:PORT], port defaulted by app/.
+  std::vector<std::string> allow;       ///< --allow IDs (validated by app/).
+  bool allow_any = false;               ///< --allow-any
+  std::string authorized_peers_path;    ///< Resolved path of authorized_peers.
+};
+
+/// `punch connect`: open a session to a listener and tunnel stdio.
+struct ConnectConfig {
+  CommonConfig common;
+  std::string rendezvous;  ///< HOST[:PORT]
+  std::string peer;        ///< Listener's ID (validated by app/).
+};
+
+/// What main() should do: one of the commands.
+using Command =
+    std::variant<KeygenConfig, IdConfig, RendezvousConfig, ListenConfig, ConnectConfig>;
+
+/// Default rendezvous UDP port when -r names only a host.
+inline constexpr std::uint16_t kDefaultRendezvousPort = 7777;
+
+}  // namespace punch::app

@@ -1,0 +1,65 @@
+// The rendezvous core (sans-I/O): registers nodes that prove their key, tells
+// each the address it is seen from, introduces connectors to listeners, and
+// relays session packets between two peers that both agreed. Never answers an
+// unauthenticated datagram with more bytes than it carried (not a reflector).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+
+#include "crypto/random.hpp"
+#include "util/address.hpp"
+#include "util/bytes.hpp"
+#include "util/datagram_sink.hpp"
+#include "util/time.hpp"
+
+namespace punch::rendezvous {
+
+/// Counters, for logs, --events and tests.
+struct ServerStats {
+  std::uint64_t datagrams_received = 0;
+  std::uint64_t dropped_malformed = 0;     ///< Undecodable or unknown type.
+  std::uint64_t dropped_unauthenticated = 0;  ///< Bad cookie, signature, token, or relay sender.
+  std::uint64_t dropped_rate_limited = 0;
+  std::uint64_t registrations = 0;          ///< Live registrations now.
+  std::uint64_t relays = 0;                 ///< Live relay entries now.
+  std::uint64_t relayed_packets = 0;
+  std::uint64_t relayed_bytes = 0;
+};
+
+/// Callbacks for things an operator wants to see (registered, relay up/down).
+class ServerObserver {
+ public:
+  virtual ~ServerObserver() = default;
+  /// A node registered (or re-registered) from `from`.
+  virtual void on_registered(const std::string& node_id, const util::Address& from) = 0;
+  /// A relay between two registered peers was set up for `connection_id`.
+  virtual void on_relay_up(std::uint64_t connection_id, const std::string& connector,
+                           const std::string& listener) = 0;
+};
+
+/// The rendezvous protocol engine; one instance serves one UDP socket.
+class Server {
+ public:
+  /// `rng` and `sink` must outlive the server; `observer` may be null.
+  Server(crypto::RandomSource& rng, util::DatagramSink& sink, ServerObserver* observer,
+         util::TimePoint now);
+  Server(Server&&) noexcept;
+  Server& operator=(Server&&) noexcept;
+  ~Server();
+
+  /// Handles one datagram from `from`; garbage is counted and dropped.
+  void on_datagram(const util::Address& from, util::ByteView data, util::TimePoint now);
+  /// When on_timeout() must next run (expiry of registrations and relays).
+  util::TimePoint next_deadline() const;
+  /// Expires what is due at `now`.
+  void on_timeout(util::TimePoint now);
+  /// Current counters.
+  ServerStats stats() const;
+
+ private:
+  struct State;
+  std::unique_ptr<State> state_;
+};
+
+}  // namespace punch::rendezvous

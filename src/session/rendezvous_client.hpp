@@ -1,0 +1,82 @@
+// The endpoint's side of the rendezvous protocol (sans-I/O): registers with
+// proof of key possession, keeps the registration and the NAT mapping alive,
+// re-registers after a rendezvous restart, and carries connect signalling.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "crypto/identity.hpp"
+#include "crypto/node_id.hpp"
+#include "crypto/random.hpp"
+#include "util/address.hpp"
+#include "util/bytes.hpp"
+#include "util/datagram_sink.hpp"
+#include "util/time.hpp"
+
+namespace punch::session {
+
+/// Something the endpoint must react to, polled with RendezvousClient::poll_event().
+struct RendezvousEvent {
+  enum class Kind {
+    kRegistered,     ///< First registration, or again after a loss; `address` = reflexive.
+    kUnreachable,    ///< No answer from the rendezvous for a while (still retrying).
+    kInvite,         ///< Listener: `peer` at `address` wants session `connection_id`.
+    kConnectOk,      ///< Connector: relay for `connection_id` is up; `address` = peer's.
+    kConnectFailed,  ///< Connector: `reason` says why (unknown peer, refused, ...).
+  };
+  Kind kind;
+  std::uint64_t connection_id = 0;
+  crypto::NodeId peer;
+  util::Address address;
+  std::string reason;
+};
+
+/// Client for one rendezvous server.
+class RendezvousClient {
+ public:
+  /// `identity`, `rng` and `sink` must outlive the client. `listener` marks this
+  /// registration as one that accepts connections (connectors are found by ID only
+  /// through listener registrations).
+  RendezvousClient(const crypto::Identity& identity, util::Address server, bool listener,
+                   crypto::RandomSource& rng, util::DatagramSink& sink);
+  RendezvousClient(RendezvousClient&&) noexcept;
+  RendezvousClient& operator=(RendezvousClient&&) noexcept;
+  ~RendezvousClient();
+
+  /// Starts registering.
+  void start(util::TimePoint now);
+  /// True for datagrams from the rendezvous that this client consumes (control types).
+  static bool is_control(util::ByteView datagram);
+  /// Handles a control datagram from `from` (ignored unless from the server).
+  void on_datagram(const util::Address& from, util::ByteView data, util::TimePoint now);
+  /// When on_timeout() must next run.
+  util::TimePoint next_deadline() const;
+  /// Runs retransmissions and keepalives due at `now`.
+  void on_timeout(util::TimePoint now);
+  /// Takes the next event, if any.
+  std::optional<RendezvousEvent> poll_event();
+
+  /// Connector: asks to be introduced to `target` for session `connection_id`;
+  /// retransmitted until kConnectOk or kConnectFailed.
+  void connect(std::uint64_t connection_id, const crypto::NodeId& target, util::TimePoint now);
+  /// Listener: agrees to an invite (idempotent).
+  void accept(std::uint64_t connection_id, util::TimePoint now);
+  /// Listener: declines an invite, telling the connector `reason`.
+  void refuse(std::uint64_t connection_id, const std::string& reason, util::TimePoint now);
+
+  /// True while a registration is believed live.
+  bool registered() const;
+  /// The address the rendezvous sees us at (valid once registered).
+  const util::Address& reflexive_address() const;
+  /// The rendezvous's address.
+  const util::Address& server() const;
+
+ private:
+  struct State;
+  std::unique_ptr<State> state_;
+};
+
+}  // namespace punch::session

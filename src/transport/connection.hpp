@@ -1,0 +1,107 @@
+// The reliable transport of a session: QUIC-like frames (RFC 9000) inside
+// packets the session layer protects. Sans-I/O: the session hands in decrypted
+// payloads with their packet numbers and polls for payloads to send; all timing
+// comes in as `now` and leaves as next_deadline().
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "util/bytes.hpp"
+#include "util/time.hpp"
+
+namespace punch::transport {
+
+/// Identifies a stream within a connection (QUIC numbering: low bit = initiator).
+using StreamId = std::uint64_t;
+
+/// Which end of the connection this is; decides stream-ID parity.
+enum class Role { kClient, kServer };
+
+/// Something the application should react to, polled with Connection::poll_event().
+struct Event {
+  enum class Kind {
+    kStreamOpened,   ///< The peer opened `stream`.
+    kReadable,       ///< `stream` has bytes (or its FIN) to read.
+    kWritable,       ///< `stream` accepts more bytes after a short write.
+    kStreamReset,    ///< The peer aborted `stream` (its data is gone).
+    kClosed,         ///< The connection ended; see close_reason().
+  };
+  Kind kind;
+  StreamId stream = 0;
+};
+
+/// Counters for --events, logs and benchmarks.
+struct Stats {
+  std::uint64_t packets_sent = 0;
+  std::uint64_t packets_received = 0;
+  std::uint64_t packets_lost = 0;
+  std::uint64_t bytes_sent = 0;          ///< Payload bytes handed out by poll_send.
+  std::uint64_t stream_bytes_acked = 0;  ///< Stream data the peer acknowledged.
+  util::Duration smoothed_rtt{};
+  std::uint64_t congestion_window = 0;   ///< Bytes.
+};
+
+/// A packet payload to protect and send.
+struct OutPacket {
+  std::uint64_t packet_number;
+  util::Bytes payload;  ///< Plaintext frames.
+};
+
+/// One end of a reliable, multiplexed, congestion-controlled connection.
+class Connection {
+ public:
+  /// Starts a connection at `now`; the handshake is already done by then.
+  Connection(Role role, util::TimePoint now);
+  Connection(Connection&&) noexcept;
+  Connection& operator=(Connection&&) noexcept;
+  ~Connection();
+
+  /// Processes a decrypted packet; duplicates are ignored, malformed frames close
+  /// the connection with a protocol-error reason (never abort).
+  void on_packet(std::uint64_t packet_number, util::ByteView payload, util::TimePoint now);
+  /// Next payload to send now (at most `max_payload` bytes), or nullopt when
+  /// congestion control, pacing or lack of data says wait.
+  std::optional<OutPacket> poll_send(util::TimePoint now, std::size_t max_payload);
+  /// When on_timeout() must next run (loss, PTO, ACK delay, keepalive, idle); kNever if none.
+  util::TimePoint next_deadline() const;
+  /// Runs the timers due at `now`.
+  void on_timeout(util::TimePoint now);
+  /// Takes the next pending event, if any.
+  std::optional<Event> poll_event();
+
+  /// Opens a new locally initiated bidirectional stream.
+  StreamId open_stream();
+  /// Queues up to `data.size()` bytes; returns how many were accepted (fewer when
+  /// the stream's send buffer is full: wait for kWritable). 0 after finish/reset.
+  std::size_t write(StreamId stream, util::ByteView data);
+  /// Ends the sending direction after the queued bytes (FIN).
+  void finish(StreamId stream);
+  /// Aborts both directions of the stream (RESET_STREAM + STOP_SENDING).
+  void reset(StreamId stream, std::uint64_t error_code);
+  /// Copies up to `out.size()` in-order bytes; returns how many.
+  std::size_t read(StreamId stream, std::span<std::uint8_t> out);
+  /// True once the peer's FIN arrived and every byte before it was read.
+  bool read_finished(StreamId stream) const;
+  /// True once our FIN and all data before it were acknowledged by the peer.
+  bool write_finished(StreamId stream) const;
+
+  /// Closes the connection, telling the peer `reason` (CONNECTION_CLOSE).
+  void close(const std::string& reason, util::TimePoint now);
+  /// True once closed by either side or by idle timeout.
+  bool closed() const;
+  /// Why the connection closed ("" while open); a peer's reason is prefixed "peer: ".
+  const std::string& close_reason() const;
+  /// Current counters.
+  Stats stats() const;
+  /// Restarts RTT estimation and congestion control, for a new network path.
+  void reset_path(util::TimePoint now);
+
+ private:
+  struct State;
+  std::unique_ptr<State> state_;
+};
+
+}  // namespace punch::transport

@@ -1,0 +1,19 @@
+// Where a sans-I/O core puts the datagrams it wants sent. The I/O layer (or the
+// simulator) implements it; an implementation must never call back into the core
+// from send(), so the core's state is consistent whenever it emits.
+#pragma once
+
+#include "util/address.hpp"
+#include "util/bytes.hpp"
+
+namespace punch::util {
+
+/// Receives outgoing datagrams from a core.
+class DatagramSink {
+ public:
+  virtual ~DatagramSink() = default;
+  /// Queues `data` for sending to `to`; the bytes are copied before returning.
+  virtual void send(const Address& to, ByteView data) = 0;
+};
+
+}  // namespace punch::util
