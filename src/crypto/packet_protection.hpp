@@ -33,6 +33,7 @@ class PacketProtection {
             util::Bytes& out);
   /// Appends the plaintext to `out` if `sealed` (ciphertext+tag) is authentic for
   /// `aad` and `packet_number`; returns false (and appends nothing) otherwise.
+  /// `sealed` must not point into `out`, which may reallocate.
   bool open(std::uint64_t packet_number, util::ByteView aad, util::ByteView sealed,
             util::Bytes& out);
 

@@ -1,0 +1,95 @@
+#include "app/rendezvous_service.hpp"
+
+#include <uv.h>
+
+#include "app/event_log.hpp"
+#include "crypto/random.hpp"
+#include "io/handle.hpp"
+#include "io/signals.hpp"
+#include "io/sockaddr.hpp"
+#include "io/timer.hpp"
+#include "io/udp_socket.hpp"
+#include "rendezvous/server.hpp"
+#include "util/log.hpp"
+
+namespace punch::app {
+
+namespace {
+
+class Observer final : public rendezvous::ServerObserver {
+ public:
+  explicit Observer(EventLog& log) : log_(log) {}
+  void on_registered(const std::string& node_id, const util::Address& from) override {
+    util::log_debug("registered " + node_id + " at " + from.to_string());
+    log_.emit("registered", {{"peer", node_id}, {"address", from.to_string()}});
+  }
+  void on_relay_up(std::uint64_t, const std::string& connector,
+                   const std::string& listener) override {
+    util::log_debug("relaying " + connector + " <-> " + listener);
+    log_.emit("relay_up", {{"connector", connector}, {"listener", listener}});
+  }
+
+ private:
+  EventLog& log_;
+};
+
+}  // namespace
+
+int run_rendezvous(const RendezvousConfig& config) {
+  auto local = util::Address::parse(config.listen);
+  if (!local) {
+    auto resolved = io::resolve(config.listen, kDefaultRendezvousPort);
+    if (!resolved) {
+      util::log_error("bad listen address: " + resolved.error().message);
+      return 2;
+    }
+    local = *resolved;
+  }
+  EventLog events;
+  if (auto s = events.open(config.common.events_path); !s) {
+    util::log_error(s.error().message);
+    return 1;
+  }
+  uv_loop_t loop;
+  uv_loop_init(&loop);
+  int exit_code = 0;
+  {
+    crypto::SystemRandom rng;
+    Observer observer(events);
+    io::UdpSocket socket(&loop);
+    rendezvous::Server server(rng, socket, &observer, io::now());
+    io::Timer timer(&loop, [&] {
+      const auto now = io::now();
+      server.on_timeout(now);
+      timer.arm(server.next_deadline(), now);
+    });
+    auto bound = socket.bind(*local, [&](const util::Address& from, util::ByteView data) {
+      const auto now = io::now();
+      server.on_datagram(from, data, now);
+      timer.arm(server.next_deadline(), now);
+    });
+    if (!bound) {
+      util::log_error(bound.error().message);
+      exit_code = 1;
+    } else {
+      util::log_info("rendezvous listening on " + socket.local_address().to_string() + " (UDP)");
+      events.emit("listening", {{"address", socket.local_address().to_string()}});
+      timer.arm(server.next_deadline(), io::now());
+      io::Signals signals(&loop, [&](int) {
+        const auto st = server.stats();
+        util::log_info("shutting down: " + std::to_string(st.relayed_packets) +
+                       " packets relayed, " + std::to_string(st.dropped_malformed) +
+                       " malformed and " + std::to_string(st.dropped_unauthenticated) +
+                       " unauthenticated datagrams dropped");
+        socket.close();
+        timer.close();
+        uv_stop(&loop);
+      });
+      uv_run(&loop, UV_RUN_DEFAULT);
+    }
+  }
+  io::close_loop(&loop);
+  return exit_code;
+}
+
+}  // namespace punch::app

@@ -1,0 +1,358 @@
+#include "app/tunnel.hpp"
+
+#include <uv.h>
+
+#include <fstream>
+#include <memory>
+#include <optional>
+#include <set>
+
+#include "app/event_log.hpp"
+#include "app/keys.hpp"
+#include "app/stdio_bridge.hpp"
+#include "crypto/random.hpp"
+#include "io/handle.hpp"
+#include "io/signals.hpp"
+#include "io/sockaddr.hpp"
+#include "io/timer.hpp"
+#include "io/udp_socket.hpp"
+#include "session/endpoint.hpp"
+#include "util/log.hpp"
+
+namespace punch::app {
+
+namespace {
+
+// The reason a side gives when it closes a session whose streams both finished;
+// the peer then knows nothing was cut short.
+const std::string kDoneReason = "done";
+constexpr int kExitFailure = 1;
+constexpr int kExitUsage = 2;
+constexpr int kExitInterrupted = 130;
+
+/// Who may open sessions to a listener.
+struct Policy {
+  bool allow_any = false;
+  std::set<crypto::NodeId> allowed;
+};
+
+/// What a tunnel endpoint does: listen (accept invites) or connect to a peer.
+struct Role {
+  bool listener = false;
+  crypto::NodeId target;  // connector only
+  Policy policy;          // listener only
+};
+
+class Tunnel {
+ public:
+  Tunnel(uv_loop_t* loop, const crypto::Identity& identity, util::Address rendezvous,
+         std::string rendezvous_text, Role role, EventLog& events, crypto::RandomSource& rng)
+      : loop_(loop),
+        identity_(identity),
+        rendezvous_text_(std::move(rendezvous_text)),
+        role_(std::move(role)),
+        events_(events),
+        socket_(loop),
+        endpoint_(identity, rendezvous, role_.listener, rng, socket_),
+        timer_(loop, [this] { on_timer(); }),
+        pump_(loop, [this] { on_pump(); }),
+        signals_(loop, [this](int) { finish("interrupted", kExitInterrupted); }),
+        bridge_(
+            loop, endpoint_, [this] { pump_.mark(); },
+            [this](const std::string& reason) { on_bridge_finished(reason); }) {}
+
+  int run() {
+    util::Address local;
+    local.family = 4;
+    if (auto s = socket_.bind(local, [this](const util::Address& from, util::ByteView data) {
+          endpoint_.on_datagram(from, data, io::now());
+          pump_.mark();
+        });
+        !s) {
+      util::log_error(s.error().message);
+      return kExitFailure;
+    }
+    util::log_debug("UDP socket on " + socket_.local_address().to_string());
+    endpoint_.start(io::now());
+    pump_.mark();
+    uv_run(loop_, UV_RUN_DEFAULT);
+    return exit_code_;
+  }
+
+ private:
+  void on_timer() {
+    endpoint_.on_timeout(io::now());
+    pump_.mark();
+  }
+
+  void on_pump() {
+    if (stopped_) return;
+    const auto now = io::now();
+    handle_events(now);
+    endpoint_.flush(now);
+    handle_events(now);  // flushing may end sessions (e.g. a close sent)
+    bridge_.poll();
+    if (stopped_) return;
+    timer_.arm(endpoint_.next_deadline(), now);
+  }
+
+  void handle_events(util::TimePoint now) {
+    while (auto e = endpoint_.poll_event()) {
+      switch (e->kind) {
+        case session::EndpointEvent::Kind::kRegistered:
+          on_registered(*e, now);
+          break;
+        case session::EndpointEvent::Kind::kUnreachable:
+          if (!role_.listener && !ever_registered_) {
+            finish("rendezvous " + rendezvous_text_ + " does not answer", kExitFailure);
+            return;
+          }
+          util::log_warn("rendezvous " + rendezvous_text_ + " does not answer; retrying");
+          break;
+        case session::EndpointEvent::Kind::kInvite:
+          on_invite(*e, now);
+          break;
+        case session::EndpointEvent::Kind::kConnectFailed:
+          events_.emit("connect_failed",
+                       {{"peer", role_.target.to_string()}, {"reason", e->reason}});
+          finish(e->reason, kExitFailure);
+          return;
+        case session::EndpointEvent::Kind::kSessionUp:
+          on_session_up(*e);
+          break;
+        case session::EndpointEvent::Kind::kSessionDown:
+          on_session_down(*e, now);
+          break;
+        case session::EndpointEvent::Kind::kStream:
+          on_stream(*e);
+          break;
+      }
+      if (stopped_) return;
+    }
+  }
+
+  void on_registered(const session::EndpointEvent& e, util::TimePoint now) {
+    events_.emit("registered", {{"address", e.address.to_string()},
+                                {"rendezvous", rendezvous_text_},
+                                {"id", identity_.id().to_string()}});
+    util::log_debug("registered at " + rendezvous_text_ + ", seen as " + e.address.to_string());
+    if (ever_registered_) return;
+    ever_registered_ = true;
+    if (role_.listener) {
+      util::log_info("listening as " + identity_.id().to_string());
+      util::log_info("connect with: punch connect -r " + rendezvous_text_ + " " +
+                     identity_.id().to_string());
+    } else {
+      cid_ = endpoint_.connect(role_.target, now);
+    }
+  }
+
+  void on_invite(const session::EndpointEvent& e, util::TimePoint now) {
+    const std::string peer = e.peer.to_string();
+    std::string refusal;
+    if (!role_.policy.allow_any && !role_.policy.allowed.count(e.peer)) {
+      refusal = "not authorized by the listener";
+    } else if (bridge_.attached() || cid_ != 0) {
+      refusal = "listener's stdio is busy with another session";
+    }
+    if (!refusal.empty()) {
+      util::log_warn("refused " + peer + ": " + refusal);
+      events_.emit("refused", {{"peer", peer}, {"reason", refusal}});
+      endpoint_.refuse(e.connection_id, refusal, now);
+      return;
+    }
+    util::log_debug("accepting " + peer);
+    cid_ = e.connection_id;
+    endpoint_.accept(e.connection_id, e.peer, now);
+  }
+
+  void on_session_up(const session::EndpointEvent& e) {
+    const std::string peer = e.peer.to_string();
+    session::Session* s = endpoint_.session(e.connection_id);
+    const double rtt_ms =
+        s ? std::chrono::duration<double, std::milli>(s->connection().stats().smoothed_rtt)
+                .count()
+          : 0.0;
+    util::log_info("session with " + peer + " up via relay " + e.address.to_string());
+    events_.emit("session_up", {{"peer", peer}, {"via", "relay"}});
+    events_.emit("path", {{"peer", peer},
+                          {"path", "relay"},
+                          {"address", e.address.to_string()},
+                          {"rtt_ms", rtt_ms}});
+    if (!role_.listener && s) {
+      const transport::StreamId stream = s->connection().open_stream();
+      events_.emit("stream_open", {{"peer", peer}, {"stream", static_cast<std::int64_t>(stream)}});
+      bridge_.attach(e.connection_id, stream);
+      pump_.mark();
+    }
+  }
+
+  void on_stream(const session::EndpointEvent& e) {
+    if (e.stream_event.kind == transport::Event::Kind::kStreamOpened) {
+      if (role_.listener && !bridge_.attached() && e.connection_id == cid_) {
+        events_.emit("stream_open", {{"peer", e.peer.to_string()},
+                                     {"stream", static_cast<std::int64_t>(e.stream_event.stream)}});
+        bridge_.attach(e.connection_id, e.stream_event.stream);
+      } else if (session::Session* s = endpoint_.session(e.connection_id)) {
+        s->connection().reset(e.stream_event.stream, 0);  // one stdio stream per session
+      }
+      return;
+    }
+    if (e.connection_id == bridge_.connection_id()) bridge_.on_stream_event(e.stream_event);
+  }
+
+  void on_session_down(const session::EndpointEvent& e, util::TimePoint now) {
+    const std::string peer = e.peer.to_string();
+    if (e.connection_id != cid_ || !bridge_.attached()) {
+      // A session that never carried stdio (e.g. a failed handshake): forget it.
+      util::log_warn("session with " + peer + " failed: " + e.reason);
+      events_.emit("session_down", {{"peer", peer}, {"reason", e.reason}});
+      endpoint_.close(e.connection_id, e.reason, now);
+      if (e.connection_id == cid_) {
+        cid_ = 0;
+        if (!role_.listener) finish(e.reason, kExitFailure);
+      }
+      return;
+    }
+    session_down_reason_ = e.reason;
+    bridge_.on_session_down(e.reason, e.reason == "peer: " + kDoneReason);
+  }
+
+  void on_bridge_finished(const std::string& reason) {
+    const std::string peer = cid_ ? describe_peer() : "";
+    if (reason.empty()) {
+      events_.emit("stream_close", {{"peer", peer},
+                                    {"stream", static_cast<std::int64_t>(bridge_.stream())}});
+      finish("", 0);
+    } else {
+      finish(reason, kExitFailure);
+    }
+  }
+
+  std::string describe_peer() {
+    if (session::Session* s = endpoint_.session(cid_)) return s->peer().to_string();
+    return "";
+  }
+
+  // Ends the process's work: closes the session (telling the peer why) and stops.
+  void finish(const std::string& reason, int code) {
+    if (stopped_) return;
+    stopped_ = true;
+    exit_code_ = code;
+    const auto now = io::now();
+    if (cid_ != 0) {
+      const std::string peer = describe_peer();
+      const std::string why = reason.empty() ? kDoneReason : reason;
+      events_.emit("session_down", {{"peer", peer},
+                                    {"reason", session_down_reason_.empty() ? why
+                                                                            : session_down_reason_}});
+      endpoint_.close(cid_, why, now);
+    }
+    if (!reason.empty() && code != kExitInterrupted) util::log_error(reason);
+    bridge_.close();
+    socket_.close();
+    timer_.close();
+    pump_.close();
+    signals_.close();
+  }
+
+  uv_loop_t* loop_;
+  const crypto::Identity& identity_;
+  std::string rendezvous_text_;
+  Role role_;
+  EventLog& events_;
+  io::UdpSocket socket_;
+  session::Endpoint endpoint_;
+  io::Timer timer_;
+  io::Pump pump_;
+  io::Signals signals_;
+  StdioBridge bridge_;
+  std::uint64_t cid_ = 0;
+  bool ever_registered_ = false;
+  bool stopped_ = false;
+  int exit_code_ = 0;
+  std::string session_down_reason_;
+};
+
+// Reads authorized_peers: one ID a line, blank lines and '#' comments ignored.
+void read_authorized_peers(const std::string& path, std::set<crypto::NodeId>& out) {
+  std::ifstream in(path);
+  if (!in) return;  // a missing file simply authorizes nobody
+  std::string line;
+  int number = 0;
+  while (std::getline(in, line)) {
+    ++number;
+    const auto first = line.find_first_not_of(" \t\r");
+    if (first == std::string::npos || line[first] == '#') continue;
+    const auto last = line.find_last_not_of(" \t\r");
+    const std::string word = line.substr(first, last - first + 1);
+    if (auto id = crypto::NodeId::parse(word)) {
+      out.insert(*id);
+    } else {
+      util::log_warn(path + ":" + std::to_string(number) + ": not a punch ID, ignored");
+    }
+  }
+}
+
+// Shared start-up of both tunnel commands.
+int run_tunnel(const CommonConfig& common, const std::string& rendezvous_text, Role role) {
+  auto rendezvous = io::resolve(rendezvous_text, kDefaultRendezvousPort);
+  if (!rendezvous) {
+    util::log_error("rendezvous: " + rendezvous.error().message);
+    return kExitUsage;
+  }
+  crypto::SystemRandom rng;
+  auto identity = load_identity(common.key_path, true, rng);
+  if (!identity) {
+    util::log_error(identity.error().message);
+    return kExitFailure;
+  }
+  EventLog events;
+  if (auto s = events.open(common.events_path); !s) {
+    util::log_error(s.error().message);
+    return kExitFailure;
+  }
+  uv_loop_t loop;
+  uv_loop_init(&loop);
+  int code = 0;
+  {
+    Tunnel tunnel(&loop, *identity, *rendezvous, rendezvous_text, std::move(role), events, rng);
+    code = tunnel.run();
+  }
+  io::close_loop(&loop);
+  return code;
+}
+
+}  // namespace
+
+int run_listen(const ListenConfig& config) {
+  Role role;
+  role.listener = true;
+  role.policy.allow_any = config.allow_any;
+  for (const std::string& text : config.allow) {
+    auto id = crypto::NodeId::parse(text);
+    if (!id) {
+      util::log_error("--allow: '" + text + "' is not a punch ID");
+      return kExitUsage;
+    }
+    role.policy.allowed.insert(*id);
+  }
+  read_authorized_peers(config.authorized_peers_path, role.policy.allowed);
+  if (!role.policy.allow_any && role.policy.allowed.empty())
+    util::log_warn("no peer is allowed yet: use --allow ID, " + config.authorized_peers_path +
+                   " or --allow-any");
+  return run_tunnel(config.common, config.rendezvous, std::move(role));
+}
+
+int run_connect(const ConnectConfig& config) {
+  auto target = crypto::NodeId::parse(config.peer);
+  if (!target) {
+    util::log_error("'" + config.peer + "' is not a punch ID (26 base32 characters)");
+    return kExitUsage;
+  }
+  Role role;
+  role.target = *target;
+  return run_tunnel(config.common, config.rendezvous, std::move(role));
+}
+
+}  // namespace punch::app

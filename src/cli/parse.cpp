@@ -1,0 +1,376 @@
+#include "cli/parse.hpp"
+
+#include <cxxopts.hpp>
+
+#include <cstddef>
+#include <map>
+#include <optional>
+#include <string_view>
+#include <vector>
+
+#include "cli/spec.hpp"
+
+namespace punch::cli {
+
+namespace {
+
+// A command line the user has to fix. Thrown only inside this file and turned
+// into a Message by parse(), so every check can stop where it stands.
+struct UsageError {
+  std::string message;
+};
+
+// What cxxopts found, regrouped by our own option table.
+struct ParsedArgs {
+  std::map<std::string, std::vector<std::string>> values;  // long name -> values, in order
+  std::map<std::string, bool> flags;                        // long name -> set
+  std::vector<std::string> positionals;
+};
+
+Message usage_message(const std::string& where, const std::string& problem,
+                      const std::string& help_hint) {
+  return Message{where + ": " + problem + "\ntry '" + help_hint + "'\n", kUsageExitCode, true};
+}
+
+std::vector<const OptionSpec*> all_options(const CommandSpec& spec) {
+  std::vector<const OptionSpec*> all;
+  for (const OptionSpec& o : spec.options) all.push_back(&o);
+  for (const OptionSpec& o : common_options()) all.push_back(&o);
+  return all;
+}
+
+// cxxopts knows an option by its long name, or by the name as typed when it
+// reports an error; this maps either back to our table.
+const OptionSpec* find_option(const CommandSpec& spec, const std::string& name) {
+  for (const OptionSpec* o : all_options(spec)) {
+    if (o->long_name == name || (name.size() == 1 && o->short_name == name[0])) return o;
+  }
+  return nullptr;
+}
+
+// cxxopts keeps the offending name only inside its quoted what() text.
+std::string quoted_in(const std::string& what) {
+  const std::size_t open = what.find(cxxopts::LQUOTE);
+  if (open == std::string::npos) return what;
+  const std::size_t start = open + cxxopts::LQUOTE.size();
+  const std::size_t close = what.find(cxxopts::RQUOTE, start);
+  if (close == std::string::npos) return what;
+  return what.substr(start, close - start);
+}
+
+std::string dashed(const std::string& name) { return (name.size() == 1 ? "-" : "--") + name; }
+
+std::string needs_value(const CommandSpec& spec, const std::string& typed) {
+  const OptionSpec* o = find_option(spec, typed);
+  const std::string arg = o != nullptr ? " " + o->arg_name : std::string(" a value");
+  return "option " + dashed(typed) + " needs" + arg;
+}
+
+// True when `value` is one of this command's option names, which means the
+// user left out the option's value (as in `-r --allow-any`).
+bool is_option_name(const CommandSpec& spec, const std::string& value) {
+  for (const OptionSpec* o : all_options(spec)) {
+    if (value == "--" + o->long_name) return true;
+    if (o->short_name != '\0' && value == std::string("-") + o->short_name) return true;
+  }
+  return false;
+}
+
+ParsedArgs parse_args(const CommandSpec& spec, int argc, const char* const* argv) {
+  cxxopts::Options options("punch " + spec.name);
+  auto add = options.add_options();
+  for (const OptionSpec* o : all_options(spec)) {
+    const std::string names =
+        o->short_name != '\0' ? std::string(1, o->short_name) + "," + o->long_name : o->long_name;
+    if (o->arg_name.empty()) {
+      add(names, o->help);
+    } else {
+      // Plain strings, not std::vector: cxxopts would split vector values at
+      // commas, which paths may contain. Repeats are collected from arguments().
+      add(names, o->help, cxxopts::value<std::string>(), o->arg_name);
+    }
+  }
+  // No parse_positional(): every positional lands in unmatched(), in order, and
+  // the count is checked against the spec below with our own messages.
+
+  ParsedArgs parsed;
+  try {
+    const cxxopts::ParseResult result = options.parse(argc, argv);
+    for (const cxxopts::KeyValue& kv : result.arguments()) {
+      const OptionSpec* o = find_option(spec, kv.key());
+      if (o == nullptr || o->arg_name.empty()) continue;
+      parsed.values[o->long_name].push_back(kv.value());
+    }
+    for (const OptionSpec* o : all_options(spec)) {
+      if (o->arg_name.empty()) parsed.flags[o->long_name] = result[o->long_name].as<bool>();
+    }
+    parsed.positionals = result.unmatched();
+  } catch (const cxxopts::exceptions::no_such_option& e) {
+    throw UsageError{"unknown option '" + dashed(quoted_in(e.what())) + "'"};
+  } catch (const cxxopts::exceptions::invalid_option_syntax& e) {
+    throw UsageError{"unknown option '" + quoted_in(e.what()) + "'"};
+  } catch (const cxxopts::exceptions::missing_argument& e) {
+    throw UsageError{needs_value(spec, quoted_in(e.what()))};
+  } catch (const cxxopts::exceptions::option_requires_argument& e) {
+    throw UsageError{needs_value(spec, quoted_in(e.what()))};
+  } catch (const cxxopts::exceptions::incorrect_argument_type& e) {
+    // Only flags are typed (bool), so this is `--flag=VALUE` with a bad VALUE.
+    throw UsageError{"flags take no value, got '" + quoted_in(e.what()) + "'"};
+  } catch (const cxxopts::exceptions::exception& e) {
+    throw UsageError{e.what()};
+  }
+  return parsed;
+}
+
+// Checks what cxxopts cannot express: repeats, empty values, positional counts.
+void check_args(const CommandSpec& spec, const ParsedArgs& parsed) {
+  for (const auto& [name, values] : parsed.values) {
+    const OptionSpec* o = find_option(spec, name);
+    if (!o->repeatable && values.size() > 1) {
+      throw UsageError{"option --" + name + " given more than once"};
+    }
+    for (const std::string& v : values) {
+      if (v.empty() || is_option_name(spec, v)) {
+        throw UsageError{"option --" + name + " needs " + o->arg_name};
+      }
+    }
+  }
+
+  const std::size_t max = spec.positionals.size();
+  std::size_t required = 0;
+  for (const PositionalSpec& p : spec.positionals) required += p.required ? 1 : 0;
+  if (parsed.positionals.size() < required) {
+    throw UsageError{"missing " + spec.positionals[parsed.positionals.size()].name};
+  }
+  if (parsed.positionals.size() > max) {
+    throw UsageError{"unexpected argument '" + parsed.positionals[max] + "'"};
+  }
+}
+
+std::optional<std::string> single(const ParsedArgs& a, const std::string& name) {
+  const auto it = a.values.find(name);
+  if (it == a.values.end() || it->second.empty()) return std::nullopt;
+  return it->second.front();
+}
+
+std::vector<std::string> all_values(const ParsedArgs& a, const std::string& name) {
+  const auto it = a.values.find(name);
+  return it == a.values.end() ? std::vector<std::string>{} : it->second;
+}
+
+bool flag(const ParsedArgs& a, const std::string& name) {
+  const auto it = a.flags.find(name);
+  return it != a.flags.end() && it->second;
+}
+
+// Where punch keeps its files: $PUNCH_HOME, else ~/.config/punch; empty when
+// neither variable is set (as under some service managers).
+std::string config_dir(const Environment& env) {
+  std::string dir;
+  if (!env.punch_home.empty()) {
+    dir = env.punch_home;
+  } else if (!env.home.empty()) {
+    dir = env.home;
+    if (dir.back() != '/') dir += '/';
+    dir += ".config/punch";
+  }
+  while (dir.size() > 1 && dir.back() == '/') dir.pop_back();
+  return dir;
+}
+
+std::string in_config_dir(const Environment& env, const std::string& file) {
+  const std::string dir = config_dir(env);
+  if (dir.empty()) return "";
+  return dir == "/" ? dir + file : dir + "/" + file;
+}
+
+// The rendezvous needs no key of its own today, so it may run where HOME is unset.
+app::CommonConfig common_config(const ParsedArgs& a, const Environment& env, bool key_required) {
+  app::CommonConfig c;
+  c.key_path = single(a, "key").value_or(in_config_dir(env, "key"));
+  if (c.key_path.empty() && key_required) {
+    throw UsageError{"no key file: HOME and PUNCH_HOME are unset, so pass -k PATH"};
+  }
+  c.events_path = single(a, "events").value_or("");
+  const bool verbose = flag(a, "verbose");
+  const bool quiet = flag(a, "quiet");
+  if (verbose && quiet) throw UsageError{"-v and -q contradict each other"};
+  c.log_level = verbose ? util::LogLevel::kDebug
+                : quiet ? util::LogLevel::kError
+                        : util::LogLevel::kInfo;
+  return c;
+}
+
+bool all_digits(std::string_view s) {
+  if (s.empty()) return false;
+  for (const char ch : s) {
+    if (ch < '0' || ch > '9') return false;
+  }
+  return true;
+}
+
+// A syntax check only, so typos fail before anything starts; app/ resolves the
+// name. Accepts HOST, HOST:PORT, [IPV6] and [IPV6]:PORT; a bare IPv6 literal
+// only when no port is required.
+std::optional<std::string> endpoint_problem(std::string_view text, bool port_required) {
+  std::string_view host = text;
+  std::optional<std::string_view> port;
+  if (!text.empty() && text.front() == '[') {
+    const std::size_t close = text.find(']');
+    if (close == std::string_view::npos) return "missing ']'";
+    host = text.substr(1, close - 1);
+    const std::string_view rest = text.substr(close + 1);
+    if (!rest.empty()) {
+      if (rest.front() != ':') return "expected ':' after ']'";
+      port = rest.substr(1);
+    }
+  } else if (const std::size_t colon = text.find(':'); colon != std::string_view::npos) {
+    if (text.find(':', colon + 1) == std::string_view::npos) {
+      host = text.substr(0, colon);
+      port = text.substr(colon + 1);
+    } else if (port_required) {
+      return "write an IPv6 address with its port as [ADDRESS]:PORT";
+    }
+  }
+  if (host.empty()) return "missing host";
+  if (port) {
+    if (!all_digits(*port) || port->size() > 5 || std::stoul(std::string(*port)) == 0 ||
+        std::stoul(std::string(*port)) > 65535) {
+      return "port must be a number from 1 to 65535";
+    }
+  } else if (port_required) {
+    return "missing port";
+  }
+  return std::nullopt;
+}
+
+std::string rendezvous_address(const ParsedArgs& a, const Environment& env) {
+  if (const auto r = single(a, "rendezvous")) {
+    if (const auto problem = endpoint_problem(*r, false)) {
+      throw UsageError{"bad --rendezvous '" + *r + "': " + *problem};
+    }
+    return *r;
+  }
+  if (env.punch_rendezvous.empty()) {
+    throw UsageError{"no rendezvous server: pass -r HOST[:PORT] or set PUNCH_RENDEZVOUS"};
+  }
+  if (const auto problem = endpoint_problem(env.punch_rendezvous, false)) {
+    throw UsageError{"bad PUNCH_RENDEZVOUS '" + env.punch_rendezvous + "': " + *problem};
+  }
+  return env.punch_rendezvous;
+}
+
+app::Command build_keygen(const ParsedArgs& a, const Environment& env) {
+  app::KeygenConfig c;
+  c.common = common_config(a, env, true);
+  c.force = flag(a, "force");
+  return c;
+}
+
+app::Command build_id(const ParsedArgs& a, const Environment& env) {
+  app::IdConfig c;
+  c.common = common_config(a, env, true);
+  return c;
+}
+
+app::Command build_rendezvous(const ParsedArgs& a, const Environment& env) {
+  app::RendezvousConfig c;
+  c.common = common_config(a, env, false);
+  if (const auto l = single(a, "listen")) {
+    if (const auto problem = endpoint_problem(*l, true)) {
+      throw UsageError{"bad --listen '" + *l + "': " + *problem};
+    }
+    c.listen = *l;
+  }
+  return c;
+}
+
+app::Command build_listen(const ParsedArgs& a, const Environment& env) {
+  app::ListenConfig c;
+  c.common = common_config(a, env, true);
+  c.rendezvous = rendezvous_address(a, env);
+  c.allow = all_values(a, "allow");
+  c.allow_any = flag(a, "allow-any");
+  c.authorized_peers_path = in_config_dir(env, "authorized_peers");
+  return c;
+}
+
+app::Command build_connect(const ParsedArgs& a, const Environment& env) {
+  app::ConnectConfig c;
+  c.common = common_config(a, env, true);
+  c.rendezvous = rendezvous_address(a, env);
+  c.peer = a.positionals.at(0);
+  return c;
+}
+
+using Builder = app::Command (*)(const ParsedArgs&, const Environment&);
+
+// Keyed by CommandSpec::name; a command in the table without a builder is a
+// programming error caught by the unit tests (every spec is parsed there).
+const std::map<std::string, Builder>& builders() {
+  static const std::map<std::string, Builder> table{
+      {"keygen", build_keygen}, {"id", build_id},         {"rendezvous", build_rendezvous},
+      {"listen", build_listen}, {"connect", build_connect},
+  };
+  return table;
+}
+
+// -h/--help wins over every other mistake on the line, as in git and ssh.
+bool asks_for_help(const std::vector<std::string>& args) {
+  for (const std::string& arg : args) {
+    if (arg == "--") return false;
+    if (arg == "-h" || arg == "--help") return true;
+  }
+  return false;
+}
+
+// `punch help [COMMAND]` and `punch --help [COMMAND]`.
+ParseOutcome top_level_help(const std::vector<std::string>& args) {
+  if (args.size() > 2) return usage_message("punch", "unexpected argument '" + args[2] + "'",
+                                            "punch --help");
+  if (args.size() == 1) return Message{help_text(nullptr), 0, false};
+  const CommandSpec* spec = find_command(args[1]);
+  if (spec == nullptr) {
+    return usage_message("punch", "unknown command '" + args[1] + "'", "punch --help");
+  }
+  return Message{help_text(spec), 0, false};
+}
+
+}  // namespace
+
+ParseOutcome parse(int argc, const char* const* argv, const Environment& env) {
+  std::vector<std::string> args;
+  for (int i = 1; i < argc; ++i) args.emplace_back(argv[i]);
+  if (args.empty()) return usage_message("punch", "missing command", "punch --help");
+
+  const std::string& first = args.front();
+  if (first == "help" || first == "-h" || first == "--help") return top_level_help(args);
+  if (first == "--version") {
+    if (args.size() > 1) {
+      return usage_message("punch", "unexpected argument '" + args[1] + "'", "punch --help");
+    }
+    return Message{version_text(), 0, false};
+  }
+  if (first.size() > 1 && first.front() == '-') {
+    return usage_message("punch", "unknown option '" + first + "' (options go after the command)",
+                         "punch --help");
+  }
+  const CommandSpec* spec = find_command(first);
+  if (spec == nullptr) {
+    return usage_message("punch", "unknown command '" + first + "'", "punch --help");
+  }
+
+  const std::string where = "punch " + spec->name;
+  if (asks_for_help({args.begin() + 1, args.end()})) return Message{help_text(spec), 0, false};
+  try {
+    // cxxopts skips its argv[0]; the command name stands in for it.
+    const ParsedArgs parsed = parse_args(*spec, argc - 1, argv + 1);
+    if (flag(parsed, "help")) return Message{help_text(spec), 0, false};
+    check_args(*spec, parsed);
+    return builders().at(spec->name)(parsed, env);
+  } catch (const UsageError& e) {
+    return usage_message(where, e.message, where + " --help");
+  }
+}
+
+}  // namespace punch::cli

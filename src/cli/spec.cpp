@@ -1,0 +1,226 @@
+#include "cli/spec.hpp"
+
+#include <algorithm>
+#include <cstddef>
+#include <sstream>
+
+// CMake passes the project version; the fallback keeps a hand-built binary honest.
+#ifndef PUNCH_VERSION
+#define PUNCH_VERSION "0.1.0"
+#endif
+
+namespace punch::cli {
+
+namespace {
+
+// Help is wrapped for an 80-column terminal; option labels longer than this
+// put their sentence on the next line rather than squeeze it.
+constexpr std::size_t kHelpWidth = 80;
+constexpr std::size_t kMaxLabelWidth = 28;
+
+const OptionSpec kRendezvousOption{
+    "rendezvous", 'r', "HOST[:PORT]",
+    "Rendezvous server; the port defaults to 7777 (default: $PUNCH_RENDEZVOUS).", false};
+
+// Appends `text` word by word, breaking before kHelpWidth; continuation lines
+// start with `indent` spaces. `column` is where the cursor already is.
+void append_wrapped(std::string& out, const std::string& text, std::size_t indent,
+                    std::size_t column) {
+  std::istringstream words(text);
+  std::string word;
+  bool first = true;
+  while (words >> word) {
+    if (!first && column + 1 + word.size() > kHelpWidth) {
+      out += '\n';
+      out.append(indent, ' ');
+      column = indent;
+    } else if (!first) {
+      out += ' ';
+      ++column;
+    }
+    out += word;
+    column += word.size();
+    first = false;
+  }
+  out += '\n';
+}
+
+std::string option_label(const OptionSpec& o) {
+  std::string label = o.short_name != '\0' ? std::string("-") + o.short_name + ", " : "    ";
+  label += "--" + o.long_name;
+  if (!o.arg_name.empty()) label += " " + o.arg_name;
+  return label;
+}
+
+// Prints a two-column table: labels at column 2, sentences aligned after them.
+void append_table(std::string& out, const std::vector<std::pair<std::string, std::string>>& rows,
+                  std::size_t help_column) {
+  for (const auto& [label, help] : rows) {
+    out += "  " + label;
+    std::size_t column = 2 + label.size();
+    if (column + 2 > help_column) {
+      out += '\n';
+      column = 0;
+    }
+    out.append(help_column - column, ' ');
+    append_wrapped(out, help, help_column, help_column);
+  }
+}
+
+void append_options(std::string& out, const std::string& title,
+                    const std::vector<OptionSpec>& options, std::size_t help_column) {
+  if (options.empty()) return;
+  std::vector<std::pair<std::string, std::string>> rows;
+  for (const OptionSpec& o : options) {
+    std::string help = o.help;
+    if (o.repeatable) help += " May be repeated.";
+    rows.emplace_back(option_label(o), help);
+  }
+  out += "\n" + title + ":\n";
+  append_table(out, rows, help_column);
+}
+
+std::size_t help_column_for(const std::vector<const std::vector<OptionSpec>*>& groups,
+                            const std::vector<PositionalSpec>& positionals) {
+  std::size_t widest = 0;
+  for (const auto* group : groups) {
+    for (const OptionSpec& o : *group) {
+      const std::size_t w = option_label(o).size();
+      if (w <= kMaxLabelWidth) widest = std::max(widest, w);
+    }
+  }
+  for (const PositionalSpec& p : positionals) widest = std::max(widest, p.name.size());
+  return 2 + widest + 2;
+}
+
+std::string top_level_help() {
+  std::string out =
+      "punch: a peer-to-peer tunnel, encrypted end to end.\n"
+      "\n"
+      "Usage: punch COMMAND [OPTION]...\n"
+      "       punch help [COMMAND]\n"
+      "       punch --version\n"
+      "\nCommands:\n";
+  std::vector<std::pair<std::string, std::string>> rows;
+  for (const CommandSpec& c : command_specs()) rows.emplace_back(c.name, c.summary);
+  rows.emplace_back("help", "Show the help of a command.");
+  std::size_t widest = 0;
+  for (const auto& row : rows) widest = std::max(widest, row.first.size());
+  append_table(out, rows, 2 + widest + 2);
+  append_options(out, "Options", top_level_options(),
+                 help_column_for({&top_level_options()}, {}));
+  out +=
+      "\nEnvironment:\n"
+      "  PUNCH_HOME        Directory of the key and authorized_peers files\n"
+      "                    (default: ~/.config/punch).\n"
+      "  PUNCH_RENDEZVOUS  Rendezvous server used when -r is not given.\n"
+      "\nRun 'punch COMMAND --help' for the options of a command; see also punch(1).\n";
+  return out;
+}
+
+std::string command_help(const CommandSpec& c) {
+  std::string out = "Usage: punch " + c.name;
+  if (!c.synopsis.empty()) out += " " + c.synopsis;
+  out += "\n\n";
+  append_wrapped(out, c.description, 0, 0);
+  const std::size_t column = help_column_for({&c.options, &common_options()}, c.positionals);
+  if (!c.positionals.empty()) {
+    std::vector<std::pair<std::string, std::string>> rows;
+    for (const PositionalSpec& p : c.positionals) rows.emplace_back(p.name, p.help);
+    out += "\nArguments:\n";
+    append_table(out, rows, column);
+  }
+  append_options(out, "Options", c.options, column);
+  append_options(out, "Common options", common_options(), column);
+  return out;
+}
+
+}  // namespace
+
+const std::vector<CommandSpec>& command_specs() {
+  static const std::vector<CommandSpec> specs{
+      {"keygen",
+       "Create a new key and print its node ID.",
+       "[-k PATH] [--force]",
+       "Creates a new key pair in the key file (mode 0600) and prints its node ID on "
+       "stdout. Refuses to replace an existing key file unless --force is given.",
+       {{"force", '\0', "", "Replace an existing key file; its old ID is lost for good.",
+         false}},
+       {}},
+      {"id",
+       "Print the node ID of a key.",
+       "[-k PATH]",
+       "Prints the node ID of the key in the key file on stdout. Peers use this ID to "
+       "reach you (punch connect) or to allow you (punch listen --allow).",
+       {},
+       {}},
+      {"rendezvous",
+       "Run the server that introduces peers and relays their traffic.",
+       "[-l HOST:PORT]",
+       "Runs the rendezvous on a publicly reachable host. It registers endpoints that "
+       "prove they hold their key, introduces connectors to listeners, and relays "
+       "their packets, which it cannot decrypt.",
+       {{"listen", 'l', "HOST:PORT", "UDP address to listen on (default: 0.0.0.0:7777).",
+         false}},
+       {}},
+      {"listen",
+       "Accept sessions from allowed peers and tunnel stdio.",
+       "-r HOST[:PORT] [--allow ID]... [--allow-any]",
+       "Registers with the rendezvous and waits for connectors. It accepts only allowed "
+       "peers: IDs given with --allow, IDs listed one per line in the authorized_peers "
+       "file, or anyone with --allow-any. One session at a time gets stdio; others are "
+       "refused while it lasts. Prints its ID and a ready-to-paste 'punch connect' line "
+       "on stderr, and creates a key on first use.",
+       {kRendezvousOption,
+        {"allow", '\0', "ID", "Accept the peer with this node ID.", true},
+        {"allow-any", '\0', "", "Accept any peer, whatever its ID.", false}},
+       {}},
+      {"connect",
+       "Open a session to a listener and tunnel stdio.",
+       "-r HOST[:PORT] PEER_ID",
+       "Opens a session to the listener PEER_ID through the rendezvous, encrypted end to "
+       "end, and tunnels stdio: stdin goes to the listener's stdout, the listener's "
+       "stdin comes out on stdout. EOF on stdin is passed on while the other direction "
+       "keeps flowing; exits 0 when both directions are done. Creates a key on first "
+       "use.",
+       {kRendezvousOption},
+       {{"PEER_ID", "Node ID of the listener, as 'punch id' prints it on its machine.",
+         true}}},
+  };
+  return specs;
+}
+
+const std::vector<OptionSpec>& common_options() {
+  static const std::vector<OptionSpec> options{
+      {"key", 'k', "PATH", "Key file (default: $PUNCH_HOME/key, else ~/.config/punch/key).",
+       false},
+      {"events", '\0', "PATH", "Append events to PATH as JSON Lines.", false},
+      {"verbose", 'v', "", "Log debug messages on stderr.", false},
+      {"quiet", 'q', "", "Log only errors on stderr.", false},
+      {"help", 'h', "", "Show this help and exit.", false},
+  };
+  return options;
+}
+
+const std::vector<OptionSpec>& top_level_options() {
+  static const std::vector<OptionSpec> options{
+      {"help", 'h', "", "Show this help and exit.", false},
+      {"version", '\0', "", "Show the version and exit.", false},
+  };
+  return options;
+}
+
+const CommandSpec* find_command(const std::string& name) {
+  for (const CommandSpec& c : command_specs()) {
+    if (c.name == name) return &c;
+  }
+  return nullptr;
+}
+
+std::string help_text(const CommandSpec* command) {
+  return command != nullptr ? command_help(*command) : top_level_help();
+}
+
+std::string version_text() { return std::string("punch ") + PUNCH_VERSION + "\n"; }
+
+}  // namespace punch::cli

@@ -1,0 +1,47 @@
+// Every number the rendezvous server's behaviour depends on, with its unit and
+// the reason it has this value. docs/protocol.md is the normative text.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+
+namespace punch::rendezvous {
+
+/// How long a CHALLENGE cookie stays valid: a few round trips plus signing time,
+/// short enough that a captured cookie is soon useless.
+inline constexpr std::chrono::seconds kCookieLifetime{30};
+/// Bytes of HMAC-SHA256 kept in a cookie; 128 bits is out of reach for guessing.
+inline constexpr std::size_t kCookieMacSize = 16;
+/// Bytes of the random HMAC key drawn when the server starts (a restart
+/// invalidates outstanding cookies, which clients recover from by a new HELLO).
+inline constexpr std::size_t kCookieSecretSize = 32;
+
+/// A registration lives this long after its last REGISTER or KEEPALIVE: six
+/// keepalive periods, so several lost keepalives in a row do not drop it.
+inline constexpr std::chrono::seconds kRegistrationLifetime{90};
+/// Keepalive period the server asks for in REGISTERED: well under the ~30 s after
+/// which real NAT routers drop an idle UDP mapping.
+inline constexpr std::chrono::seconds kKeepaliveInterval{15};
+/// Upper bound on live registrations, so a flood of valid REGISTERs from many
+/// addresses cannot exhaust memory (each one costs a signature and a cookie).
+inline constexpr std::size_t kMaxRegistrations = 100'000;
+
+/// A relay with no traffic (relayed or signalling) for this long is dropped; the
+/// endpoints' own keepalives are far more frequent.
+inline constexpr std::chrono::seconds kRelayIdleTimeout{120};
+/// Relays (pending or active, either role) one registration may hold.
+inline constexpr std::size_t kMaxRelaysPerRegistration = 64;
+
+/// Sustained control messages per second allowed from one source address.
+inline constexpr std::uint32_t kControlRatePerSecond = 20;
+/// Control messages one source may send back to back after being idle.
+inline constexpr std::uint32_t kControlBurst = 40;
+/// Source addresses whose rate state is kept at once; beyond it new sources are
+/// refused until idle ones are swept, which bounds memory under spoofed floods.
+inline constexpr std::size_t kMaxRateLimitedSources = 65'536;
+/// Minimum time between two sweeps of idle rate state, so a flood of new sources
+/// cannot make every datagram pay for a full scan.
+inline constexpr std::chrono::seconds kRateSweepInterval{1};
+
+}  // namespace punch::rendezvous

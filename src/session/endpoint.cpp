@@ -1,0 +1,185 @@
+#include "session/endpoint.hpp"
+
+#include <utility>
+
+#include "wire/session_packet.hpp"
+
+namespace punch::session {
+
+Endpoint::Endpoint(const crypto::Identity& identity, util::Address rendezvous, bool listener,
+                   crypto::RandomSource& rng, util::DatagramSink& sink)
+    : identity_(&identity),
+      rng_(&rng),
+      sink_(&sink),
+      rendezvous_(identity, rendezvous, listener, rng, sink) {}
+
+void Endpoint::start(util::TimePoint now) {
+  rendezvous_.start(now);
+  pump_rendezvous_events(now);
+}
+
+void Endpoint::on_datagram(const util::Address& from, util::ByteView data,
+                           util::TimePoint now) {
+  if (RendezvousClient::is_control(data)) {
+    rendezvous_.on_datagram(from, data, now);
+    pump_rendezvous_events(now);
+    return;
+  }
+  const auto packet = wire::decode_session_packet(data);
+  if (!packet) {
+    ++stats_.dropped_unknown;
+    return;
+  }
+  const auto it = sessions_.find(packet->connection_id);
+  if (it == sessions_.end()) {
+    ++stats_.dropped_unknown;
+    return;
+  }
+  it->second.session->on_packet(*packet, from, now);
+  collect(it->first, it->second);
+}
+
+void Endpoint::on_timeout(util::TimePoint now) {
+  if (rendezvous_.next_deadline() <= now) {
+    rendezvous_.on_timeout(now);
+    pump_rendezvous_events(now);
+  }
+  for (auto& [cid, entry] : sessions_) {
+    if (entry.session->next_deadline() <= now) {
+      entry.session->on_timeout(now);
+      collect(cid, entry);
+    }
+  }
+}
+
+util::TimePoint Endpoint::next_deadline() const {
+  util::TimePoint t = rendezvous_.next_deadline();
+  for (const auto& [cid, entry] : sessions_) t = std::min(t, entry.session->next_deadline());
+  return t;
+}
+
+void Endpoint::flush(util::TimePoint now) {
+  for (auto& [cid, entry] : sessions_) {
+    entry.session->flush(now);
+    collect(cid, entry);
+  }
+}
+
+std::optional<EndpointEvent> Endpoint::poll_event() {
+  if (events_.empty()) return std::nullopt;
+  EndpointEvent e = std::move(events_.front());
+  events_.pop_front();
+  return e;
+}
+
+std::uint64_t Endpoint::connect(const crypto::NodeId& target, util::TimePoint now) {
+  std::uint64_t cid = 0;
+  do {
+    cid = rng_->u64();
+  } while (cid == 0 || sessions_.count(cid) || pending_connects_.count(cid));
+  pending_connects_.emplace(cid, target);
+  rendezvous_.connect(cid, target, now);
+  pump_rendezvous_events(now);
+  return cid;
+}
+
+void Endpoint::accept(std::uint64_t connection_id, const crypto::NodeId& peer,
+                      util::TimePoint now) {
+  if (!sessions_.count(connection_id)) {
+    auto s = std::make_unique<Session>(SessionRole::kListener, connection_id, *identity_, peer,
+                                       rendezvous_.server(), *rng_, *sink_);
+    s->start(now);
+    sessions_.emplace(connection_id, Entry{std::move(s)});
+  }
+  rendezvous_.accept(connection_id, now);
+}
+
+void Endpoint::refuse(std::uint64_t connection_id, const std::string& reason,
+                      util::TimePoint now) {
+  rendezvous_.refuse(connection_id, reason, now);
+}
+
+Session* Endpoint::session(std::uint64_t connection_id) {
+  const auto it = sessions_.find(connection_id);
+  return it == sessions_.end() ? nullptr : it->second.session.get();
+}
+
+void Endpoint::close(std::uint64_t connection_id, const std::string& reason,
+                     util::TimePoint now) {
+  const auto it = sessions_.find(connection_id);
+  if (it == sessions_.end()) return;
+  it->second.session->close(reason, now);
+  sessions_.erase(it);
+}
+
+void Endpoint::pump_rendezvous_events(util::TimePoint now) {
+  while (auto e = rendezvous_.poll_event()) {
+    EndpointEvent out;
+    out.connection_id = e->connection_id;
+    out.peer = e->peer;
+    out.address = e->address;
+    out.reason = e->reason;
+    switch (e->kind) {
+      case RendezvousEvent::Kind::kRegistered:
+        out.kind = EndpointEvent::Kind::kRegistered;
+        break;
+      case RendezvousEvent::Kind::kUnreachable:
+        out.kind = EndpointEvent::Kind::kUnreachable;
+        break;
+      case RendezvousEvent::Kind::kInvite:
+        out.kind = EndpointEvent::Kind::kInvite;
+        break;
+      case RendezvousEvent::Kind::kConnectFailed:
+        pending_connects_.erase(e->connection_id);
+        out.kind = EndpointEvent::Kind::kConnectFailed;
+        break;
+      case RendezvousEvent::Kind::kConnectOk: {
+        const auto it = pending_connects_.find(e->connection_id);
+        if (it == pending_connects_.end()) continue;  // duplicate CONNECT_OK
+        auto s = std::make_unique<Session>(SessionRole::kConnector, e->connection_id,
+                                           *identity_, it->second, rendezvous_.server(),
+                                           *rng_, *sink_);
+        pending_connects_.erase(it);
+        s->start(now);
+        sessions_.emplace(e->connection_id, Entry{std::move(s)});
+        continue;
+      }
+    }
+    events_.push_back(std::move(out));
+  }
+}
+
+void Endpoint::collect(std::uint64_t cid, Entry& entry) {
+  Session& s = *entry.session;
+  if (s.established() && !entry.announced_up) {
+    entry.announced_up = true;
+    EndpointEvent up;
+    up.kind = EndpointEvent::Kind::kSessionUp;
+    up.connection_id = cid;
+    up.peer = s.peer();
+    up.address = s.path();
+    events_.push_back(std::move(up));
+  }
+  if (s.established()) {
+    while (auto te = s.connection().poll_event()) {
+      if (te->kind == transport::Event::Kind::kClosed) continue;  // reported as kSessionDown
+      EndpointEvent ev;
+    ev.kind = EndpointEvent::Kind::kStream;
+      ev.connection_id = cid;
+      ev.peer = s.peer();
+      ev.stream_event = *te;
+      events_.push_back(std::move(ev));
+    }
+  }
+  if (s.ended() && !entry.announced_down) {
+    entry.announced_down = true;
+    EndpointEvent down;
+    down.kind = EndpointEvent::Kind::kSessionDown;
+    down.connection_id = cid;
+    down.peer = s.peer();
+    down.reason = s.end_reason();
+    events_.push_back(std::move(down));
+  }
+}
+
+}  // namespace punch::session

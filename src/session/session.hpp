@@ -1,0 +1,102 @@
+// One end-to-end session with a peer (sans-I/O): the DTLS handshake, then
+// transport packets sealed with the exported keys. The session is named by its
+// connection ID; the address it sends to (the relay, later a direct path) can
+// change under it without the transport noticing anything but a new RTT.
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "crypto/handshake.hpp"
+#include "crypto/identity.hpp"
+#include "crypto/packet_protection.hpp"
+#include "crypto/random.hpp"
+#include "transport/connection.hpp"
+#include "util/address.hpp"
+#include "util/datagram_sink.hpp"
+#include "util/time.hpp"
+#include "wire/session_packet.hpp"
+
+namespace punch::session {
+
+/// Which end of the session this is. The connector is the DTLS and transport client.
+enum class SessionRole { kConnector, kListener };
+
+/// Counters for logs and tests.
+struct SessionStats {
+  std::uint64_t undecryptable = 0;  ///< Protected packets that failed authentication.
+  std::uint64_t early_dropped = 0;  ///< Protected packets that arrived before our keys.
+};
+
+/// A session with one peer over one connection ID.
+class Session {
+ public:
+  /// UDP payload punch sends at most, before path MTU discovery (RFC 9000's minimum).
+  static constexpr std::size_t kMaxDatagram = 1200;
+
+  /// Prepares a session; `identity`, `rng` and `sink` must outlive it. `expected`
+  /// is the peer ID the handshake must prove. Packets go to `path`.
+  Session(SessionRole role, std::uint64_t connection_id, const crypto::Identity& identity,
+          const crypto::NodeId& expected, util::Address path, crypto::RandomSource& rng,
+          util::DatagramSink& sink);
+  Session(Session&&) noexcept = default;
+  Session& operator=(Session&&) noexcept = default;
+  ~Session() = default;
+
+  /// Starts the handshake (the connector sends its first flight on flush()).
+  void start(util::TimePoint now);
+  /// Handles a session packet for this connection ID that arrived from `from`.
+  void on_packet(const wire::SessionPacket& packet, const util::Address& from,
+                 util::TimePoint now);
+  /// Runs timers due at `now`.
+  void on_timeout(util::TimePoint now);
+  /// When on_timeout() must next run.
+  util::TimePoint next_deadline() const;
+  /// Sends everything that is ready: handshake flights, then transport packets.
+  void flush(util::TimePoint now);
+
+  /// True once the handshake completed and the transport runs.
+  bool established() const { return connection_ != nullptr; }
+  /// True once the session ended (handshake failure, close, idle timeout).
+  bool ended() const { return ended_; }
+  /// Why it ended; empty while it runs.
+  const std::string& end_reason() const { return end_reason_; }
+  /// The transport; only valid once established().
+  transport::Connection& connection() { return *connection_; }
+  /// Connection ID naming this session.
+  std::uint64_t connection_id() const { return connection_id_; }
+  /// The peer the handshake must prove (and did, once established).
+  const crypto::NodeId& peer() const { return expected_; }
+  /// Where packets go now.
+  const util::Address& path() const { return path_; }
+  /// Counters.
+  const SessionStats& stats() const { return stats_; }
+  /// Closes the transport with `reason` (sent to the peer), or abandons the handshake.
+  void close(const std::string& reason, util::TimePoint now);
+
+ private:
+  void check_handshake(util::TimePoint now);
+  void process_protected(const wire::SessionPacket& packet, util::TimePoint now);
+  void end(std::string reason);
+
+  SessionRole role_;
+  std::uint64_t connection_id_;
+  crypto::NodeId expected_;
+  util::Address path_;
+  util::DatagramSink* sink_;
+  std::unique_ptr<crypto::Handshake> handshake_;
+  std::unique_ptr<crypto::PacketProtection> seal_;
+  std::unique_ptr<crypto::PacketProtection> open_;
+  std::unique_ptr<transport::Connection> connection_;
+  std::deque<util::Bytes> early_;  // protected packets that beat our keys
+  util::Bytes scratch_;
+  util::Bytes plain_;
+  SessionStats stats_;
+  bool ended_ = false;
+  std::string end_reason_;
+};
+
+}  // namespace punch::session

@@ -1,0 +1,291 @@
+#include "cli/parse.hpp"
+
+#include <doctest/doctest.h>
+
+#include <initializer_list>
+#include <string>
+#include <vector>
+
+#include "cli/spec.hpp"
+
+namespace punch::cli {
+
+namespace {
+
+const Environment kEnv{"/home/ann", "", "rv.example.org"};
+const Environment kBareEnv{"/home/ann", "", ""};
+const std::string kPeer = "abcdefghijklmnopqrstuvwxyz";
+
+ParseOutcome run(std::initializer_list<std::string> args, const Environment& env = kEnv) {
+  std::vector<std::string> owned{"punch"};
+  owned.insert(owned.end(), args.begin(), args.end());
+  std::vector<const char*> argv;
+  for (const std::string& a : owned) argv.push_back(a.c_str());
+  return parse(static_cast<int>(argv.size()), argv.data(), env);
+}
+
+template <class Config>
+Config command_of(const ParseOutcome& outcome) {
+  const auto* command = std::get_if<app::Command>(&outcome);
+  if (command == nullptr) FAIL("expected a command, got: " << std::get<Message>(outcome).text);
+  const auto* config = std::get_if<Config>(command);
+  REQUIRE(config != nullptr);
+  return *config;
+}
+
+Message message_of(const ParseOutcome& outcome) {
+  const auto* message = std::get_if<Message>(&outcome);
+  REQUIRE(message != nullptr);
+  return *message;
+}
+
+// A usage error: exit 2, on stderr, one line naming the problem (checked by
+// `needle`), then a line pointing at the right --help.
+void check_usage_error(const ParseOutcome& outcome, const std::string& needle,
+                       const std::string& help_hint) {
+  const Message m = message_of(outcome);
+  CHECK(m.exit_code == kUsageExitCode);
+  CHECK(m.to_stderr);
+  const auto newline = m.text.find('\n');
+  REQUIRE(newline != std::string::npos);
+  const std::string first_line = m.text.substr(0, newline);
+  INFO("message: " << m.text);
+  CHECK(first_line.find(needle) != std::string::npos);
+  CHECK(m.text.substr(newline + 1) == "try '" + help_hint + "'\n");
+}
+
+}  // namespace
+
+TEST_CASE("key and authorized_peers default to ~/.config/punch") {
+  const auto c = command_of<app::ListenConfig>(run({"listen"}));
+  CHECK(c.common.key_path == "/home/ann/.config/punch/key");
+  CHECK(c.authorized_peers_path == "/home/ann/.config/punch/authorized_peers");
+  CHECK(c.common.events_path.empty());
+  CHECK(c.common.log_level == util::LogLevel::kInfo);
+}
+
+TEST_CASE("PUNCH_HOME overrides ~/.config/punch; a trailing slash is harmless") {
+  const Environment env{"/home/ann", "/srv/punch/", "rv"};
+  const auto c = command_of<app::ListenConfig>(run({"listen"}, env));
+  CHECK(c.common.key_path == "/srv/punch/key");
+  CHECK(c.authorized_peers_path == "/srv/punch/authorized_peers");
+}
+
+TEST_CASE("-k and --key override the default key path, in either spelling") {
+  CHECK(command_of<app::IdConfig>(run({"id", "-k", "/tmp/k"})).common.key_path == "/tmp/k");
+  CHECK(command_of<app::IdConfig>(run({"id", "-k/tmp/k"})).common.key_path == "/tmp/k");
+  CHECK(command_of<app::IdConfig>(run({"id", "--key", "a,b"})).common.key_path == "a,b");
+  CHECK(command_of<app::IdConfig>(run({"id", "--key=/x y"})).common.key_path == "/x y");
+  // -k does not move authorized_peers: that file belongs to the punch home.
+  const auto c = command_of<app::ListenConfig>(run({"listen", "-k", "/tmp/k"}));
+  CHECK(c.authorized_peers_path == "/home/ann/.config/punch/authorized_peers");
+}
+
+TEST_CASE("without HOME or PUNCH_HOME a key path must be given, except by the rendezvous") {
+  const Environment none{"", "", "rv"};
+  check_usage_error(run({"keygen"}, none), "-k PATH", "punch keygen --help");
+  CHECK(command_of<app::KeygenConfig>(run({"keygen", "-k", "k"}, none)).common.key_path == "k");
+  const auto r = command_of<app::RendezvousConfig>(run({"rendezvous"}, none));
+  CHECK(r.common.key_path.empty());
+  CHECK(command_of<app::ListenConfig>(run({"listen", "-k", "k"}, none))
+            .authorized_peers_path.empty());
+}
+
+TEST_CASE("keygen takes --force") {
+  CHECK_FALSE(command_of<app::KeygenConfig>(run({"keygen"})).force);
+  CHECK(command_of<app::KeygenConfig>(run({"keygen", "--force"})).force);
+  check_usage_error(run({"keygen", "--force=maybe"}), "maybe", "punch keygen --help");
+}
+
+TEST_CASE("rendezvous listens on 0.0.0.0:7777 unless -l says otherwise") {
+  CHECK(command_of<app::RendezvousConfig>(run({"rendezvous"})).listen == "0.0.0.0:7777");
+  CHECK(command_of<app::RendezvousConfig>(run({"rendezvous", "-l", "127.0.0.1:9000"})).listen ==
+        "127.0.0.1:9000");
+  CHECK(command_of<app::RendezvousConfig>(run({"rendezvous", "--listen", "[::]:7777"})).listen ==
+        "[::]:7777");
+  check_usage_error(run({"rendezvous", "-l", "0.0.0.0"}), "missing port",
+                    "punch rendezvous --help");
+  check_usage_error(run({"rendezvous", "-l", "::1"}), "[ADDRESS]:PORT", "punch rendezvous --help");
+  check_usage_error(run({"rendezvous", "-l", "h:0"}), "port", "punch rendezvous --help");
+  check_usage_error(run({"rendezvous", "-l", "h:70000"}), "port", "punch rendezvous --help");
+}
+
+TEST_CASE("-r defaults to $PUNCH_RENDEZVOUS and -r wins over it") {
+  CHECK(command_of<app::ConnectConfig>(run({"connect", kPeer})).rendezvous == "rv.example.org");
+  const auto c = command_of<app::ConnectConfig>(run({"connect", "-r", "[2001:db8::1]:9", kPeer}));
+  CHECK(c.rendezvous == "[2001:db8::1]:9");
+  CHECK(c.peer == kPeer);
+  CHECK(command_of<app::ListenConfig>(run({"listen", "--rendezvous=h:1"})).rendezvous == "h:1");
+  CHECK(command_of<app::ListenConfig>(run({"listen", "-r", "2001:db8::1"})).rendezvous ==
+        "2001:db8::1");
+}
+
+TEST_CASE("missing -r with no PUNCH_RENDEZVOUS names both") {
+  for (const char* cmd : {"listen", "connect"}) {
+    CAPTURE(cmd);
+    const ParseOutcome o = cmd == std::string("connect") ? run({cmd, kPeer}, kBareEnv)
+                                                         : run({cmd}, kBareEnv);
+    const Message m = message_of(o);
+    check_usage_error(o, "-r HOST[:PORT]", "punch " + std::string(cmd) + " --help");
+    CHECK(m.text.find("PUNCH_RENDEZVOUS") != std::string::npos);
+  }
+  const Environment bad{"/home/ann", "", "host:port"};
+  check_usage_error(run({"connect", kPeer}, bad), "PUNCH_RENDEZVOUS", "punch connect --help");
+}
+
+TEST_CASE("--allow repeats and keeps its order; --allow-any is a flag") {
+  const auto c = command_of<app::ListenConfig>(
+      run({"listen", "--allow", "aaa", "--allow-any", "--allow=bbb", "--allow", "c,d"}));
+  CHECK(c.allow == std::vector<std::string>{"aaa", "bbb", "c,d"});
+  CHECK(c.allow_any);
+  const auto d = command_of<app::ListenConfig>(run({"listen"}));
+  CHECK(d.allow.empty());
+  CHECK_FALSE(d.allow_any);
+}
+
+TEST_CASE("--events, -v and -q are common to every command") {
+  for (const CommandSpec& spec : command_specs()) {
+    CAPTURE(spec.name);
+    std::vector<std::string> args{spec.name, "--events", "/tmp/ev.jsonl", "-v"};
+    if (spec.name == "connect") args.push_back(kPeer);
+    std::vector<const char*> argv{"punch"};
+    for (const std::string& a : args) argv.push_back(a.c_str());
+    const ParseOutcome o = parse(static_cast<int>(argv.size()), argv.data(), kEnv);
+    const auto* command = std::get_if<app::Command>(&o);
+    REQUIRE(command != nullptr);
+    std::visit(
+        [](const auto& c) {
+          CHECK(c.common.events_path == "/tmp/ev.jsonl");
+          CHECK(c.common.log_level == util::LogLevel::kDebug);
+        },
+        *command);
+  }
+  CHECK(command_of<app::IdConfig>(run({"id", "-q"})).common.log_level == util::LogLevel::kError);
+  CHECK(command_of<app::IdConfig>(run({"id", "--quiet"})).common.log_level ==
+        util::LogLevel::kError);
+  check_usage_error(run({"id", "-vq"}), "contradict", "punch id --help");
+}
+
+TEST_CASE("options and the positional may come in any order, and -- ends options") {
+  const auto c = command_of<app::ConnectConfig>(run({"connect", kPeer, "-r", "h", "-q"}));
+  CHECK(c.peer == kPeer);
+  CHECK(c.rendezvous == "h");
+  CHECK(command_of<app::ConnectConfig>(run({"connect", "--", "-odd"})).peer == "-odd");
+}
+
+TEST_CASE("usage errors exit 2 with one useful line and a pointer to --help") {
+  check_usage_error(run({}), "missing command", "punch --help");
+  check_usage_error(run({"frobnicate"}), "unknown command 'frobnicate'", "punch --help");
+  check_usage_error(run({"-v", "id"}), "unknown option '-v'", "punch --help");
+  check_usage_error(run({"id", "--frob"}), "unknown option '--frob'", "punch id --help");
+  check_usage_error(run({"id", "-x"}), "unknown option '-x'", "punch id --help");
+  check_usage_error(run({"keygen", "--allow", "x"}), "unknown option '--allow'",
+                    "punch keygen --help");
+  check_usage_error(run({"connect"}), "missing PEER_ID", "punch connect --help");
+  check_usage_error(run({"connect", "-r", "h"}), "missing PEER_ID", "punch connect --help");
+  check_usage_error(run({"connect", kPeer, "extra"}), "unexpected argument 'extra'",
+                    "punch connect --help");
+  check_usage_error(run({"listen", "stray"}), "unexpected argument 'stray'",
+                    "punch listen --help");
+  check_usage_error(run({"id", "-k"}), "-k needs PATH", "punch id --help");
+  check_usage_error(run({"id", "--key="}), "--key needs PATH", "punch id --help");
+  check_usage_error(run({"connect", "-r", "--allow-any", kPeer}), "--rendezvous needs",
+                    "punch connect --help");
+  check_usage_error(run({"connect", "-r", "a", "-r", "b", kPeer}), "more than once",
+                    "punch connect --help");
+  check_usage_error(run({"connect", "-r", "h:port", kPeer}), "port", "punch connect --help");
+  check_usage_error(run({"help", "frobnicate"}), "unknown command 'frobnicate'", "punch --help");
+  check_usage_error(run({"help", "id", "id"}), "unexpected argument", "punch --help");
+  check_usage_error(run({"--version", "x"}), "unexpected argument 'x'", "punch --help");
+}
+
+TEST_CASE("help goes to stdout with exit 0, and wins over other mistakes") {
+  const Message top = message_of(run({"--help"}));
+  CHECK(top.exit_code == 0);
+  CHECK_FALSE(top.to_stderr);
+  CHECK(top.text == help_text(nullptr));
+  CHECK(message_of(run({"-h"})).text == top.text);
+  CHECK(message_of(run({"help"})).text == top.text);
+  const CommandSpec* connect = find_command("connect");
+  REQUIRE(connect != nullptr);
+  for (const auto& args : std::vector<std::vector<std::string>>{{"connect", "--help"},
+                                                                {"connect", "-h"},
+                                                                {"help", "connect"},
+                                                                {"--help", "connect"},
+                                                                {"connect", "--frob", "-h"},
+                                                                {"connect", "-vh"}}) {
+    std::vector<const char*> argv{"punch"};
+    for (const std::string& a : args) argv.push_back(a.c_str());
+    const Message m = message_of(parse(static_cast<int>(argv.size()), argv.data(), kBareEnv));
+    CAPTURE(args.back());
+    CHECK(m.exit_code == 0);
+    CHECK_FALSE(m.to_stderr);
+    CHECK(m.text == help_text(connect));
+  }
+}
+
+TEST_CASE("--version prints the version on stdout") {
+  const Message m = message_of(run({"--version"}));
+  CHECK(m.exit_code == 0);
+  CHECK_FALSE(m.to_stderr);
+  CHECK(m.text.rfind("punch ", 0) == 0);
+  CHECK(m.text == version_text());
+}
+
+TEST_CASE("help lists every command and every option with its argument") {
+  const std::string top = help_text(nullptr);
+  for (const CommandSpec& spec : command_specs()) {
+    CAPTURE(spec.name);
+    CHECK(top.find("  " + spec.name + " ") != std::string::npos);
+    const std::string help = help_text(&spec);
+    CHECK(help.rfind("Usage: punch " + spec.name, 0) == 0);
+    std::vector<OptionSpec> options = spec.options;
+    options.insert(options.end(), common_options().begin(), common_options().end());
+    for (const OptionSpec& o : options) {
+      CAPTURE(o.long_name);
+      std::string label = "--" + o.long_name;
+      if (!o.arg_name.empty()) label += " " + o.arg_name;
+      CHECK(help.find(label) != std::string::npos);
+      if (o.short_name != '\0') {
+        CHECK(help.find(std::string("-") + o.short_name + ", --" + o.long_name) !=
+              std::string::npos);
+      }
+    }
+    for (const PositionalSpec& p : spec.positionals) CHECK(help.find(p.name) != std::string::npos);
+  }
+  for (const OptionSpec& o : top_level_options()) {
+    CHECK(top.find("--" + o.long_name) != std::string::npos);
+  }
+}
+
+TEST_CASE("help lines fit in 80 columns") {
+  std::vector<std::string> texts{help_text(nullptr)};
+  for (const CommandSpec& spec : command_specs()) texts.push_back(help_text(&spec));
+  for (const std::string& text : texts) {
+    std::size_t start = 0;
+    while (start < text.size()) {
+      const std::size_t end = text.find('\n', start);
+      const std::string line = text.substr(start, end - start);
+      CAPTURE(line);
+      CHECK(line.size() <= 80);
+      start = end + 1;
+    }
+  }
+}
+
+TEST_CASE("every command in the table parses with its required arguments") {
+  // Catches a command added to command_specs() without a builder.
+  for (const CommandSpec& spec : command_specs()) {
+    CAPTURE(spec.name);
+    std::vector<std::string> args{spec.name};
+    for (const PositionalSpec& p : spec.positionals) {
+      if (p.required) args.push_back(kPeer);
+    }
+    std::vector<const char*> argv{"punch"};
+    for (const std::string& a : args) argv.push_back(a.c_str());
+    const ParseOutcome o = parse(static_cast<int>(argv.size()), argv.data(), kEnv);
+    CHECK(std::holds_alternative<app::Command>(o));
+  }
+}
+
+}  // namespace punch::cli
