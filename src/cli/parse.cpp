@@ -1,8 +1,7 @@
 #include "cli/parse.hpp"
 
-#include <cxxopts.hpp>
-
 #include <cstddef>
+#include <cxxopts.hpp>
 #include <map>
 #include <optional>
 #include <string_view>
@@ -23,7 +22,7 @@ struct UsageError {
 // What cxxopts found, regrouped by our own option table.
 struct ParsedArgs {
   std::map<std::string, std::vector<std::string>> values;  // long name -> values, in order
-  std::map<std::string, bool> flags;                        // long name -> set
+  std::map<std::string, bool> flags;                       // long name -> set
   std::vector<std::string> positionals;
 };
 
@@ -66,9 +65,14 @@ std::string needs_value(const CommandSpec& spec, const std::string& typed) {
   return "option " + dashed(typed) + " needs" + arg;
 }
 
-// True when `value` is one of this command's option names, which means the
-// user left out the option's value (as in `-r --allow-any`).
-bool is_option_name(const CommandSpec& spec, const std::string& value) {
+// True when `value` must be the next option rather than `option`'s value, so
+// the user left the value out (as in `-r --events x`). Hosts and IDs never
+// start with '-'; a path might, so a path is refused only if it is one of
+// this command's option names.
+bool looks_like_option(const CommandSpec& spec, const OptionSpec& option,
+                       const std::string& value) {
+  if (value.size() < 2 || value.front() != '-') return false;
+  if (option.arg_name != "PATH") return true;
   for (const OptionSpec* o : all_options(spec)) {
     if (value == "--" + o->long_name) return true;
     if (o->short_name != '\0' && value == std::string("-") + o->short_name) return true;
@@ -130,7 +134,7 @@ void check_args(const CommandSpec& spec, const ParsedArgs& parsed) {
       throw UsageError{"option --" + name + " given more than once"};
     }
     for (const std::string& v : values) {
-      if (v.empty() || is_option_name(spec, v)) {
+      if (v.empty() || looks_like_option(spec, *o, v)) {
         throw UsageError{"option --" + name + " needs " + o->arg_name};
       }
     }
@@ -210,9 +214,10 @@ bool all_digits(std::string_view s) {
 }
 
 // A syntax check only, so typos fail before anything starts; app/ resolves the
-// name. Accepts HOST, HOST:PORT, [IPV6] and [IPV6]:PORT; a bare IPv6 literal
-// only when no port is required.
-std::optional<std::string> endpoint_problem(std::string_view text, bool port_required) {
+// name. Accepts HOST, HOST:PORT, [IPV6] and [IPV6]:PORT. An address to bind
+// needs its port, which may be 0 (any free port); a bare IPv6 literal is then
+// ambiguous and refused.
+std::optional<std::string> endpoint_problem(std::string_view text, bool to_bind) {
   std::string_view host = text;
   std::optional<std::string_view> port;
   if (!text.empty() && text.front() == '[') {
@@ -228,17 +233,18 @@ std::optional<std::string> endpoint_problem(std::string_view text, bool port_req
     if (text.find(':', colon + 1) == std::string_view::npos) {
       host = text.substr(0, colon);
       port = text.substr(colon + 1);
-    } else if (port_required) {
+    } else if (to_bind) {
       return "write an IPv6 address with its port as [ADDRESS]:PORT";
     }
   }
   if (host.empty()) return "missing host";
   if (port) {
-    if (!all_digits(*port) || port->size() > 5 || std::stoul(std::string(*port)) == 0 ||
+    const unsigned long lowest = to_bind ? 0 : 1;
+    if (!all_digits(*port) || port->size() > 5 || std::stoul(std::string(*port)) < lowest ||
         std::stoul(std::string(*port)) > 65535) {
-      return "port must be a number from 1 to 65535";
+      return "port must be a number from " + std::to_string(lowest) + " to 65535";
     }
-  } else if (port_required) {
+  } else if (to_bind) {
     return "missing port";
   }
   return std::nullopt;
@@ -309,7 +315,7 @@ using Builder = app::Command (*)(const ParsedArgs&, const Environment&);
 // programming error caught by the unit tests (every spec is parsed there).
 const std::map<std::string, Builder>& builders() {
   static const std::map<std::string, Builder> table{
-      {"keygen", build_keygen}, {"id", build_id},         {"rendezvous", build_rendezvous},
+      {"keygen", build_keygen}, {"id", build_id},           {"rendezvous", build_rendezvous},
       {"listen", build_listen}, {"connect", build_connect},
   };
   return table;
@@ -326,8 +332,9 @@ bool asks_for_help(const std::vector<std::string>& args) {
 
 // `punch help [COMMAND]` and `punch --help [COMMAND]`.
 ParseOutcome top_level_help(const std::vector<std::string>& args) {
-  if (args.size() > 2) return usage_message("punch", "unexpected argument '" + args[2] + "'",
-                                            "punch --help");
+  if (args.size() > 2) {
+    return usage_message("punch", "unexpected argument '" + args[2] + "'", "punch --help");
+  }
   if (args.size() == 1) return Message{help_text(nullptr), 0, false};
   const CommandSpec* spec = find_command(args[1]);
   if (spec == nullptr) {

@@ -107,8 +107,7 @@ std::string top_level_help() {
   std::size_t widest = 0;
   for (const auto& row : rows) widest = std::max(widest, row.first.size());
   append_table(out, rows, 2 + widest + 2);
-  append_options(out, "Options", top_level_options(),
-                 help_column_for({&top_level_options()}, {}));
+  append_options(out, "Options", top_level_options(), help_column_for({&top_level_options()}, {}));
   out +=
       "\nEnvironment:\n"
       "  PUNCH_HOME        Directory of the key and authorized_peers files\n"
@@ -144,8 +143,7 @@ const std::vector<CommandSpec>& command_specs() {
        "[-k PATH] [--force]",
        "Creates a new key pair in the key file (mode 0600) and prints its node ID on "
        "stdout. Refuses to replace an existing key file unless --force is given.",
-       {{"force", '\0', "", "Replace an existing key file; its old ID is lost for good.",
-         false}},
+       {{"force", '\0', "", "Replace an existing key file; its old ID is lost for good.", false}},
        {}},
       {"id",
        "Print the node ID of a key.",
@@ -160,8 +158,8 @@ const std::vector<CommandSpec>& command_specs() {
        "Runs the rendezvous on a publicly reachable host. It registers endpoints that "
        "prove they hold their key, introduces connectors to listeners, and relays "
        "their packets, which it cannot decrypt.",
-       {{"listen", 'l', "HOST:PORT", "UDP address to listen on (default: 0.0.0.0:7777).",
-         false}},
+       {{"listen", 'l', "HOST:PORT",
+         "UDP address to listen on; port 0 picks a free one (default: 0.0.0.0:7777).", false}},
        {}},
       {"listen",
        "Accept sessions from allowed peers and tunnel stdio.",
@@ -184,16 +182,14 @@ const std::vector<CommandSpec>& command_specs() {
        "keeps flowing; exits 0 when both directions are done. Creates a key on first "
        "use.",
        {kRendezvousOption},
-       {{"PEER_ID", "Node ID of the listener, as 'punch id' prints it on its machine.",
-         true}}},
+       {{"PEER_ID", "Node ID of the listener, as 'punch id' prints it on its machine.", true}}},
   };
   return specs;
 }
 
 const std::vector<OptionSpec>& common_options() {
   static const std::vector<OptionSpec> options{
-      {"key", 'k', "PATH", "Key file (default: $PUNCH_HOME/key, else ~/.config/punch/key).",
-       false},
+      {"key", 'k', "PATH", "Key file (default: $PUNCH_HOME/key, else ~/.config/punch/key).", false},
       {"events", '\0', "PATH", "Append events to PATH as JSON Lines.", false},
       {"verbose", 'v', "", "Log debug messages on stderr.", false},
       {"quiet", 'q', "", "Log only errors on stderr.", false},

@@ -13,6 +13,7 @@
 #include <cstdio>
 #include <cstring>
 
+#include "crypto/certificate.hpp"
 #include "util/assert.hpp"
 
 namespace punch::crypto {
@@ -84,6 +85,9 @@ struct Identity::State {
   State(const State&) = delete;
   State& operator=(const State&) = delete;
   mbedtls_pk_context pk;
+  // One ECDSA signature per handshake would be wasted: the certificate depends on
+  // the key alone (RFC 6979 signatures), so it is made once.
+  util::Bytes certificate;
 };
 
 Identity::Identity() : state_(std::make_unique<State>()) {}
@@ -92,6 +96,11 @@ Identity& Identity::operator=(Identity&&) noexcept = default;
 Identity::~Identity() = default;
 
 mbedtls_pk_context* Identity::pk() const { return &state_->pk; }
+
+const util::Bytes& Identity::certificate(RandomSource& rng) const {
+  if (state_->certificate.empty()) state_->certificate = self_signed_certificate(*this, rng);
+  return state_->certificate;
+}
 
 util::Result<Identity> Identity::generate(RandomSource& rng) {
   Identity id;

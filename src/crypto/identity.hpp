@@ -37,6 +37,9 @@ class Identity {
   util::Bytes sign(util::ByteView message, RandomSource& rng) const;
   /// The mbedTLS key, for the DTLS handshake; owned by this Identity.
   mbedtls_pk_context* pk() const;
+  /// DER of the self-signed certificate this key presents in handshakes, made on
+  /// first use (`rng` blinds that one signature) and kept; not thread-safe.
+  const util::Bytes& certificate(RandomSource& rng) const;
 
  private:
   Identity();

@@ -199,7 +199,7 @@ OutputStream::~OutputStream() { close(); }
 void OutputStream::write(util::ByteView data) {
   if (data.empty() || finishing_ || done_) return;
   queued_ += data.size();
-  if (queued_ > kHighWater) above_high_ = true;
+  if (queued_ >= kHighWater) above_high_ = true;  // the producer stops at >=, so drain must fire
   if (stream_) {
     auto* w = new StreamWrite;
     w->owner = this;

@@ -21,7 +21,8 @@ namespace punch::session {
 /// Something the endpoint must react to, polled with RendezvousClient::poll_event().
 struct RendezvousEvent {
   enum class Kind {
-    kRegistered,     ///< First registration, or again after a loss; `address` = reflexive.
+    kRegistered,     ///< First registration, again after a loss, or the reflexive address
+                     ///< changed (NAT rebinding); `address` = reflexive.
     kUnreachable,    ///< No answer from the rendezvous for a while (still retrying).
     kInvite,         ///< Listener: `peer` at `address` wants session `connection_id`.
     kConnectOk,      ///< Connector: relay for `connection_id` is up; `address` = peer's.
@@ -64,8 +65,12 @@ class RendezvousClient {
   void connect(std::uint64_t connection_id, const crypto::NodeId& target, util::TimePoint now);
   /// Listener: agrees to an invite (idempotent).
   void accept(std::uint64_t connection_id, util::TimePoint now);
-  /// Listener: declines an invite, telling the connector `reason`.
+  /// Listener: declines an invite, telling the connector `reason` (cut to 200 bytes).
   void refuse(std::uint64_t connection_id, const std::string& reason, util::TimePoint now);
+  /// Drops what is remembered about `connection_id` (a pending connect, or an invite
+  /// and our answer to it); call when its session ends. Until then a re-sent INVITE
+  /// for it (e.g. after a rendezvous restart) is answered with the same decision.
+  void forget(std::uint64_t connection_id);
 
   /// True while a registration is believed live.
   bool registered() const;
@@ -73,6 +78,8 @@ class RendezvousClient {
   const util::Address& reflexive_address() const;
   /// The rendezvous's address.
   const util::Address& server() const;
+  /// This client's random registration instance (fixed for its lifetime).
+  std::uint64_t instance() const;
 
  private:
   struct State;

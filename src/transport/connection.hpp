@@ -42,6 +42,12 @@ struct Stats {
   std::uint64_t stream_bytes_acked = 0;  ///< Stream data the peer acknowledged.
   util::Duration smoothed_rtt{};
   std::uint64_t congestion_window = 0;   ///< Bytes.
+  std::uint64_t bytes_in_flight = 0;     ///< Ack-eliciting bytes sent, not yet acked or lost.
+  std::uint64_t send_buffered = 0;       ///< Bytes written by the app, not yet acknowledged.
+  std::uint64_t recv_buffered = 0;       ///< Bytes received, not yet read by the app.
+  std::uint64_t buffer_memory = 0;       ///< Bytes allocated for stream buffers.
+  std::uint64_t open_streams = 0;        ///< Streams not yet fully closed and forgotten.
+  std::uint64_t duplicate_packets = 0;   ///< Packets ignored as already received.
 };
 
 /// A packet payload to protect and send.

@@ -38,7 +38,9 @@ skip() { echo "SKIPPED: $*" >&2; exit 77; }
 wait_for() {
   local file=$1 pattern=$2 secs=$(( $3 * SLOW ))
   touch "$file"
-  timeout "$secs" tail -n +1 -F "$file" 2>/dev/null | grep -q -m1 -- "$pattern" ||
+  # grep exits at the first match and tail then dies of SIGPIPE: only grep's
+  # status counts, so pipefail is off for this pipeline.
+  (set +o pipefail; timeout "$secs" tail -n +1 -F "$file" 2>/dev/null | grep -q -m1 -- "$pattern") ||
     fail "timed out after ${secs}s waiting for '$pattern' in $file"
 }
 

@@ -43,7 +43,12 @@ Message message_of(const ParseOutcome& outcome) {
 // `needle`), then a line pointing at the right --help.
 void check_usage_error(const ParseOutcome& outcome, const std::string& needle,
                        const std::string& help_hint) {
-  const Message m = message_of(outcome);
+  const auto* message = std::get_if<Message>(&outcome);
+  if (message == nullptr) {
+    FAIL_CHECK("parsed as a command, expected a usage error about: " << needle);
+    return;
+  }
+  const Message& m = *message;
   CHECK(m.exit_code == kUsageExitCode);
   CHECK(m.to_stderr);
   const auto newline = m.text.find('\n');
@@ -106,7 +111,9 @@ TEST_CASE("rendezvous listens on 0.0.0.0:7777 unless -l says otherwise") {
   check_usage_error(run({"rendezvous", "-l", "0.0.0.0"}), "missing port",
                     "punch rendezvous --help");
   check_usage_error(run({"rendezvous", "-l", "::1"}), "[ADDRESS]:PORT", "punch rendezvous --help");
-  check_usage_error(run({"rendezvous", "-l", "h:0"}), "port", "punch rendezvous --help");
+  CHECK(command_of<app::RendezvousConfig>(run({"rendezvous", "-l", "127.0.0.1:0"})).listen ==
+        "127.0.0.1:0");
+  check_usage_error(run({"rendezvous", "-l", "h:x"}), "port", "punch rendezvous --help");
   check_usage_error(run({"rendezvous", "-l", "h:70000"}), "port", "punch rendezvous --help");
 }
 
@@ -123,8 +130,8 @@ TEST_CASE("-r defaults to $PUNCH_RENDEZVOUS and -r wins over it") {
 TEST_CASE("missing -r with no PUNCH_RENDEZVOUS names both") {
   for (const char* cmd : {"listen", "connect"}) {
     CAPTURE(cmd);
-    const ParseOutcome o = cmd == std::string("connect") ? run({cmd, kPeer}, kBareEnv)
-                                                         : run({cmd}, kBareEnv);
+    const ParseOutcome o =
+        cmd == std::string("connect") ? run({cmd, kPeer}, kBareEnv) : run({cmd}, kBareEnv);
     const Message m = message_of(o);
     check_usage_error(o, "-r HOST[:PORT]", "punch " + std::string(cmd) + " --help");
     CHECK(m.text.find("PUNCH_RENDEZVOUS") != std::string::npos);
@@ -185,15 +192,20 @@ TEST_CASE("usage errors exit 2 with one useful line and a pointer to --help") {
   check_usage_error(run({"connect", "-r", "h"}), "missing PEER_ID", "punch connect --help");
   check_usage_error(run({"connect", kPeer, "extra"}), "unexpected argument 'extra'",
                     "punch connect --help");
-  check_usage_error(run({"listen", "stray"}), "unexpected argument 'stray'",
-                    "punch listen --help");
+  check_usage_error(run({"listen", "stray"}), "unexpected argument 'stray'", "punch listen --help");
   check_usage_error(run({"id", "-k"}), "-k needs PATH", "punch id --help");
   check_usage_error(run({"id", "--key="}), "--key needs PATH", "punch id --help");
   check_usage_error(run({"connect", "-r", "--allow-any", kPeer}), "--rendezvous needs",
                     "punch connect --help");
+  check_usage_error(run({"connect", "-r", "-q", kPeer}), "--rendezvous needs",
+                    "punch connect --help");
+  check_usage_error(run({"listen", "--allow", "-v"}), "--allow needs ID", "punch listen --help");
+  check_usage_error(run({"id", "-k", "--events", "e"}), "--key needs PATH", "punch id --help");
+  CHECK(command_of<app::IdConfig>(run({"id", "-k", "-odd"})).common.key_path == "-odd");
   check_usage_error(run({"connect", "-r", "a", "-r", "b", kPeer}), "more than once",
                     "punch connect --help");
   check_usage_error(run({"connect", "-r", "h:port", kPeer}), "port", "punch connect --help");
+  check_usage_error(run({"connect", "-r", "h:0", kPeer}), "port", "punch connect --help");
   check_usage_error(run({"help", "frobnicate"}), "unknown command 'frobnicate'", "punch --help");
   check_usage_error(run({"help", "id", "id"}), "unexpected argument", "punch --help");
   check_usage_error(run({"--version", "x"}), "unexpected argument 'x'", "punch --help");

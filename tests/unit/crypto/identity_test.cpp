@@ -210,3 +210,15 @@ TEST_CASE("verify_signature: accepts an openssl-made signature (cross-implementa
   CHECK(verify_signature(spki, util::as_bytes("punch fixture message"), sig));
   CHECK_FALSE(verify_signature(spki, util::as_bytes("punch fixture messagE"), sig));
 }
+
+TEST_CASE("Identity: certificate is made once and names the ID") {
+  SeededRandom rng(5);
+  auto id = Identity::generate(rng);
+  REQUIRE(id.ok());
+  const auto& first = id->certificate(rng);
+  CHECK_FALSE(first.empty());
+  CHECK(&id->certificate(rng) == &first);
+  // The CN travels in the DER as plain UTF8String/PrintableString bytes.
+  const std::string der(first.begin(), first.end());
+  CHECK(der.find(id->id().to_string()) != std::string::npos);
+}

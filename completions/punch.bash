@@ -1,0 +1,45 @@
+# bash completion for punch(1). Install as
+# /usr/share/bash-completion/completions/punch, or source it from ~/.bashrc.
+# tests/unit/cli/docs_agree_test.cpp holds it to the options in src/cli/spec.cpp:
+# keep one "COMMAND)" branch per command listing that command's own options.
+
+_punch() {
+  local cur=${COMP_WORDS[COMP_CWORD]}
+  local prev=${COMP_WORDS[COMP_CWORD-1]}
+  local commands="keygen id rendezvous listen connect help"
+  local common="-k --key --events -v --verbose -q --quiet -h --help"
+
+  if [[ $COMP_CWORD -eq 1 ]]; then
+    COMPREPLY=($(compgen -W "$commands -h --help --version" -- "$cur"))
+    return
+  fi
+
+  # The value of an option that takes one.
+  case $prev in
+    -k | --key | --events)
+      compopt -o filenames 2>/dev/null
+      COMPREPLY=($(compgen -f -- "$cur"))
+      return
+      ;;
+    -r | --rendezvous | -l | --listen | --allow)
+      return # a host or an ID: nothing to guess
+      ;;
+  esac
+
+  local opts
+  case ${COMP_WORDS[1]} in
+    keygen) opts="--force" ;;
+    id) opts="" ;;
+    rendezvous) opts="-l --listen" ;;
+    listen) opts="-r --rendezvous --allow --allow-any" ;;
+    connect) opts="-r --rendezvous" ;;
+    help)
+      [[ $COMP_CWORD -eq 2 ]] && COMPREPLY=($(compgen -W "${commands% help}" -- "$cur"))
+      return
+      ;;
+    *) return ;;
+  esac
+  COMPREPLY=($(compgen -W "$opts $common" -- "$cur"))
+}
+
+complete -F _punch punch

@@ -1,0 +1,31 @@
+# fish completion for punch(1). Install in ~/.config/fish/completions/.
+# tests/unit/cli/docs_agree_test.cpp holds it to the options in src/cli/spec.cpp:
+# every option line names its commands with __fish_seen_subcommand_from.
+
+set -l commands keygen id rendezvous listen connect help
+complete -c punch -f
+
+# Commands, and the options that come before any command.
+complete -c punch -n "not __fish_seen_subcommand_from $commands" -a keygen -d 'Create a new key and print its node ID'
+complete -c punch -n "not __fish_seen_subcommand_from $commands" -a id -d 'Print the node ID of a key'
+complete -c punch -n "not __fish_seen_subcommand_from $commands" -a rendezvous -d 'Run the server that introduces peers and relays their traffic'
+complete -c punch -n "not __fish_seen_subcommand_from $commands" -a listen -d 'Accept sessions from allowed peers and tunnel stdio'
+complete -c punch -n "not __fish_seen_subcommand_from $commands" -a connect -d 'Open a session to a listener and tunnel stdio'
+complete -c punch -n "not __fish_seen_subcommand_from $commands" -a help -d 'Show the help of a command'
+complete -c punch -n "not __fish_seen_subcommand_from $commands" -s h -l help -d 'Show help and exit'
+complete -c punch -n "not __fish_seen_subcommand_from $commands" -l version -d 'Show the version and exit'
+
+# Options of every command.
+complete -c punch -n '__fish_seen_subcommand_from keygen id rendezvous listen connect' -s k -l key -r -F -d 'Key file'
+complete -c punch -n '__fish_seen_subcommand_from keygen id rendezvous listen connect' -l events -r -F -d 'Append events as JSON Lines to this file'
+complete -c punch -n '__fish_seen_subcommand_from keygen id rendezvous listen connect' -s v -l verbose -d 'Log debug messages on stderr'
+complete -c punch -n '__fish_seen_subcommand_from keygen id rendezvous listen connect' -s q -l quiet -d 'Log only errors on stderr'
+complete -c punch -n '__fish_seen_subcommand_from keygen id rendezvous listen connect' -s h -l help -d 'Show help and exit'
+
+# Options of one command.
+complete -c punch -n '__fish_seen_subcommand_from keygen' -l force -d 'Replace an existing key file'
+complete -c punch -n '__fish_seen_subcommand_from rendezvous' -s l -l listen -x -d 'UDP address to listen on (HOST:PORT)'
+complete -c punch -n '__fish_seen_subcommand_from listen connect' -s r -l rendezvous -x -d 'Rendezvous server (HOST[:PORT])'
+complete -c punch -n '__fish_seen_subcommand_from listen' -l allow -x -d 'Accept the peer with this node ID'
+complete -c punch -n '__fish_seen_subcommand_from listen' -l allow-any -d 'Accept any peer, whatever its ID'
+complete -c punch -n '__fish_seen_subcommand_from help' -a 'keygen id rendezvous listen connect'

@@ -1,0 +1,342 @@
+#include "rendezvous/server.hpp"
+
+#include <algorithm>
+#include <variant>
+
+#include "crypto/identity.hpp"
+#include "rendezvous/constants.hpp"
+#include "rendezvous/cookie_jar.hpp"
+#include "rendezvous/rate_limiter.hpp"
+#include "rendezvous/registry.hpp"
+#include "rendezvous/relay_table.hpp"
+#include "wire/packet_type.hpp"
+#include "wire/rendezvous_message.hpp"
+#include "wire/session_packet.hpp"
+
+namespace punch::rendezvous {
+
+struct Server::State {
+  State(crypto::RandomSource& r, util::DatagramSink& s, ServerObserver* o, util::TimePoint now)
+      : rng(r),
+        sink(s),
+        observer(o),
+        cookies(r, now),
+        limiter(kControlRatePerSecond, kControlBurst, kMaxRateLimitedSources),
+        relays(kRelayIdleTimeout) {}
+
+  crypto::RandomSource& rng;
+  util::DatagramSink& sink;
+  ServerObserver* observer;
+  CookieJar cookies;
+  RateLimiter limiter;
+  Registry registry;
+  RelayTable relays;
+  ServerStats stats;
+  util::Bytes out;  // Reused encode buffer.
+
+  template <typename Message>
+  void send(const util::Address& to, const Message& m) {
+    out.clear();
+    wire::encode(m, out);
+    sink.send(to, out);
+  }
+
+  void on_control(const util::Address& from, util::ByteView data, util::TimePoint now);
+  void on_session(const util::Address& from, util::ByteView data, util::TimePoint now);
+
+  void on_hello(const util::Address& from, const wire::Hello& m, util::TimePoint now);
+  void on_register(const util::Address& from, const wire::Register& m, util::TimePoint now);
+  void on_keepalive(const util::Address& from, const wire::Keepalive& m, util::TimePoint now);
+  void on_connect(const util::Address& from, const wire::Connect& m, util::TimePoint now);
+  void on_accept(const util::Address& from, const wire::Accept& m, util::TimePoint now);
+  void on_refuse(const util::Address& from, const wire::Refuse& m, util::TimePoint now);
+
+  Registration* authenticate(const util::Address& from, std::uint64_t instance,
+                             const wire::Token& token);
+  Relay* relay_of_listener(const Registration& listener, std::uint64_t cid);
+  void remove_relay(std::uint64_t cid);
+  void expire(util::TimePoint now);
+  util::TimePoint next_deadline() const {
+    return std::min(registry.next_expiry(), relays.next_expiry());
+  }
+};
+
+Server::Server(crypto::RandomSource& rng, util::DatagramSink& sink, ServerObserver* observer,
+               util::TimePoint now)
+    : state_(std::make_unique<State>(rng, sink, observer, now)) {}
+Server::Server(Server&&) noexcept = default;
+Server& Server::operator=(Server&&) noexcept = default;
+Server::~Server() = default;
+
+void Server::on_datagram(const util::Address& from, util::ByteView data, util::TimePoint now) {
+  State& s = *state_;
+  ++s.stats.datagrams_received;
+  // Expire first, so that what the timer has not yet removed cannot be used.
+  if (s.next_deadline() <= now) s.expire(now);
+  std::uint8_t type = 0;
+  if (!wire::peek_type(data.data(), data.size(), type)) {
+    ++s.stats.dropped_malformed;
+    return;
+  }
+  if (type == static_cast<std::uint8_t>(wire::PacketType::kSession)) {
+    s.on_session(from, data, now);
+  } else {
+    s.on_control(from, data, now);
+  }
+}
+
+util::TimePoint Server::next_deadline() const { return state_->next_deadline(); }
+
+void Server::on_timeout(util::TimePoint now) { state_->expire(now); }
+
+ServerStats Server::stats() const {
+  ServerStats st = state_->stats;
+  st.registrations = state_->registry.size();
+  st.relays = state_->relays.size();
+  return st;
+}
+
+void Server::State::on_control(const util::Address& from, util::ByteView data,
+                               util::TimePoint now) {
+  // The limit comes before decoding so that garbage also spends the sender's
+  // budget, and before the signature check it exists to protect.
+  if (!limiter.allow(from, now)) {
+    ++stats.dropped_rate_limited;
+    return;
+  }
+  const auto msg = wire::decode_rendezvous_message(data);
+  if (!msg) {
+    ++stats.dropped_malformed;
+    return;
+  }
+  std::visit(
+      [&](const auto& m) {
+        using T = std::decay_t<decltype(m)>;
+        if constexpr (std::is_same_v<T, wire::Hello>) {
+          on_hello(from, m, now);
+        } else if constexpr (std::is_same_v<T, wire::Register>) {
+          on_register(from, m, now);
+        } else if constexpr (std::is_same_v<T, wire::Keepalive>) {
+          on_keepalive(from, m, now);
+        } else if constexpr (std::is_same_v<T, wire::Connect>) {
+          on_connect(from, m, now);
+        } else if constexpr (std::is_same_v<T, wire::Accept>) {
+          on_accept(from, m, now);
+        } else if constexpr (std::is_same_v<T, wire::Refuse>) {
+          on_refuse(from, m, now);
+        } else {
+          // A server-to-client message sent to the server: nobody legitimate does that.
+          ++stats.dropped_malformed;
+        }
+      },
+      *msg);
+}
+
+void Server::State::on_hello(const util::Address& from, const wire::Hello& m,
+                             util::TimePoint now) {
+  // decode_hello guarantees the HELLO had at least kHelloSize > kChallengeSize bytes.
+  static_assert(wire::kChallengeSize < wire::kHelloSize);
+  send(from, wire::Challenge{m.nonce, cookies.make(from, m.nonce, now)});
+}
+
+void Server::State::on_register(const util::Address& from, const wire::Register& m,
+                                util::TimePoint now) {
+  // The cookie is checked first: it is cheap and proves the sender receives at
+  // `from`, so the costly signature check only runs for reachable senders.
+  if (!cookies.check(from, m.nonce, m.cookie, now)) {
+    ++stats.dropped_unauthenticated;
+    return;
+  }
+  util::Bytes signed_data;
+  wire::append_register_signed_data(m.nonce, m.cookie, m.instance, m.flags, signed_data);
+  if (!crypto::verify_signature(m.spki, signed_data, m.signature)) {
+    ++stats.dropped_unauthenticated;
+    return;
+  }
+  const crypto::NodeId id = crypto::NodeId::from_public_key(m.spki);
+  const bool listener = (m.flags & wire::kRegisterFlagListener) != 0;
+  const util::TimePoint expires = now + kRegistrationLifetime;
+  Registration* reg = registry.find(m.instance);
+  if (reg != nullptr) {
+    // The instance is visible to anyone on the path, so it must not let another
+    // key take the registration over.
+    if (reg->id != id) {
+      ++stats.dropped_unauthenticated;
+      return;
+    }
+    // Same key, same instance: the client lost our REGISTERED or its keepalives
+    // failed. Keep the token (messages in flight stay valid) and the relays.
+    reg->address = from;
+    registry.reregister(*reg, listener, expires);
+  } else {
+    if (registry.size() >= kMaxRegistrations) {
+      ++stats.dropped_rate_limited;
+      return;
+    }
+    wire::Token token{};
+    rng.fill(token);
+    reg = &registry.add(m.instance, token, id, from, listener, expires);
+  }
+  send(from, wire::Registered{reg->instance, reg->token,
+                              static_cast<std::uint16_t>(kKeepaliveInterval.count()), from});
+  if (observer != nullptr) observer->on_registered(id.to_string(), from);
+}
+
+Registration* Server::State::authenticate(const util::Address& from, std::uint64_t instance,
+                                          const wire::Token& token) {
+  Registration* reg = registry.authenticate(instance, token);
+  if (reg == nullptr) {
+    // UNKNOWN is smaller than any message carrying a token, so answering an
+    // unauthenticated sender with it amplifies nothing; it is what lets clients
+    // recover from a server restart.
+    ++stats.dropped_unauthenticated;
+    send(from, wire::Unknown{instance});
+    return nullptr;
+  }
+  // The token proves the sender holds the registration: a new source address is
+  // the client's NAT rebinding, and relays follow because they name registrations.
+  reg->address = from;
+  return reg;
+}
+
+void Server::State::on_keepalive(const util::Address& from, const wire::Keepalive& m,
+                                 util::TimePoint now) {
+  Registration* reg = authenticate(from, m.instance, m.token);
+  if (reg == nullptr) return;
+  registry.refresh(*reg, now + kRegistrationLifetime);
+  send(from, wire::KeepaliveAck{from});
+}
+
+void Server::State::on_connect(const util::Address& from, const wire::Connect& m,
+                               util::TimePoint now) {
+  Registration* conn = authenticate(from, m.instance, m.token);
+  if (conn == nullptr) return;
+  if (Relay* relay = relays.find(m.connection_id)) {
+    // A retransmitted CONNECT. Any other use of a live cid is a collision or an
+    // attempt to hijack someone else's relay.
+    if (relay->connector != conn->instance || relay->target != m.target) {
+      ++stats.dropped_unauthenticated;
+      return;
+    }
+    relays.touch(*relay, now);
+    Registration* lst = registry.find(relay->listener);
+    if (lst == nullptr) return;  // Unreachable: relays die with their registrations.
+    if (relay->active) {
+      send(conn->address, wire::ConnectOk{m.connection_id, lst->id, lst->address});
+    } else {
+      send(lst->address, wire::Invite{m.connection_id, conn->id, conn->address});
+    }
+    return;
+  }
+  Registration* lst = registry.newest_listener(m.target, conn->instance);
+  if (lst == nullptr) {
+    send(conn->address, wire::ConnectFail{m.connection_id,
+                                          static_cast<std::uint8_t>(wire::ConnectFailCode::kUnknownPeer),
+                                          ""});
+    return;
+  }
+  if (conn->relays.size() >= kMaxRelaysPerRegistration ||
+      lst->relays.size() >= kMaxRelaysPerRegistration) {
+    send(conn->address,
+         wire::ConnectFail{m.connection_id,
+                           static_cast<std::uint8_t>(wire::ConnectFailCode::kLimit), ""});
+    return;
+  }
+  relays.add(m.connection_id, conn->instance, lst->instance, m.target, now);
+  conn->relays.push_back(m.connection_id);
+  lst->relays.push_back(m.connection_id);
+  send(lst->address, wire::Invite{m.connection_id, conn->id, conn->address});
+}
+
+Relay* Server::State::relay_of_listener(const Registration& listener, std::uint64_t cid) {
+  Relay* relay = relays.find(cid);
+  if (relay == nullptr || relay->listener != listener.instance) {
+    ++stats.dropped_unauthenticated;
+    return nullptr;
+  }
+  return relay;
+}
+
+void Server::State::on_accept(const util::Address& from, const wire::Accept& m,
+                              util::TimePoint now) {
+  Registration* lst = authenticate(from, m.instance, m.token);
+  if (lst == nullptr) return;
+  Relay* relay = relay_of_listener(*lst, m.connection_id);
+  if (relay == nullptr) return;
+  Registration* conn = registry.find(relay->connector);
+  if (conn == nullptr) return;  // Unreachable: relays die with their registrations.
+  relays.touch(*relay, now);
+  const bool was_active = relay->active;
+  relay->active = true;
+  // Re-sent on duplicate ACCEPTs too, in case the first CONNECT_OK was lost.
+  send(conn->address, wire::ConnectOk{m.connection_id, lst->id, lst->address});
+  if (!was_active && observer != nullptr)
+    observer->on_relay_up(m.connection_id, conn->id.to_string(), lst->id.to_string());
+}
+
+void Server::State::on_refuse(const util::Address& from, const wire::Refuse& m,
+                              util::TimePoint /*now*/) {
+  Registration* lst = authenticate(from, m.instance, m.token);
+  if (lst == nullptr) return;
+  Relay* relay = relay_of_listener(*lst, m.connection_id);
+  if (relay == nullptr) return;
+  if (Registration* conn = registry.find(relay->connector)) {
+    send(conn->address,
+         wire::ConnectFail{m.connection_id,
+                           static_cast<std::uint8_t>(wire::ConnectFailCode::kRefused), m.reason});
+  }
+  remove_relay(m.connection_id);
+}
+
+void Server::State::on_session(const util::Address& from, util::ByteView data,
+                               util::TimePoint now) {
+  const auto cid = wire::peek_connection_id(data);
+  if (!cid) {
+    ++stats.dropped_malformed;
+    return;
+  }
+  Relay* relay = relays.find(*cid);
+  if (relay == nullptr || !relay->active) {
+    ++stats.dropped_no_relay;
+    return;
+  }
+  const Registration* conn = registry.find(relay->connector);
+  const Registration* lst = registry.find(relay->listener);
+  if (conn == nullptr || lst == nullptr) return;  // Unreachable: relays die with them.
+  const util::Address* to = nullptr;
+  if (from == conn->address) {
+    to = &lst->address;
+  } else if (from == lst->address) {
+    to = &conn->address;
+  } else {
+    ++stats.dropped_unauthenticated;
+    return;
+  }
+  relays.touch(*relay, now);
+  ++stats.relayed_packets;
+  stats.relayed_bytes += data.size();
+  // Byte for byte: the relay neither reads nor grows the session packet.
+  sink.send(*to, data);
+}
+
+void Server::State::remove_relay(std::uint64_t cid) {
+  Relay* relay = relays.find(cid);
+  if (relay == nullptr) return;
+  for (std::uint64_t instance : {relay->connector, relay->listener}) {
+    if (Registration* reg = registry.find(instance)) std::erase(reg->relays, cid);
+  }
+  relays.remove(cid);
+}
+
+void Server::State::expire(util::TimePoint now) {
+  for (const Registration& gone : registry.take_expired(now)) {
+    for (std::uint64_t cid : gone.relays) remove_relay(cid);
+  }
+  for (const Relay& gone : relays.take_expired(now)) {
+    for (std::uint64_t instance : {gone.connector, gone.listener}) {
+      if (Registration* reg = registry.find(instance)) std::erase(reg->relays, gone.connection_id);
+    }
+  }
+}
+
+}  // namespace punch::rendezvous

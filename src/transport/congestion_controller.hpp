@@ -1,0 +1,36 @@
+// The interface loss recovery drives: NewReno now, CUBIC/BBR later. Bytes in
+// flight are counted by the SentPacketTracker; the controller only decides how
+// many may be (window) and how fast they may leave (pacing rate).
+#pragma once
+
+#include <cstdint>
+
+#include "transport/rtt_estimator.hpp"
+#include "util/time.hpp"
+
+namespace punch::transport {
+
+/// A congestion control algorithm fed by loss recovery.
+class CongestionController {
+ public:
+  virtual ~CongestionController() = default;
+
+  /// Accounts a packet of `bytes` put in flight at `now`.
+  virtual void on_packet_sent(util::TimePoint now, std::uint64_t bytes) = 0;
+  /// A packet of `bytes` sent at `time_sent` was acknowledged at `now`; `prior_in_flight` is
+  /// the bytes in flight before the ACK holding it was processed (to spot an idle sender).
+  virtual void on_packet_acked(util::TimePoint time_sent, std::uint64_t bytes,
+                               std::uint64_t prior_in_flight, util::TimePoint now) = 0;
+  /// Packets were declared lost at `now`; the newest of them was sent at `latest_lost_sent`.
+  virtual void on_congestion_event(util::TimePoint latest_lost_sent, util::TimePoint now) = 0;
+  /// Losses spanned more than the persistent congestion duration (RFC 9002 7.6).
+  virtual void on_persistent_congestion() = 0;
+  /// Bytes allowed in flight.
+  virtual std::uint64_t window() const = 0;
+  /// Bytes per second to pace at given `rtt`.
+  virtual double pacing_rate(const RttEstimator& rtt) const = 0;
+  /// Returns to the initial state (a new path).
+  virtual void reset() = 0;
+};
+
+}  // namespace punch::transport

@@ -1,0 +1,102 @@
+// Every tunable of the transport in one place, with its unit and the reason for
+// its value. Both ends run the same code, so the limits a QUIC peer would announce
+// as transport parameters are fixed here for protocol version 1.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+
+#include "util/time.hpp"
+
+namespace punch::transport {
+
+using namespace std::chrono_literals;
+
+// --- Loss detection (RFC 9002, section 6) ---
+
+/// Packets reordered past this many later acknowledged ones are lost (RFC 9002 6.1.1).
+inline constexpr std::uint64_t kPacketThreshold = 3;
+/// Time threshold numerator: lost when older than 9/8 of the RTT (RFC 9002 6.1.2).
+inline constexpr std::int64_t kTimeThresholdNumerator = 9;
+/// Time threshold denominator (see kTimeThresholdNumerator).
+inline constexpr std::int64_t kTimeThresholdDenominator = 8;
+/// Smallest timer worth arming; below this timers are not precise (RFC 9002 6.1.2).
+inline constexpr util::Duration kGranularity = 1ms;
+/// RTT assumed before the first sample; RFC default, relays may be far away (RFC 9002 6.2.2).
+inline constexpr util::Duration kInitialRtt = 333ms;
+/// Probe packets sent when the PTO fires; two make one lost probe survivable (RFC 9002 6.2.4).
+inline constexpr unsigned kPtoProbes = 2;
+/// Cap on the PTO backoff exponent, so the period cannot overflow; idle timeout ends it first.
+inline constexpr unsigned kMaxPtoBackoff = 10;
+/// Lost packets spanning this many PTO periods collapse the window (RFC 9002 7.6.1).
+inline constexpr std::int64_t kPersistentCongestionThreshold = 3;
+
+// --- Acknowledgements (RFC 9000, section 13.2) ---
+
+/// Longest we hold back an ACK for an ack-eliciting packet; the peer assumes this too.
+inline constexpr util::Duration kMaxAckDelay = 25ms;
+/// ACK Delay field unit is 2^3 microseconds (RFC 9000 18.2 default).
+inline constexpr unsigned kAckDelayExponent = 3;
+/// Ack-eliciting packets received before an ACK goes out at once (RFC 9000 13.2.2).
+inline constexpr std::uint64_t kPacketsBeforeAck = 2;
+/// Ranges per ACK frame: enough for heavy loss, small enough (< 300 bytes) to always fit.
+inline constexpr std::size_t kMaxAckRangesPerFrame = 32;
+/// ACK-only packets in a row before one carries a PING: its acknowledgement tells us which
+/// ranges the peer has seen, so we stop repeating them (RFC 9000 13.2.4).
+inline constexpr std::uint64_t kAckOnlyBeforePing = 16;
+/// Received-packet ranges remembered; older ones are forgotten and their packets treated as
+/// duplicates (the peer declares them lost and resends their frames).
+inline constexpr std::size_t kMaxTrackedAckRanges = 256;
+
+// --- Congestion control (RFC 9002, section 7) ---
+
+/// Datagram size the congestion controller counts in (RFC 9002 7.2 uses the max datagram).
+inline constexpr std::uint64_t kMaxDatagramSize = 1200;
+/// Initial window: 10 packets, as RFC 9002 7.2 allows (bounded by 14720 bytes).
+inline constexpr std::uint64_t kInitialWindow = 10 * kMaxDatagramSize;
+/// The window never goes below two packets, so loss recovery can still make progress.
+inline constexpr std::uint64_t kMinimumWindow = 2 * kMaxDatagramSize;
+/// Pacing rate multiplier in slow start: the window doubles per RTT, so must the rate.
+inline constexpr double kPacingGainSlowStart = 2.0;
+/// Pacing rate multiplier after slow start (RFC 9002 7.7 suggests N = 1.25).
+inline constexpr double kPacingGainAvoidance = 1.25;
+/// Pacer bucket depth in time at the pacing rate: covers a late millisecond timer.
+inline constexpr util::Duration kPacingBurstInterval = 2ms;
+/// Pacer bucket depth never below the initial window, so a quiet sender may burst that much.
+inline constexpr std::uint64_t kMinPacingBurst = kInitialWindow;
+
+// --- Streams and flow control (RFC 9000, section 4) ---
+
+/// Unacknowledged bytes a stream buffers for sending; write() accepts no more.
+inline constexpr std::uint64_t kStreamSendBuffer = 1 << 20;
+/// Receive window per stream: bytes the peer may send beyond what the app has read.
+inline constexpr std::uint64_t kStreamReceiveWindow = 1 << 20;
+/// Receive window for the whole connection: bounds receive memory over all streams.
+inline constexpr std::uint64_t kConnectionReceiveWindow = 16 << 20;
+/// Streams each side may have open towards the other (a MAX_STREAMS credit).
+inline constexpr std::uint64_t kMaxConcurrentStreams = 1024;
+/// kWritable fires once this much send buffer is free again, so writes come in large pieces.
+inline constexpr std::uint64_t kWritableThreshold = kStreamSendBuffer / 8;
+/// A window update is sent once the app consumed this fraction (1/n) of the window.
+inline constexpr std::uint64_t kWindowUpdateDivisor = 4;
+
+// --- Connection lifetime ---
+
+/// Send a PING after this long without sending anything, to keep NAT mappings open.
+inline constexpr util::Duration kKeepaliveInterval = 10s;
+/// Close when nothing arrived for this long (three keepalives missed).
+inline constexpr util::Duration kIdleTimeout = 30s;
+/// CONNECTION_CLOSE reason phrases are cut to this many bytes so they fit one packet.
+inline constexpr std::size_t kMaxReasonLength = 256;
+/// CONNECTION_CLOSE is repeated for later incoming packets at most this often in total.
+inline constexpr unsigned kMaxCloseSends = 3;
+
+// --- Error codes (RFC 9000, section 20.1) ---
+
+/// Transport error for every malformed or forbidden peer input (the reason says which).
+inline constexpr std::uint64_t kProtocolViolation = 0x0a;
+/// Application error code of close(): the reason phrase is what matters.
+inline constexpr std::uint64_t kApplicationClose = 0;
+
+}  // namespace punch::transport

@@ -1,0 +1,358 @@
+#include "transport/connection.hpp"
+
+#include <doctest/doctest.h>
+
+#include <vector>
+
+#include "transport/constants.hpp"
+#include "transport/frame.hpp"
+
+namespace punch::transport {
+namespace {
+
+const util::TimePoint kT0 = util::TimePoint{} + std::chrono::hours(1);
+constexpr std::size_t kMax = 1166;
+
+util::Bytes payload(std::initializer_list<Frame> frames) {
+  util::Bytes out;
+  util::ByteWriter w(out);
+  for (const Frame& f : frames) encode_frame(w, f);
+  return out;
+}
+
+std::vector<Frame> frames_of(const OutPacket& p) {
+  std::vector<Frame> out;
+  util::ByteReader r(p.payload);
+  while (r.remaining() > 0) {
+    auto f = decode_frame(r);
+    REQUIRE(f.ok());
+    out.push_back(*f);
+  }
+  return out;
+}
+
+template <typename T>
+const T* find_frame(const std::vector<Frame>& fs) {
+  for (const Frame& f : fs) {
+    if (const T* t = std::get_if<T>(&f)) return t;
+  }
+  return nullptr;
+}
+
+std::vector<Event> events(Connection& c) {
+  std::vector<Event> out;
+  while (auto e = c.poll_event()) out.push_back(*e);
+  return out;
+}
+
+const util::Bytes kHello = {'h', 'e', 'l', 'l', 'o'};
+
+// Feeds `p` to `c`, expects a protocol-violation close and checks the CONNECTION_CLOSE.
+void expect_violation(Connection& c, const util::Bytes& p, const std::string& reason) {
+  c.on_packet(0, p, kT0);
+  REQUIRE(c.closed());
+  CHECK(c.close_reason() == "protocol violation: " + reason);
+  auto out = c.poll_send(kT0, kMax);
+  REQUIRE(out);
+  const auto fs = frames_of(*out);
+  const auto* close = find_frame<ConnectionCloseFrame>(fs);
+  REQUIRE(close != nullptr);
+  CHECK_FALSE(close->application);
+  CHECK(close->error_code == kProtocolViolation);
+  CHECK(close->reason == c.close_reason());
+  CHECK_FALSE(c.poll_send(kT0, kMax));
+}
+
+}  // namespace
+
+TEST_CASE("connection: stream IDs follow QUIC numbering") {
+  Connection client(Role::kClient, kT0);
+  Connection server(Role::kServer, kT0);
+  CHECK(client.open_stream() == 0);
+  CHECK(client.open_stream() == 4);
+  CHECK(client.open_stream() == 8);
+  CHECK(server.open_stream() == 1);
+  CHECK(server.open_stream() == 5);
+}
+
+TEST_CASE("connection: a peer stream opens on first frame, with lower ones implicitly") {
+  Connection server(Role::kServer, kT0);
+  server.on_packet(0, payload({StreamFrame{8, 0, kHello, false}}), kT0);
+  const auto es = events(server);
+  REQUIRE(es.size() == 4);
+  CHECK(es[0].kind == Event::Kind::kStreamOpened);
+  CHECK(es[0].stream == 0);
+  CHECK(es[1].stream == 4);
+  CHECK(es[2].stream == 8);
+  CHECK(es[3].kind == Event::Kind::kReadable);
+  CHECK(es[3].stream == 8);
+  std::uint8_t buf[16];
+  CHECK(server.read(8, buf) == 5);
+  CHECK(util::Bytes(buf, buf + 5) == kHello);
+  CHECK(server.read(8, buf) == 0);
+  CHECK_FALSE(server.read_finished(8));
+  server.on_packet(1, payload({StreamFrame{8, 5, {}, true}}), kT0);
+  CHECK(server.read_finished(8));
+}
+
+TEST_CASE("connection: malformed or forbidden input closes with a protocol violation") {
+  {
+    Connection c(Role::kServer, kT0);
+    expect_violation(c, {0x21}, "unknown frame type 0x21");
+  }
+  {
+    Connection c(Role::kServer, kT0);
+    expect_violation(c, {}, "packet without frames");
+  }
+  {
+    Connection c(Role::kServer, kT0);
+    expect_violation(c, {0x0a, 0x00, 0x05, 0x61}, "truncated STREAM frame");
+  }
+  {
+    Connection c(Role::kServer, kT0);
+    expect_violation(c, payload({AckFrame{0, {{0, 3}}}}), "ACK of packet 3 which was never sent");
+  }
+  {
+    Connection c(Role::kServer, kT0);
+    expect_violation(c, payload({StreamFrame{1, 0, kHello, false}}),
+                     "frame for stream 1 which was never opened");
+  }
+  {
+    Connection c(Role::kServer, kT0);
+    expect_violation(c, payload({StreamFrame{2, 0, kHello, false}}),
+                     "frame for unidirectional stream 2");
+  }
+  {
+    Connection c(Role::kServer, kT0);
+    expect_violation(c, payload({StreamFrame{kMaxConcurrentStreams * 4, 0, kHello, false}}),
+                     "stream 4096 exceeds the stream limit");
+  }
+  {
+    Connection c(Role::kServer, kT0);
+    expect_violation(c, payload({StreamFrame{0, kStreamReceiveWindow, kHello, false}}),
+                     "stream flow control limit exceeded");
+  }
+  {
+    Connection c(Role::kServer, kT0);
+    c.on_packet(0, payload({StreamFrame{0, 0, kHello, true}}), kT0);
+    expect_violation(c, payload({StreamFrame{0, 0, kHello, false}, StreamFrame{0, 10, kHello, false}}),
+                     "stream data beyond its final size");
+  }
+}
+
+TEST_CASE("connection: connection-level flow control is enforced across streams") {
+  Connection c(Role::kServer, kT0);
+  // 16 streams at their 1 MiB limit fill the 16 MiB connection window...
+  const util::Bytes one = {'x'};
+  for (std::uint64_t i = 0; i < kConnectionReceiveWindow / kStreamReceiveWindow; ++i) {
+    c.on_packet(i, payload({StreamFrame{i * 4, kStreamReceiveWindow - 1, one, false}}), kT0);
+    REQUIRE_FALSE(c.closed());
+  }
+  // ...so one byte more on another stream is a violation.
+  c.on_packet(100, payload({StreamFrame{16 * 4, 0, one, false}}), kT0);
+  CHECK(c.close_reason() == "protocol violation: connection flow control limit exceeded");
+}
+
+TEST_CASE("connection: duplicates are ignored") {
+  Connection c(Role::kServer, kT0);
+  c.on_packet(0, payload({StreamFrame{0, 0, kHello, false}}), kT0);
+  c.on_packet(0, payload({StreamFrame{0, 0, kHello, false}}), kT0);
+  CHECK(c.stats().duplicate_packets == 1);
+  CHECK(c.stats().packets_received == 1);
+}
+
+TEST_CASE("connection: ACK timing") {
+  Connection c(Role::kServer, kT0);
+  // One ack-eliciting packet: the ACK waits for max_ack_delay.
+  c.on_packet(0, payload({PingFrame{}}), kT0);
+  CHECK_FALSE(c.poll_send(kT0, kMax));
+  CHECK(c.next_deadline() == kT0 + kMaxAckDelay);
+  c.on_timeout(kT0 + kMaxAckDelay);
+  auto ack = c.poll_send(kT0 + kMaxAckDelay, kMax);
+  REQUIRE(ack);
+  CHECK(ack->packet_number == 0);
+  const auto fs = frames_of(*ack);
+  REQUIRE(fs.size() == 1);
+  const auto& a = std::get<AckFrame>(fs[0]);
+  CHECK(a.ranges[0] == AckRange{0, 0});
+  CHECK(a.ack_delay == 25000 / 8);
+  CHECK_FALSE(c.poll_send(kT0 + kMaxAckDelay, kMax));
+
+  // A second ack-eliciting packet triggers an immediate ACK.
+  c.on_packet(1, payload({PingFrame{}}), kT0 + 1s);
+  CHECK_FALSE(c.poll_send(kT0 + 1s, kMax));
+  c.on_packet(2, payload({PingFrame{}}), kT0 + 1s);
+  auto now = c.poll_send(kT0 + 1s, kMax);
+  REQUIRE(now);
+  CHECK(now->packet_number == 1);
+
+  // A gap (packet 4 missing) triggers an immediate ACK listing both ranges.
+  c.on_packet(5, payload({PingFrame{}}), kT0 + 2s);
+  auto gap = c.poll_send(kT0 + 2s, kMax);
+  REQUIRE(gap);
+  const auto gfs = frames_of(*gap);
+  const auto& ga = std::get<AckFrame>(gfs[0]);
+  REQUIRE(ga.ranges.size() == 2);
+  CHECK(ga.ranges[0] == AckRange{5, 5});
+
+  // ACK-only packets are not acknowledged.
+  c.on_packet(6, payload({AckFrame{0, {{0, 0}}}}), kT0 + 3s);
+  CHECK_FALSE(c.poll_send(kT0 + 3s, kMax));
+  CHECK(c.next_deadline() > kT0 + 3s + kMaxAckDelay);
+}
+
+TEST_CASE("connection: data packets, PTO probes and retransmission") {
+  Connection c(Role::kClient, kT0);
+  const StreamId id = c.open_stream();
+  const util::Bytes data(3000, 0x5a);
+  CHECK(c.write(id, data) == 3000);
+  c.finish(id);
+  std::vector<OutPacket> sent;
+  while (auto p = c.poll_send(kT0, kMax)) sent.push_back(*p);
+  REQUIRE(sent.size() == 3);
+  for (std::size_t i = 0; i < sent.size(); ++i) {
+    CHECK(sent[i].packet_number == i);
+    CHECK(sent[i].payload.size() <= kMax);
+  }
+  const auto* last = find_frame<StreamFrame>(frames_of(sent[2]));
+  REQUIRE(last != nullptr);
+  CHECK(last->fin);
+  CHECK(last->offset + last->data.size() == 3000);
+  // Nothing is acknowledged: the PTO (initial RTT 333 ms) fires after about 1 s.
+  const util::TimePoint pto = c.next_deadline();
+  CHECK(pto == kT0 + 999ms + kMaxAckDelay);
+  c.on_timeout(pto);
+  std::vector<OutPacket> probes;
+  while (auto p = c.poll_send(pto, kMax)) probes.push_back(*p);
+  REQUIRE(probes.size() >= 1);
+  CHECK(probes.size() <= kPtoProbes);
+  // The first probe resends the oldest packet's data under a new packet number.
+  const auto* resent = find_frame<StreamFrame>(frames_of(probes[0]));
+  REQUIRE(resent != nullptr);
+  CHECK(resent->offset == 0);
+  CHECK(probes[0].packet_number == 3);
+  // The peer acknowledges everything: the stream's sending side completes.
+  c.on_packet(0, payload({AckFrame{0, {{0, probes.back().packet_number}}}}), pto + 10ms);
+  CHECK(c.write_finished(id));
+  CHECK(c.stats().stream_bytes_acked == 3000);
+}
+
+TEST_CASE("connection: write() stops at the send buffer and kWritable follows acknowledgements") {
+  Connection c(Role::kClient, kT0);
+  const StreamId id = c.open_stream();
+  const util::Bytes big(kStreamSendBuffer + 1000, 1);
+  CHECK(c.write(id, big) == kStreamSendBuffer);
+  CHECK(c.write(id, big) == 0);
+  std::uint64_t last_pn = 0;
+  while (auto p = c.poll_send(kT0, kMax)) last_pn = p->packet_number;
+  // Acknowledge what the initial window let out.
+  c.on_packet(0, payload({AckFrame{0, {{0, last_pn}}}}), kT0 + 20ms);
+  CHECK(c.stats().stream_bytes_acked >= kInitialWindow - 1000);
+  bool writable = false;
+  for (const Event& e : events(c)) writable = writable || e.kind == Event::Kind::kWritable;
+  // 12 kB freed is below the kWritable threshold: no event yet.
+  CHECK_FALSE(writable);
+  util::TimePoint now = kT0 + 20ms;
+  std::uint64_t pn = 1;
+  while (!writable && now < kT0 + 10s) {
+    while (auto p = c.poll_send(now, kMax)) last_pn = p->packet_number;
+    now += 20ms;
+    c.on_packet(pn++, payload({AckFrame{0, {{0, last_pn}}}}), now);
+    for (const Event& e : events(c)) writable = writable || e.kind == Event::Kind::kWritable;
+  }
+  CHECK(writable);
+  CHECK(c.write(id, big) >= kWritableThreshold);
+}
+
+TEST_CASE("connection: keepalive after 10 s of silence, idle timeout after 30 s") {
+  Connection c(Role::kClient, kT0);
+  CHECK(c.next_deadline() == kT0 + kKeepaliveInterval);
+  c.on_timeout(kT0 + kKeepaliveInterval);
+  auto ping = c.poll_send(kT0 + kKeepaliveInterval, kMax);
+  REQUIRE(ping);
+  CHECK(find_frame<PingFrame>(frames_of(*ping)) != nullptr);
+  // Nothing ever comes back.
+  util::TimePoint now = kT0 + kKeepaliveInterval;
+  int guard = 0;
+  while (!c.closed() && ++guard < 1000) {
+    now = c.next_deadline();
+    c.on_timeout(now);
+    while (c.poll_send(now, kMax)) {
+    }
+  }
+  REQUIRE(c.closed());
+  CHECK(now == kT0 + kIdleTimeout);
+  CHECK(c.close_reason() == "idle timeout: peer stopped answering");
+  CHECK_FALSE(c.poll_send(now, kMax));  // Silent: the peer is gone.
+  CHECK(c.next_deadline() == util::kNever);
+}
+
+TEST_CASE("connection: close() sends CONNECTION_CLOSE once; the peer's reason is prefixed") {
+  Connection c(Role::kClient, kT0);
+  c.close("done here", kT0);
+  CHECK(c.closed());
+  CHECK(c.close_reason() == "done here");
+  CHECK(c.next_deadline() == kT0);
+  auto p = c.poll_send(kT0, kMax);
+  REQUIRE(p);
+  const auto fs = frames_of(*p);
+  const auto* f = find_frame<ConnectionCloseFrame>(fs);
+  REQUIRE(f != nullptr);
+  CHECK(f->application);
+  CHECK(f->reason == "done here");
+  CHECK_FALSE(c.poll_send(kT0, kMax));
+  CHECK(c.next_deadline() == util::kNever);
+  const StreamId id = c.open_stream();
+  CHECK(c.write(id, kHello) == 0);
+
+  Connection peer(Role::kServer, kT0);
+  peer.on_packet(p->packet_number, p->payload, kT0 + 5ms);
+  CHECK(peer.closed());
+  CHECK(peer.close_reason() == "peer: done here");
+  const auto es = events(peer);
+  REQUIRE(es.size() == 1);
+  CHECK(es[0].kind == Event::Kind::kClosed);
+  CHECK_FALSE(peer.poll_send(kT0 + 5ms, kMax));  // No close in answer to a close.
+
+  // Unprintable reason bytes are neutralised.
+  Connection odd(Role::kServer, kT0);
+  odd.on_packet(0, payload({ConnectionCloseFrame{true, 0, 0, std::string("a\nb\x01")}}), kT0);
+  CHECK(odd.close_reason() == "peer: a?b?");
+}
+
+TEST_CASE("connection: reset() sends RESET_STREAM and STOP_SENDING") {
+  Connection c(Role::kClient, kT0);
+  const StreamId id = c.open_stream();
+  c.write(id, kHello);
+  while (c.poll_send(kT0, kMax)) {
+  }
+  c.reset(id, 42);
+  auto p = c.poll_send(kT0, kMax);
+  REQUIRE(p);
+  const auto fs = frames_of(*p);
+  const auto* rs = find_frame<ResetStreamFrame>(fs);
+  REQUIRE(rs != nullptr);
+  CHECK(rs->stream == id);
+  CHECK(rs->error_code == 42);
+  CHECK(rs->final_size == 5);
+  const auto* ss = find_frame<StopSendingFrame>(fs);
+  REQUIRE(ss != nullptr);
+  CHECK(ss->error_code == 42);
+  CHECK(c.write(id, kHello) == 0);
+}
+
+TEST_CASE("connection: reset_path() restarts RTT and congestion state") {
+  Connection c(Role::kClient, kT0);
+  const StreamId id = c.open_stream();
+  c.write(id, util::Bytes(50000, 1));
+  std::uint64_t last = 0;
+  while (auto p = c.poll_send(kT0, kMax)) last = p->packet_number;
+  c.on_packet(0, payload({AckFrame{0, {{0, last}}}}), kT0 + 50ms);
+  CHECK(c.stats().smoothed_rtt == 50ms);
+  CHECK(c.stats().congestion_window > kInitialWindow);
+  c.reset_path(kT0 + 60ms);
+  CHECK(c.stats().smoothed_rtt == kInitialRtt);
+  CHECK(c.stats().congestion_window == kInitialWindow);
+}
+
+}  // namespace punch::transport

@@ -1,0 +1,152 @@
+#include "transport/sent_packet_tracker.hpp"
+
+#include <doctest/doctest.h>
+
+#include <vector>
+
+#include "transport/constants.hpp"
+#include "transport/new_reno.hpp"
+
+namespace punch::transport {
+namespace {
+
+const util::TimePoint kT0 = util::TimePoint{} + std::chrono::hours(1);
+
+struct Recorder final : LossListener {
+  void on_packet_acked(const SentPacket& p) override { acked.push_back(p.packet_number); }
+  void on_packet_lost(const SentPacket& p) override { lost.push_back(p.packet_number); }
+  std::vector<std::uint64_t> acked;
+  std::vector<std::uint64_t> lost;
+};
+
+struct Fixture {
+  RttEstimator rtt;
+  NewReno cc;
+  SentPacketTracker t{rtt, cc};
+  Recorder rec;
+
+  void send(util::TimePoint at, bool eliciting = true, std::uint32_t bytes = 1200) {
+    SentPacket p;
+    p.packet_number = t.next_packet_number();
+    p.time_sent = at;
+    p.bytes = bytes;
+    p.ack_eliciting = eliciting;
+    p.frames.push_back({SentFrameKind::kStream, false, 0, p.packet_number * 1000, 1000});
+    t.on_packet_sent(std::move(p));
+  }
+  util::Status ack(std::vector<AckRange> ranges, util::TimePoint now,
+                   util::Duration delay = util::Duration{0}) {
+    AckFrame f;
+    f.ranges = std::move(ranges);
+    return t.on_ack_received(f, delay, now, rec);
+  }
+};
+
+}  // namespace
+
+TEST_CASE("sent_packet_tracker: acknowledgement updates RTT and bytes in flight") {
+  Fixture f;
+  f.send(kT0);
+  f.send(kT0);
+  f.send(kT0, false, 50);  // ACK-only: not in flight.
+  CHECK(f.t.bytes_in_flight() == 2400);
+  REQUIRE(f.ack({{0, 1}}, kT0 + 100ms, 5ms).ok());
+  CHECK(f.rec.acked == std::vector<std::uint64_t>{0, 1});
+  CHECK(f.t.bytes_in_flight() == 0);
+  CHECK(f.rtt.has_sample());
+  CHECK(f.rtt.smoothed() == 100ms);  // The first sample ignores the ACK delay.
+  CHECK(f.cc.window() == kInitialWindow + 2400);
+  // Acknowledging the same packets again changes nothing.
+  REQUIRE(f.ack({{0, 1}}, kT0 + 200ms).ok());
+  CHECK(f.rec.acked.size() == 2);
+  CHECK(f.rtt.smoothed() == 100ms);
+}
+
+TEST_CASE("sent_packet_tracker: an ACK of a packet never sent is an error") {
+  Fixture f;
+  f.send(kT0);
+  CHECK_FALSE(f.ack({{0, 1}}, kT0 + 10ms).ok());
+  CHECK(f.ack({{0, 0}}, kT0 + 10ms).ok());
+}
+
+TEST_CASE("sent_packet_tracker: packet threshold, then time threshold") {
+  Fixture f;
+  for (int i = 0; i < 6; ++i) f.send(kT0 + i * 1ms);
+  // Packet 5 acknowledged: 0, 1, 2 are 3+ behind it and lost; 3 and 4 wait for the timer.
+  REQUIRE(f.ack({{5, 5}}, kT0 + 100ms).ok());
+  CHECK(f.rec.lost == std::vector<std::uint64_t>{0, 1, 2});
+  CHECK(f.t.packets_lost() == 3);
+  CHECK(f.cc.window() == kInitialWindow / 2);
+  // The loss timer is 9/8 of the RTT (95 ms sample) after packet 3 was sent.
+  const util::TimePoint expected = kT0 + 3ms + f.rtt.loss_delay();
+  CHECK(f.t.deadline() == expected);
+  CHECK(f.t.on_timeout(expected - 1us, f.rec) == SentPacketTracker::TimeoutResult::kNone);
+  CHECK(f.t.on_timeout(expected, f.rec) == SentPacketTracker::TimeoutResult::kLossDetected);
+  CHECK(f.rec.lost == std::vector<std::uint64_t>{0, 1, 2, 3});
+  // Packet 4 goes at its own time.
+  CHECK(f.t.deadline() == kT0 + 4ms + f.rtt.loss_delay());
+  f.t.on_timeout(f.t.deadline(), f.rec);
+  CHECK(f.rec.lost == std::vector<std::uint64_t>{0, 1, 2, 3, 4});
+  CHECK(f.t.bytes_in_flight() == 0);
+  CHECK(f.t.deadline() == util::kNever);
+  // One recovery period: the window was cut once.
+  CHECK(f.cc.window() == kInitialWindow / 2);
+}
+
+TEST_CASE("sent_packet_tracker: a late ACK of packets already declared lost is ignored") {
+  Fixture f;
+  for (int i = 0; i < 5; ++i) f.send(kT0);
+  REQUIRE(f.ack({{4, 4}}, kT0 + 50ms).ok());
+  CHECK(f.rec.lost == std::vector<std::uint64_t>{0, 1});
+  // Their frames were already queued again; the tracker forgot them.
+  REQUIRE(f.ack({{0, 4}}, kT0 + 60ms).ok());
+  CHECK(f.rec.acked == std::vector<std::uint64_t>{4, 2, 3});
+  CHECK(f.t.bytes_in_flight() == 0);
+}
+
+TEST_CASE("sent_packet_tracker: PTO fires with exponential backoff") {
+  Fixture f;
+  f.send(kT0);
+  const util::Duration period = f.rtt.pto_base() + kMaxAckDelay;  // 999 + 25 ms
+  CHECK(f.t.deadline() == kT0 + period);
+  CHECK(f.t.on_timeout(kT0 + period - 1ms, f.rec) == SentPacketTracker::TimeoutResult::kNone);
+  CHECK(f.t.on_timeout(kT0 + period, f.rec) == SentPacketTracker::TimeoutResult::kProbe);
+  CHECK(f.t.pto_count() == 1);
+  f.send(kT0 + period);  // The probe.
+  CHECK(f.t.deadline() == kT0 + period + 2 * period);
+  CHECK(f.t.on_timeout(kT0 + 3 * period, f.rec) == SentPacketTracker::TimeoutResult::kProbe);
+  CHECK(f.t.deadline() == kT0 + period + 4 * period);
+  std::vector<std::uint64_t> oldest;
+  f.t.for_oldest_in_flight(1, [&](const SentPacket& p) { oldest.push_back(p.packet_number); });
+  CHECK(oldest == std::vector<std::uint64_t>{0});
+  // An acknowledgement resets the backoff.
+  REQUIRE(f.ack({{1, 1}}, kT0 + 4 * period).ok());
+  CHECK(f.t.pto_count() == 0);
+}
+
+TEST_CASE("sent_packet_tracker: losses spanning the persistent congestion period collapse the window") {
+  Fixture f;
+  f.send(kT0);
+  REQUIRE(f.ack({{0, 0}}, kT0 + 20ms).ok());  // RTT sample: 20 ms, PTO ~ 20 + 40 + 25 ms.
+  for (int i = 0; i < 10; ++i) f.send(kT0 + 30ms + i * 100ms);  // Over 900 ms: > 3 PTOs.
+  f.send(kT0 + 1100ms);
+  REQUIRE(f.ack({{11, 11}}, kT0 + 1120ms).ok());
+  CHECK(f.rec.lost.size() == 10);
+  // Collapsed to the minimum, then (as in RFC 9002's order) slow start counts packet 11.
+  CHECK(f.cc.window() == kMinimumWindow + 1200);
+}
+
+TEST_CASE("sent_packet_tracker: tracked packets stay bounded as ACKs arrive") {
+  Fixture f;
+  util::TimePoint now = kT0;
+  for (int round = 0; round < 100; ++round) {
+    const std::uint64_t first = f.t.next_packet_number();
+    for (int i = 0; i < 10; ++i) f.send(now);
+    now += 10ms;
+    REQUIRE(f.ack({{first, first + 9}}, now).ok());
+  }
+  CHECK(f.t.tracked_packets() == 0);
+  CHECK(f.t.bytes_in_flight() == 0);
+}
+
+}  // namespace punch::transport
