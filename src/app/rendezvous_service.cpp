@@ -79,8 +79,9 @@ int run_rendezvous(const RendezvousConfig& config) {
         const auto st = server.stats();
         util::log_info("shutting down: " + std::to_string(st.relayed_packets) +
                        " packets relayed, " + std::to_string(st.dropped_malformed) +
-                       " malformed and " + std::to_string(st.dropped_unauthenticated) +
-                       " unauthenticated datagrams dropped");
+                       " malformed, " + std::to_string(st.dropped_unauthenticated) +
+                       " unauthenticated and " + std::to_string(st.dropped_no_relay) +
+                       " unrelayable datagrams dropped");
         socket.close();
         timer.close();
         uv_stop(&loop);

@@ -2,6 +2,8 @@
 
 #include <unistd.h>
 
+#include "util/log.hpp"
+
 namespace punch::app {
 
 namespace {
@@ -61,6 +63,7 @@ void StdioBridge::push_pending() {
     in_->pause();  // the stream is full: wait for kWritable
   } else if (input_eof_) {
     if (!fin_sent_) {
+      util::log_debug("stdin ended; sending FIN");
       fin_sent_ = true;
       c->finish(stream_);
       changed_();
@@ -83,6 +86,8 @@ void StdioBridge::pull() {
   }
   if (read_any) changed_();  // reading opens flow-control credit to send
   if (c->read_finished(stream_)) {
+    util::log_debug("peer finished its direction; closing stdout after " +
+                    std::to_string(out_->queued()) + " queued bytes");
     output_finishing_ = true;
     out_->finish([this](const std::string& error) {
       if (!error.empty()) {
@@ -116,6 +121,7 @@ void StdioBridge::poll() {
   if (!attached_ || out_done_ || !fin_sent_) return;
   transport::Connection* c = connection();
   if (c != nullptr && c->write_finished(stream_)) {
+    util::log_debug("peer acknowledged everything we sent");
     out_done_ = true;
     check_done();
   }

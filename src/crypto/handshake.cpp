@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <exception>
 
 #include "util/assert.hpp"
 
@@ -49,21 +50,36 @@ std::string mbedtls_message(int rc) {
 
 const char* alert_name(unsigned char code) {
   switch (code) {
-    case MBEDTLS_SSL_ALERT_MSG_HANDSHAKE_FAILURE: return "handshake_failure";
-    case MBEDTLS_SSL_ALERT_MSG_BAD_CERT: return "bad_certificate";
-    case MBEDTLS_SSL_ALERT_MSG_UNSUPPORTED_CERT: return "unsupported_certificate";
-    case MBEDTLS_SSL_ALERT_MSG_CERT_UNKNOWN: return "certificate_unknown";
-    case MBEDTLS_SSL_ALERT_MSG_ILLEGAL_PARAMETER: return "illegal_parameter";
-    case MBEDTLS_SSL_ALERT_MSG_UNKNOWN_CA: return "unknown_ca";
-    case MBEDTLS_SSL_ALERT_MSG_ACCESS_DENIED: return "access_denied";
-    case MBEDTLS_SSL_ALERT_MSG_DECODE_ERROR: return "decode_error";
-    case MBEDTLS_SSL_ALERT_MSG_DECRYPT_ERROR: return "decrypt_error";
-    case MBEDTLS_SSL_ALERT_MSG_PROTOCOL_VERSION: return "protocol_version";
-    case MBEDTLS_SSL_ALERT_MSG_INSUFFICIENT_SECURITY: return "insufficient_security";
-    case MBEDTLS_SSL_ALERT_MSG_INTERNAL_ERROR: return "internal_error";
-    case MBEDTLS_SSL_ALERT_MSG_UNEXPECTED_MESSAGE: return "unexpected_message";
-    case MBEDTLS_SSL_ALERT_MSG_BAD_RECORD_MAC: return "bad_record_mac";
-    default: return "other";
+    case MBEDTLS_SSL_ALERT_MSG_HANDSHAKE_FAILURE:
+      return "handshake_failure";
+    case MBEDTLS_SSL_ALERT_MSG_BAD_CERT:
+      return "bad_certificate";
+    case MBEDTLS_SSL_ALERT_MSG_UNSUPPORTED_CERT:
+      return "unsupported_certificate";
+    case MBEDTLS_SSL_ALERT_MSG_CERT_UNKNOWN:
+      return "certificate_unknown";
+    case MBEDTLS_SSL_ALERT_MSG_ILLEGAL_PARAMETER:
+      return "illegal_parameter";
+    case MBEDTLS_SSL_ALERT_MSG_UNKNOWN_CA:
+      return "unknown_ca";
+    case MBEDTLS_SSL_ALERT_MSG_ACCESS_DENIED:
+      return "access_denied";
+    case MBEDTLS_SSL_ALERT_MSG_DECODE_ERROR:
+      return "decode_error";
+    case MBEDTLS_SSL_ALERT_MSG_DECRYPT_ERROR:
+      return "decrypt_error";
+    case MBEDTLS_SSL_ALERT_MSG_PROTOCOL_VERSION:
+      return "protocol_version";
+    case MBEDTLS_SSL_ALERT_MSG_INSUFFICIENT_SECURITY:
+      return "insufficient_security";
+    case MBEDTLS_SSL_ALERT_MSG_INTERNAL_ERROR:
+      return "internal_error";
+    case MBEDTLS_SSL_ALERT_MSG_UNEXPECTED_MESSAGE:
+      return "unexpected_message";
+    case MBEDTLS_SSL_ALERT_MSG_BAD_RECORD_MAC:
+      return "bad_record_mac";
+    default:
+      return "other";
   }
 }
 
@@ -230,7 +246,14 @@ int Handshake::State::verify(void* ctx, mbedtls_x509_crt* crt, int depth, std::u
     return 0;
   }
   const NodeId id = NodeId::from_public_key({buf + sizeof buf - n, static_cast<std::size_t>(n)});
-  util::Status verdict = s->check ? s->check(id) : util::ok_status();
+  // An exception must not unwind through mbedTLS's C frames.
+  util::Status verdict = util::Error{"peer check failed"};
+  try {
+    verdict = s->check ? s->check(id) : util::ok_status();
+  } catch (const std::exception& e) {
+    verdict = util::Error{std::string("peer check failed: ") + e.what()};
+  } catch (...) {
+  }
   if (!verdict.ok()) {
     s->verify_failure = verdict.error().message;
     *flags |= MBEDTLS_X509_BADCERT_NOT_TRUSTED;
@@ -256,8 +279,8 @@ int Handshake::State::export_keys(void* ctx, const unsigned char* ms, const unsi
   std::memcpy(randoms, client_random, 32);
   std::memcpy(randoms + 32, server_random, 32);
   unsigned char out[2 * kDirectionBytes];
-  const int rc = mbedtls_ssl_tls_prf(prf, ms, 48, kExporterLabel, randoms, sizeof randoms, out,
-                                     sizeof out);
+  const int rc =
+      mbedtls_ssl_tls_prf(prf, ms, 48, kExporterLabel, randoms, sizeof randoms, out, sizeof out);
   if (rc != 0) return rc;
   const unsigned char* p = out;
   std::memcpy(s->keys.client_to_server.key.data(), p, 32);
@@ -309,7 +332,11 @@ void Handshake::State::drive() {
       return;
     } else if (rc == MBEDTLS_ERR_SSL_FATAL_ALERT_MESSAGE) {
       const unsigned char code = ssl.in_msg != nullptr ? ssl.in_msg[1] : 0;
-      fail(std::string("handshake failed: peer sent alert ") + alert_name(code) + " (" +
+      // A punch peer sends unknown_ca exactly when its PeerCheck refused our ID.
+      const std::string what = code == MBEDTLS_SSL_ALERT_MSG_UNKNOWN_CA
+                                   ? "peer refused our identity"
+                                   : "peer sent alert";
+      fail("handshake failed: " + what + " (alert " + alert_name(code) + ", " +
            std::to_string(code) + ")");
       return;
     } else {
@@ -383,5 +410,11 @@ std::optional<std::string> Handshake::failure() const { return state_->failure; 
 const NodeId& Handshake::peer_id() const { return state_->peer; }
 
 const SessionKeys& Handshake::keys() const { return state_->keys; }
+
+std::string Handshake::cipher_suite() const {
+  if (!state_->done) return {};
+  const char* name = mbedtls_ssl_get_ciphersuite(&state_->ssl);
+  return name != nullptr ? name : "";
+}
 
 }  // namespace punch::crypto

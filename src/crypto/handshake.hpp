@@ -25,6 +25,8 @@ class Handshake {
   enum class Role { kClient, kServer };
   /// Decides whether a peer that proved possession of the key behind `peer` may
   /// complete the handshake; an error message if not (sent nowhere, reported locally).
+  /// It runs when the certificate arrives, before the possession proof is checked
+  /// (a failed proof fails the handshake later), so it must have no side effects.
   using PeerCheck = std::function<util::Status(const NodeId& peer)>;
 
   /// Largest DTLS datagram the handshake emits (fits a 1200-byte UDP payload
@@ -57,6 +59,8 @@ class Handshake {
   const NodeId& peer_id() const;
   /// Exported keys; valid once complete().
   const SessionKeys& keys() const;
+  /// Name of the negotiated DTLS cipher suite, for logs; empty until complete().
+  std::string cipher_suite() const;
 
  private:
   struct State;

@@ -117,7 +117,8 @@ util::Result<Identity> Identity::generate(RandomSource& rng) {
 util::Result<Identity> Identity::load(const std::string& path) {
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) {
-    if (errno == ENOENT) return util::Error{"no key at " + path + " (create one with: punch keygen)"};
+    if (errno == ENOENT)
+      return util::Error{"no key at " + path + " (create one with: punch keygen)"};
     return util::Error{"cannot open key file " + path + ": " + errno_message(errno)};
   }
   // Check the mode of the file we opened, not of whatever the path names later.
@@ -204,8 +205,8 @@ util::Status Identity::save(const std::string& path, bool force) const {
     std::string tmp = path + ".tmp.XXXXXX";
     const int fd = ::mkstemp(tmp.data());
     if (fd < 0) {
-      result = util::Error{"cannot create temporary file beside " + path + ": " +
-                           errno_message(errno)};
+      result =
+          util::Error{"cannot create temporary file beside " + path + ": " + errno_message(errno)};
     } else {
       bool ok = ::fchmod(fd, 0600) == 0 && write_all(fd, pem, len) && ::fsync(fd) == 0;
       int err = errno;
@@ -236,12 +237,10 @@ util::Bytes Identity::sign(util::ByteView message, RandomSource& rng) const {
   return util::Bytes(sig, sig + sig_len);
 }
 
-bool verify_signature(util::ByteView spki_der, util::ByteView message,
-                      util::ByteView signature) {
+bool verify_signature(util::ByteView spki_der, util::ByteView message, util::ByteView signature) {
   mbedtls_pk_context pk;
   mbedtls_pk_init(&pk);
-  bool ok = mbedtls_pk_parse_public_key(&pk, spki_der.data(), spki_der.size()) == 0 &&
-            is_p256(pk);
+  bool ok = mbedtls_pk_parse_public_key(&pk, spki_der.data(), spki_der.size()) == 0 && is_p256(pk);
   if (ok) {
     unsigned char hash[32];
     mbedtls_sha256_ret(message.data(), message.size(), hash, 0);

@@ -39,15 +39,15 @@ void PacketProtection::seal(std::uint64_t packet_number, util::ByteView aad,
   const std::size_t start = out.size();
   out.resize(start + plaintext.size() + kTagSize);
   unsigned char* ct = out.data() + start;
-  const int rc = mbedtls_chachapoly_encrypt_and_tag(&state_->ctx, plaintext.size(), nonce.data(),
-                                                    aad.data(), aad.size(), plaintext.data(), ct,
-                                                    ct + plaintext.size());
+  const int rc =
+      mbedtls_chachapoly_encrypt_and_tag(&state_->ctx, plaintext.size(), nonce.data(), aad.data(),
+                                         aad.size(), plaintext.data(), ct, ct + plaintext.size());
   // Only bad parameters make this fail, and ours are checked above.
   PUNCH_ASSERT(rc == 0);
 }
 
-bool PacketProtection::open(std::uint64_t packet_number, util::ByteView aad,
-                            util::ByteView sealed, util::Bytes& out) {
+bool PacketProtection::open(std::uint64_t packet_number, util::ByteView aad, util::ByteView sealed,
+                            util::Bytes& out) {
   if (sealed.size() < kTagSize) return false;
   const std::size_t len = sealed.size() - kTagSize;
   const auto nonce = state_->nonce(packet_number);

@@ -32,9 +32,9 @@ SystemRandom::SystemRandom() : state_(std::make_unique<State>()) {
   mbedtls_entropy_init(&state_->entropy);
   mbedtls_ctr_drbg_init(&state_->drbg);
   static constexpr char kPersonalisation[] = "punch-system-random";
-  const int rc = mbedtls_ctr_drbg_seed(
-      &state_->drbg, mbedtls_entropy_func, &state_->entropy,
-      reinterpret_cast<const unsigned char*>(kPersonalisation), sizeof kPersonalisation - 1);
+  const int rc = mbedtls_ctr_drbg_seed(&state_->drbg, mbedtls_entropy_func, &state_->entropy,
+                                       reinterpret_cast<const unsigned char*>(kPersonalisation),
+                                       sizeof kPersonalisation - 1);
   // Without OS entropy no key or nonce we make is safe; there is nothing to recover to.
   PUNCH_ASSERT(rc == 0);
 }

@@ -1,5 +1,6 @@
 #include "io/stdio.hpp"
 
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <set>
@@ -40,6 +41,19 @@ uv_stream_t* open_stream(uv_loop_t* loop, int fd, uv_handle_type type, bool read
     }
     default:
       return nullptr;
+  }
+}
+
+// Drops our reference to what `fd` points at, so the reader sees EOF. libuv never
+// closes fds 0-2 itself, and a plain close() would let the next open() reuse the
+// number as "stdout"; /dev/null keeps the slot taken.
+void release_fd(int fd) {
+  const int null_fd = ::open("/dev/null", O_WRONLY | O_CLOEXEC);
+  if (null_fd >= 0) {
+    ::dup2(null_fd, fd);
+    ::close(null_fd);
+  } else {
+    ::close(fd);
   }
 }
 
@@ -294,11 +308,10 @@ void OutputStream::maybe_done() {
   if (queued_ > 0 && error_.empty()) return;
   done_ = true;
   if (stream_) {
-    close_and_delete(stream_);  // closes the fd: the reader sees EOF
+    close_and_delete(stream_);
     stream_ = nullptr;
-  } else {
-    ::close(fd_);
   }
+  release_fd(fd_);
   if (on_done_) on_done_(error_);
 }
 

@@ -22,8 +22,7 @@ class CookieJar {
   CookieJar(crypto::RandomSource& rng, util::TimePoint start);
 
   /// The cookie for a HELLO carrying `nonce` from `from` at `now`.
-  wire::Cookie make(const util::Address& from, const wire::Nonce& nonce,
-                    util::TimePoint now) const;
+  wire::Cookie make(const util::Address& from, const wire::Nonce& nonce, util::TimePoint now) const;
   /// True if `cookie` was made by this jar for `from` and `nonce` and has not expired.
   bool check(const util::Address& from, const wire::Nonce& nonce, const wire::Cookie& cookie,
              util::TimePoint now) const;

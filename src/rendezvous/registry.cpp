@@ -18,8 +18,8 @@ Registration* Registry::authenticate(std::uint64_t instance, const wire::Token& 
 }
 
 Registration& Registry::add(std::uint64_t instance, const wire::Token& token,
-                            const crypto::NodeId& id, const util::Address& address,
-                            bool listener, util::TimePoint expires) {
+                            const crypto::NodeId& id, const util::Address& address, bool listener,
+                            util::TimePoint expires) {
   Registration& reg = by_instance_[instance];
   reg.instance = instance;
   reg.token = token;

@@ -22,10 +22,10 @@ struct Registration {
   std::uint64_t instance = 0;
   wire::Token token{};
   crypto::NodeId id;
-  util::Address address;            ///< Where it was last heard from (its reflexive address).
+  util::Address address;  ///< Where it was last heard from (its reflexive address).
   bool listener = false;
   util::TimePoint expires{};
-  std::uint64_t sequence = 0;       ///< Order of its last REGISTER; newest is highest.
+  std::uint64_t sequence = 0;         ///< Order of its last REGISTER; newest is highest.
   std::vector<std::uint64_t> relays;  ///< Connection IDs it takes part in (either role).
 };
 

@@ -7,9 +7,8 @@ Relay* RelayTable::find(std::uint64_t connection_id) {
   return it == by_cid_.end() ? nullptr : &it->second;
 }
 
-Relay& RelayTable::add(std::uint64_t connection_id, std::uint64_t connector,
-                       std::uint64_t listener, const crypto::NodeId& target,
-                       util::TimePoint now) {
+Relay& RelayTable::add(std::uint64_t connection_id, std::uint64_t connector, std::uint64_t listener,
+                       const crypto::NodeId& target, util::TimePoint now) {
   Relay& r = by_cid_[connection_id];
   r.connection_id = connection_id;
   r.connector = connector;

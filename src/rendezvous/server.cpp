@@ -132,8 +132,7 @@ void Server::State::on_control(const util::Address& from, util::ByteView data,
       *msg);
 }
 
-void Server::State::on_hello(const util::Address& from, const wire::Hello& m,
-                             util::TimePoint now) {
+void Server::State::on_hello(const util::Address& from, const wire::Hello& m, util::TimePoint now) {
   // decode_hello guarantees the HELLO had at least kHelloSize > kChallengeSize bytes.
   static_assert(wire::kChallengeSize < wire::kHelloSize);
   send(from, wire::Challenge{m.nonce, cookies.make(from, m.nonce, now)});
@@ -230,9 +229,9 @@ void Server::State::on_connect(const util::Address& from, const wire::Connect& m
   }
   Registration* lst = registry.newest_listener(m.target, conn->instance);
   if (lst == nullptr) {
-    send(conn->address, wire::ConnectFail{m.connection_id,
-                                          static_cast<std::uint8_t>(wire::ConnectFailCode::kUnknownPeer),
-                                          ""});
+    send(conn->address,
+         wire::ConnectFail{m.connection_id,
+                           static_cast<std::uint8_t>(wire::ConnectFailCode::kUnknownPeer), ""});
     return;
   }
   if (conn->relays.size() >= kMaxRelaysPerRegistration ||

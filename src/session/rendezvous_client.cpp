@@ -52,8 +52,7 @@ std::string printable(std::string_view text) {
     const auto c = static_cast<std::uint8_t>(text[i]);
     if (c < 0x20 || c == 0x7f) {
       out.push_back('?');
-    } else if (c == 0xc2 && i + 1 < text.size() &&
-               static_cast<std::uint8_t>(text[i + 1]) >= 0x80 &&
+    } else if (c == 0xc2 && i + 1 < text.size() && static_cast<std::uint8_t>(text[i + 1]) >= 0x80 &&
                static_cast<std::uint8_t>(text[i + 1]) <= 0x9f) {
       out.push_back('?');
       ++i;
@@ -188,8 +187,7 @@ void RendezvousClient::State::on_challenge(const wire::Challenge& m) {
     reg.flags = listener ? wire::kRegisterFlagListener : 0;
     reg.spki = identity.public_key_der();
     util::Bytes signed_data;
-    wire::append_register_signed_data(reg.nonce, reg.cookie, reg.instance, reg.flags,
-                                      signed_data);
+    wire::append_register_signed_data(reg.nonce, reg.cookie, reg.instance, reg.flags, signed_data);
     reg.signature = identity.sign(signed_data, rng);
     register_datagram.clear();
     wire::encode(reg, register_datagram);
@@ -324,12 +322,15 @@ void RendezvousClient::State::send_connect(std::uint64_t cid, PendingConnect& c,
 util::TimePoint RendezvousClient::State::next_deadline() const {
   util::TimePoint t = util::kNever;
   switch (phase) {
-    case Phase::kIdle: return t;
+    case Phase::kIdle:
+      return t;
     case Phase::kRegistering:
       t = hello_next;
       if (!unreachable_reported) t = std::min(t, lost_since + kUnreachableAfter);
       break;
-    case Phase::kRegistered: t = ack_pending ? ack_deadline : next_keepalive; break;
+    case Phase::kRegistered:
+      t = ack_pending ? ack_deadline : next_keepalive;
+      break;
   }
   for (const auto& [cid, c] : connects) {
     t = std::min(t, c.give_up);

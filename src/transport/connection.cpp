@@ -395,6 +395,13 @@ struct Connection::State final : LossListener {
 
   // ---------------------------------------------------------------- sending
 
+  void clear_ack_state() {
+    ack_pending = false;
+    ack_now = false;
+    eliciting_since_ack = 0;
+    ack_deadline = util::kNever;
+  }
+
   bool has_frames_due() const {
     return !send_queue.empty() || !control_queue.empty() || max_data_pending ||
            max_streams_pending || ping_pending || probes_pending > 0;
@@ -522,7 +529,11 @@ struct Connection::State final : LossListener {
     SentPacket sp;
     sp.frames = tracker.take_frame_vector();
     bool has_ack = false;
-    if (ack_pending && received.build_ack(now, kMaxAckRangesPerFrame, ack_scratch)) {
+    if (ack_pending && !received.build_ack(now, kMaxAckRangesPerFrame, ack_scratch)) {
+      // Everything owed was forgotten (the peer confirmed an ACK covering it): owe nothing,
+      // or an ACK that can never be built would keep its deadline in the past.
+      clear_ack_state();
+    } else if (ack_pending) {
       while (encoded_size(ack_scratch) > max_payload && ack_scratch.ranges.size() > 1) {
         ack_scratch.ranges.pop_back();
       }
@@ -558,12 +569,7 @@ struct Connection::State final : LossListener {
     } else {
       ++ack_only_in_row;
     }
-    if (has_ack) {
-      ack_pending = false;
-      ack_now = false;
-      eliciting_since_ack = 0;
-      ack_deadline = util::kNever;
-    }
+    if (has_ack) clear_ack_state();
     tracker.on_packet_sent(std::move(sp));
     last_sent = now;
     ++stats.packets_sent;
@@ -734,7 +740,7 @@ bool Connection::write_finished(StreamId stream) const {
 void Connection::close(const std::string& reason, util::TimePoint now) {
   ConnectionCloseFrame f;
   f.application = true;
-  f.error_code = kApplicationClose;
+  f.error_code = kAppCloseErrorCode;
   f.reason = reason.substr(0, kMaxReasonLength);
   state_->close_with(reason, &f, now);
 }

@@ -333,26 +333,39 @@ std::optional<RendezvousMessage> decode_rendezvous_message(util::ByteView datagr
   std::uint8_t type = 0;
   if (!peek_type(datagram.data(), datagram.size(), type)) return std::nullopt;
   switch (static_cast<PacketType>(type)) {
-    case PacketType::kHello: return widen(decode_hello(datagram));
-    case PacketType::kChallenge: return widen(decode_challenge(datagram));
-    case PacketType::kRegister: return widen(decode_register(datagram));
-    case PacketType::kRegistered: return widen(decode_registered(datagram));
-    case PacketType::kKeepalive: return widen(decode_keepalive(datagram));
-    case PacketType::kKeepaliveAck: return widen(decode_keepalive_ack(datagram));
-    case PacketType::kUnknown: return widen(decode_unknown(datagram));
-    case PacketType::kConnect: return widen(decode_connect(datagram));
-    case PacketType::kInvite: return widen(decode_invite(datagram));
-    case PacketType::kAccept: return widen(decode_accept(datagram));
-    case PacketType::kRefuse: return widen(decode_refuse(datagram));
-    case PacketType::kConnectOk: return widen(decode_connect_ok(datagram));
-    case PacketType::kConnectFail: return widen(decode_connect_fail(datagram));
-    default: return std::nullopt;
+    case PacketType::kHello:
+      return widen(decode_hello(datagram));
+    case PacketType::kChallenge:
+      return widen(decode_challenge(datagram));
+    case PacketType::kRegister:
+      return widen(decode_register(datagram));
+    case PacketType::kRegistered:
+      return widen(decode_registered(datagram));
+    case PacketType::kKeepalive:
+      return widen(decode_keepalive(datagram));
+    case PacketType::kKeepaliveAck:
+      return widen(decode_keepalive_ack(datagram));
+    case PacketType::kUnknown:
+      return widen(decode_unknown(datagram));
+    case PacketType::kConnect:
+      return widen(decode_connect(datagram));
+    case PacketType::kInvite:
+      return widen(decode_invite(datagram));
+    case PacketType::kAccept:
+      return widen(decode_accept(datagram));
+    case PacketType::kRefuse:
+      return widen(decode_refuse(datagram));
+    case PacketType::kConnectOk:
+      return widen(decode_connect_ok(datagram));
+    case PacketType::kConnectFail:
+      return widen(decode_connect_fail(datagram));
+    default:
+      return std::nullopt;
   }
 }
 
-void append_register_signed_data(const Nonce& nonce, const Cookie& cookie,
-                                 std::uint64_t instance, std::uint8_t flags,
-                                 util::Bytes& out) {
+void append_register_signed_data(const Nonce& nonce, const Cookie& cookie, std::uint64_t instance,
+                                 std::uint8_t flags, util::Bytes& out) {
   util::ByteWriter w(out);
   w.bytes(util::as_bytes(kRegisterSignatureContext));
   put_array(w, nonce);

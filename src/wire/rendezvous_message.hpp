@@ -151,8 +151,8 @@ struct ConnectFail {
 
 /// Any rendezvous control message.
 using RendezvousMessage =
-    std::variant<Hello, Challenge, Register, Registered, Keepalive, KeepaliveAck, Unknown,
-                 Connect, Invite, Accept, Refuse, ConnectOk, ConnectFail>;
+    std::variant<Hello, Challenge, Register, Registered, Keepalive, KeepaliveAck, Unknown, Connect,
+                 Invite, Accept, Refuse, ConnectOk, ConnectFail>;
 
 /// Appends a HELLO padded to kHelloSize.
 void encode(const Hello& m, util::Bytes& out);
@@ -214,8 +214,8 @@ std::optional<ConnectOk> decode_connect_ok(util::ByteView datagram);
 std::optional<ConnectFail> decode_connect_fail(util::ByteView datagram);
 
 /// Appends the bytes a REGISTER signs: context || nonce || cookie || instance || flags.
-void append_register_signed_data(const Nonce& nonce, const Cookie& cookie,
-                                 std::uint64_t instance, std::uint8_t flags, util::Bytes& out);
+void append_register_signed_data(const Nonce& nonce, const Cookie& cookie, std::uint64_t instance,
+                                 std::uint8_t flags, util::Bytes& out);
 /// Cuts `reason` to at most kMaxReasonSize bytes without splitting a UTF-8 sequence.
 std::string truncate_reason(std::string_view reason);
 /// True when `text` is well-formed UTF-8 (no overlongs, surrogates or values past U+10FFFF).

@@ -117,15 +117,15 @@ struct Harness {
       c.token = ok->token;
     }
     // One active relay (cid 1) for the fuzzer to poke at.
-    send(clients[1].address, wire::Connect{clients[1].instance, clients[1].token, 1, clients[0].id});
+    send(clients[1].address,
+         wire::Connect{clients[1].instance, clients[1].token, 1, clients[0].id});
     send(clients[0].address, wire::Accept{clients[0].instance, clients[0].token, 1});
   }
 
   void run(util::ByteView in) {
     // Also rebuild once a registration expired: without tokens the fuzzer only
     // reaches the unauthenticated paths.
-    if (!server || ++inputs % kInputsPerServer == 0 || server->stats().registrations < 2)
-      reset();
+    if (!server || ++inputs % kInputsPerServer == 0 || server->stats().registrations < 2) reset();
     // Keep both registrations alive between inputs, so that rebuilding (ECDSA work)
     // stays rare; expiry is still reached by the 100 s jumps within an input.
     for (const Client& c : clients) send(c.address, wire::Keepalive{c.instance, c.token});
@@ -138,8 +138,12 @@ struct Harness {
       Client& c = clients[arg & 1];
       const std::uint64_t cid = 1 + (data.empty() ? 0 : data[0] % 4);
       switch (op % 7) {
-        case 0: deliver(kRaw[arg & 1], data); break;
-        case 1: deliver(c.address, data); break;
+        case 0:
+          deliver(kRaw[arg & 1], data);
+          break;
+        case 1:
+          deliver(c.address, data);
+          break;
         case 2: {
           // An authenticated keepalive, possibly from a rebound address.
           if (arg & 2) c.address = kRebound[arg & 1];
@@ -156,8 +160,8 @@ struct Harness {
           if (arg & 2) {
             send(c.address, wire::Accept{c.instance, c.token, cid});
           } else {
-            send(c.address, wire::Refuse{c.instance, c.token, cid,
-                                         std::string(data.begin(), data.end())});
+            send(c.address,
+                 wire::Refuse{c.instance, c.token, cid, std::string(data.begin(), data.end())});
           }
           break;
         case 5: {

@@ -14,8 +14,8 @@ namespace util = punch::util;
 namespace {
 
 bool inside(util::ByteView part, util::ByteView whole) {
-  return part.empty() || (part.data() >= whole.data() &&
-                          part.data() + part.size() <= whole.data() + whole.size());
+  return part.empty() ||
+         (part.data() >= whole.data() && part.data() + part.size() <= whole.data() + whole.size());
 }
 
 }  // namespace

@@ -54,8 +54,8 @@ TEST_CASE("self_signed_certificate: names the ID, carries the key, verifies agai
 
   // Signed by its own key, with validity covering today (flags would say otherwise).
   std::uint32_t flags = 0xffffffff;
-  CHECK(mbedtls_x509_crt_verify(&cert.crt, &cert.crt, nullptr, nullptr, &flags, nullptr,
-                                nullptr) == 0);
+  CHECK(mbedtls_x509_crt_verify(&cert.crt, &cert.crt, nullptr, nullptr, &flags, nullptr, nullptr) ==
+        0);
   CHECK(flags == 0);
 }
 
@@ -82,7 +82,7 @@ TEST_CASE("self_signed_certificate: another key's certificate does not verify ag
   REQUIRE(ca.rc == 0);
   REQUIRE(other.rc == 0);
   std::uint32_t flags = 0;
-  CHECK(mbedtls_x509_crt_verify(&other.crt, &ca.crt, nullptr, nullptr, &flags, nullptr,
-                                nullptr) != 0);
+  CHECK(mbedtls_x509_crt_verify(&other.crt, &ca.crt, nullptr, nullptr, &flags, nullptr, nullptr) !=
+        0);
   CHECK((flags & MBEDTLS_X509_BADCERT_NOT_TRUSTED) != 0);
 }

@@ -183,8 +183,8 @@ TEST_CASE("sign/verify: valid signatures verify; tampering and garbage keys do n
   auto sig = id->sign(msg, rng);
   CHECK(verify_signature(id->public_key_der(), msg, sig));
 
-  CHECK_FALSE(verify_signature(id->public_key_der(), util::as_bytes("punch-register-v1 somethinG"),
-                               sig));
+  CHECK_FALSE(
+      verify_signature(id->public_key_der(), util::as_bytes("punch-register-v1 somethinG"), sig));
   CHECK_FALSE(verify_signature(other->public_key_der(), msg, sig));
   auto bad_sig = sig;
   bad_sig[bad_sig.size() - 1] ^= 1;

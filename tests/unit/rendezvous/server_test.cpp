@@ -47,9 +47,9 @@ struct Raw {
   }
 
   // A REGISTER whose SPKI is `owner`'s, signed by `signer`.
-  static wire::Register make_register(const crypto::Identity& owner,
-                                      const crypto::Identity& signer, const wire::Challenge& ch,
-                                      std::uint64_t instance, std::uint8_t flags) {
+  static wire::Register make_register(const crypto::Identity& owner, const crypto::Identity& signer,
+                                      const wire::Challenge& ch, std::uint64_t instance,
+                                      std::uint8_t flags) {
     wire::Register r;
     r.nonce = ch.nonce;
     r.cookie = ch.cookie;
@@ -222,11 +222,10 @@ TEST_CASE("server: bad tokens and unknown instances get UNKNOWN, smaller than th
   wire::Token wrong = reg->token;
   wrong[15] ^= 0x80;
   Raw e{net, kEvil};
-  for (const util::Bytes& reply : {e.send(wire::Keepalive{5, wrong})[0],
-                                   e.send(wire::Keepalive{6, reg->token})[0],
-                                   e.send(wire::Connect{5, wrong, 1, id.id()})[0],
-                                   e.send(wire::Accept{5, wrong, 1})[0],
-                                   e.send(wire::Refuse{5, wrong, 1, ""})[0]}) {
+  for (const util::Bytes& reply :
+       {e.send(wire::Keepalive{5, wrong})[0], e.send(wire::Keepalive{6, reg->token})[0],
+        e.send(wire::Connect{5, wrong, 1, id.id()})[0], e.send(wire::Accept{5, wrong, 1})[0],
+        e.send(wire::Refuse{5, wrong, 1, ""})[0]}) {
     CHECK(reply.size() == wire::kUnknownSize);
     CHECK(wire::decode_unknown(reply).has_value());
   }
@@ -666,7 +665,8 @@ TEST_CASE("server: no amplification under 10,000 random and truncated datagrams"
       }
       case 2: {  // A template with flipped bits.
         d = templates[rng() % templates.size()];
-        for (int f = 0; f < 3; ++f) d[rng() % d.size()] ^= static_cast<std::uint8_t>(1u << (rng() % 8));
+        for (int f = 0; f < 3; ++f)
+          d[rng() % d.size()] ^= static_cast<std::uint8_t>(1u << (rng() % 8));
         break;
       }
       default: {  // Intact; a HELLO and the REGISTER after it, now and then.

@@ -66,8 +66,8 @@ class TestNet {
     const util::Address& address() const { return sink->self; }
     /// Events of kind `k` so far.
     std::size_t count(session::RendezvousEvent::Kind k) const {
-      return static_cast<std::size_t>(std::count_if(
-          events.begin(), events.end(), [k](const auto& e) { return e.kind == k; }));
+      return static_cast<std::size_t>(
+          std::count_if(events.begin(), events.end(), [k](const auto& e) { return e.kind == k; }));
     }
     /// The last event of kind `k`; fails the test if there is none.
     const session::RendezvousEvent& last(session::RendezvousEvent::Kind k) const {

@@ -18,6 +18,7 @@ namespace {
 
 using util::Address;
 using util::TimePoint;
+using namespace std::chrono_literals;
 
 struct Datagram {
   Address from;
@@ -251,6 +252,59 @@ TEST_CASE("connecting to an ID nobody registered fails with a clear reason") {
   REQUIRE(w.run([&] { return has_event(*connector, EndpointEvent::Kind::kConnectFailed); }, 20s));
   CHECK(find_event(*connector, EndpointEvent::Kind::kConnectFailed)->reason.find("no listener") !=
         std::string::npos);
+}
+
+}  // namespace punch::session
+
+namespace punch::session {
+
+TEST_CASE("refusing a second connector leaves the first session and registration intact") {
+  World w;
+  auto listener = w.add(Address::v4(203, 0, 113, 10, 4000), true);
+  auto first = w.add(Address::v4(192, 0, 2, 20, 5000), false);
+  auto second = w.add(Address::v4(192, 0, 2, 30, 6000), false);
+  REQUIRE(w.run([&] { return listener->endpoint.registered() && first->endpoint.registered() &&
+                             second->endpoint.registered(); },
+                10s));
+  std::uint64_t busy = 0;
+  auto policy = [&](Node& n, const EndpointEvent& e) {
+    if (e.kind != EndpointEvent::Kind::kInvite) return;
+    if (busy == 0) {
+      busy = e.connection_id;
+      n.endpoint.accept(e.connection_id, e.peer, w.now);
+    } else {
+      n.endpoint.refuse(e.connection_id, "busy", w.now);
+    }
+  };
+  const std::uint64_t cid = first->endpoint.connect(listener->identity.id(), w.now);
+  REQUIRE(w.run([&] { return has_event(*first, EndpointEvent::Kind::kSessionUp); }, 20s, policy));
+  second->endpoint.connect(listener->identity.id(), w.now);
+  REQUIRE(w.run([&] { return has_event(*second, EndpointEvent::Kind::kConnectFailed); }, 20s,
+                policy));
+
+  // The first session still carries data both ways, for longer than keepalives.
+  Session* cs = first->endpoint.session(cid);
+  REQUIRE(cs);
+  const transport::StreamId sid = cs->connection().open_stream();
+  const std::string msg = "still flowing";
+  CHECK(cs->connection().write(sid, util::as_bytes(msg)) == msg.size());
+  cs->connection().finish(sid);
+  std::string got;
+  REQUIRE(w.run(
+      [&] {
+        Session* ls = listener->endpoint.session(cid);
+        if (!ls || !ls->established()) return false;
+        std::uint8_t buf[256];
+        while (std::size_t n = ls->connection().read(sid, buf)) got.append(buf, buf + n);
+        return ls->connection().read_finished(sid);
+      },
+      20s, policy));
+  CHECK(got == msg);
+  const auto relayed = w.server.stats().relayed_packets;
+  w.run([] { return false; }, 60s, policy);  // a minute of keepalives and PINGs
+  CHECK(listener->endpoint.registered());
+  CHECK_FALSE(has_event(*listener, EndpointEvent::Kind::kSessionDown));
+  CHECK(w.server.stats().relayed_packets > relayed);
 }
 
 }  // namespace punch::session

@@ -87,8 +87,8 @@ TEST_CASE("client: HELLO backs off from 250 ms to 4 s, reports unreachable once,
   CHECK(ep.count(Kind::kUnreachable) == 1);
   net.run_for(60s);
   CHECK(ep.count(Kind::kUnreachable) == 1);
-  const std::vector<util::Duration> expected_start = {0ms, 250ms, 750ms, 1750ms, 3750ms, 7750ms,
-                                                      11750ms};
+  const std::vector<util::Duration> expected_start = {0ms,    250ms,  750ms,  1750ms,
+                                                      3750ms, 7750ms, 11750ms};
   REQUIRE(hellos.size() > expected_start.size());
   for (std::size_t i = 0; i < expected_start.size(); ++i) CHECK(hellos[i] == expected_start[i]);
   for (std::size_t i = expected_start.size(); i < hellos.size(); ++i)
@@ -317,7 +317,8 @@ TEST_CASE("client: refuse() cuts the reason to 200 bytes of valid UTF-8") {
   p.listener.client->refuse(8, std::string(300, 'z') + "\xff", p.net.now);
   p.net.settle();
   REQUIRE(p.connector.count(Kind::kConnectFailed) == 1);
-  CHECK(p.connector.last(Kind::kConnectFailed).reason == "refused by peer: " + std::string(200, 'z'));
+  CHECK(p.connector.last(Kind::kConnectFailed).reason ==
+        "refused by peer: " + std::string(200, 'z'));
 }
 
 TEST_CASE("client: forget() ends the memory of a cid") {
@@ -348,7 +349,8 @@ TEST_CASE("client: only datagrams from the server are processed") {
   CHECK(p.listener.client->registered());
   CHECK(p.listener.client->reflexive_address() == kA);
   // From the server, an UNKNOWN for someone else's instance is ignored too.
-  deliver(p.net, p.listener, p.net.server_address, wire::Unknown{p.listener.client->instance() + 1});
+  deliver(p.net, p.listener, p.net.server_address,
+          wire::Unknown{p.listener.client->instance() + 1});
   CHECK(p.listener.client->registered());
   // And a CONNECT_OK naming another ID than the one asked for.
   deliver(p.net, p.connector, p.net.server_address,

@@ -2,6 +2,7 @@
 
 #include <doctest/doctest.h>
 
+#include <deque>
 #include <string>
 
 namespace punch::transport {
@@ -14,9 +15,11 @@ std::string hex_of(const Frame& f) {
   return util::to_hex(out);
 }
 
+// Decoded STREAM data views its input, so inputs live until the end of the run.
 util::Result<Frame> decode_hex(const std::string& hex) {
+  static std::deque<util::Bytes> inputs;
   bool ok = false;
-  const util::Bytes b = util::from_hex(hex, &ok);
+  const util::Bytes& b = inputs.emplace_back(util::from_hex(hex, &ok));
   REQUIRE(ok);
   util::ByteReader r(b);
   auto f = decode_frame(r);

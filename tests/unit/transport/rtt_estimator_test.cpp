@@ -36,7 +36,7 @@ TEST_CASE("rtt_estimator: first sample, then EWMA with ack delay") {
   // The ack delay is not subtracted when that would go below the minimum RTT.
   r.update(105ms, 20ms, kT0 + 2s);
   CHECK(r.smoothed() == (7 * util::Duration(101250us) + 105ms) / 8);
-  CHECK(r.loss_delay() == 105ms * 9 / 8);  // latest > smoothed
+  CHECK(r.loss_delay() == util::Duration(105ms) * 9 / 8);  // latest > smoothed
   // A sample below min lowers it.
   r.update(50ms, 0ms, kT0 + 3s);
   CHECK(r.min() == 50ms);

@@ -7,6 +7,10 @@
 
 #include "wire/packet_type.hpp"
 
+// Hex fixtures are written one wire field per string literal; clang-format would
+// re-flow them and hide the field boundaries.
+// clang-format off
+
 namespace wire = punch::wire;
 namespace util = punch::util;
 using punch::crypto::NodeId;
@@ -234,3 +238,5 @@ TEST_CASE("UTF-8 validation") {
   CHECK_FALSE(wire::is_valid_utf8("\xe0\x80\x80"));      // Overlong NUL.
   CHECK_FALSE(wire::is_valid_utf8("\xff"));
 }
+
+// clang-format on
