@@ -20,9 +20,7 @@ bool AckRanges::add(std::uint64_t pn, util::TimePoint now) {
   return true;
 }
 
-bool AckRanges::is_duplicate(std::uint64_t pn) const {
-  return pn < floor_ || ranges_.contains(pn);
-}
+bool AckRanges::is_duplicate(std::uint64_t pn) const { return pn < floor_ || ranges_.contains(pn); }
 
 void AckRanges::forget_below(std::uint64_t pn) {
   if (pn <= floor_) return;

@@ -86,6 +86,7 @@ struct Connection::State final : LossListener {
   std::uint64_t recv_consumed = 0;
   std::uint64_t recv_max_data = kConnectionReceiveWindow;
   bool max_data_pending = false;
+  std::size_t recv_fragments = 0;  // Sum of RecvStream::fragments() over live streams.
 
   // --- Timers ---
   util::TimePoint last_received;
@@ -151,9 +152,20 @@ struct Connection::State final : LossListener {
   }
 
   // Folds a stream's receive-side changes into connection flow control and queues credit.
-  void account(Stream& s, std::uint64_t highest_before, std::uint64_t consumed_before) {
-    recv_highest += s.recv.highest() - highest_before;
-    recv_consumed += s.recv.consumed() - consumed_before;
+  // A stream's receive-side counters before a change, for account().
+  struct RecvSnapshot {
+    std::uint64_t highest;
+    std::uint64_t consumed;
+    std::size_t fragments;
+  };
+  static RecvSnapshot snapshot(const Stream& s) {
+    return {s.recv.highest(), s.recv.consumed(), s.recv.fragments()};
+  }
+
+  void account(Stream& s, const RecvSnapshot& before) {
+    recv_highest += s.recv.highest() - before.highest;
+    recv_consumed += s.recv.consumed() - before.consumed;
+    recv_fragments = recv_fragments + s.recv.fragments() - before.fragments;
     if (s.recv.wants_window_update() && !s.window_update_pending) {
       s.window_update_pending = true;
       schedule_control(s);
@@ -167,19 +179,19 @@ struct Connection::State final : LossListener {
   // Forgets a stream once neither direction can change any more; `s` dies here.
   void maybe_retire(Stream& s) {
     if (!s.send.terminal() || !s.recv.terminal()) return;
+    recv_fragments -= s.recv.fragments();
     if (!is_local(s.id)) {
       ++peer_streams_retired;
       local_max_streams = peer_streams_retired + kMaxConcurrentStreams;
-      if (local_max_streams - local_max_streams_sent >= std::max<std::uint64_t>(1, kMaxConcurrentStreams / 8)) {
+      if (local_max_streams - local_max_streams_sent >=
+          std::max<std::uint64_t>(1, kMaxConcurrentStreams / 8)) {
         max_streams_pending = true;
       }
     }
     streams.erase(s.id);
   }
 
-  Stream& create_stream(StreamId id) {
-    return streams.try_emplace(id, id).first->second;
-  }
+  Stream& create_stream(StreamId id) { return streams.try_emplace(id, id).first->second; }
 
   // The stream a peer frame names, opening peer streams on first mention; nullptr for a
   // stream already forgotten (stale frames for it are ignored); an error for IDs the peer
@@ -251,11 +263,13 @@ struct Connection::State final : LossListener {
     if (!found) return violation(found.error().message, now);
     Stream* s = *found;
     if (s == nullptr) return;
-    const std::uint64_t h0 = s->recv.highest();
-    const std::uint64_t c0 = s->recv.consumed();
+    const RecvSnapshot before = snapshot(*s);
     auto progress = s->recv.on_data(f.offset, f.data, f.fin, recv_credit());
     if (!progress) return violation(progress.error().message, now);
-    account(*s, h0, c0);
+    account(*s, before);
+    if (recv_fragments > kMaxReceiveFragments) {
+      return violation("stream data too fragmented", now);
+    }
     if (*progress && s->recv.readable() && !s->readable_notified) {
       s->readable_notified = true;
       push_event(Event::Kind::kReadable, s->id);
@@ -301,11 +315,10 @@ struct Connection::State final : LossListener {
     Stream* s = *found;
     if (s == nullptr) return;
     const bool was_reset = s->recv.is_reset();
-    const std::uint64_t h0 = s->recv.highest();
-    const std::uint64_t c0 = s->recv.consumed();
+    const RecvSnapshot before = snapshot(*s);
     auto st = s->recv.on_reset(f.final_size, recv_credit());
     if (!st) return violation(st.error().message, now);
-    account(*s, h0, c0);
+    account(*s, before);
     if (!was_reset) notify_reset(*s);
     maybe_retire(*s);
   }
@@ -700,10 +713,9 @@ void Connection::reset(StreamId stream, std::uint64_t error_code) {
   st->local_reset = true;
   st->write_blocked = false;
   if (st->send.reset(error_code)) s.schedule_control(*st);
-  const std::uint64_t h0 = st->recv.highest();
-  const std::uint64_t c0 = st->recv.consumed();
+  const State::RecvSnapshot before = State::snapshot(*st);
   st->recv.stop(error_code);
-  s.account(*st, h0, c0);
+  s.account(*st, before);
   if (st->recv.stop_pending()) s.schedule_control(*st);
   s.maybe_retire(*st);
 }
@@ -713,14 +725,13 @@ std::size_t Connection::read(StreamId stream, std::span<std::uint8_t> out) {
   Stream* st = s.find(stream);
   if (st == nullptr) return 0;
   st->readable_notified = false;
-  const std::uint64_t h0 = st->recv.highest();
-  const std::uint64_t c0 = st->recv.consumed();
+  const State::RecvSnapshot before = State::snapshot(*st);
   const std::size_t n = st->recv.read(out);
   if (n == 0) {
     if (st->recv.finished()) s.maybe_retire(*st);
     return 0;
   }
-  s.account(*st, h0, c0);
+  s.account(*st, before);
   s.maybe_retire(*st);
   return n;
 }

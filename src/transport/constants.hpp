@@ -76,6 +76,10 @@ inline constexpr std::uint64_t kStreamReceiveWindow = 1 << 20;
 inline constexpr std::uint64_t kConnectionReceiveWindow = 16 << 20;
 /// Streams each side may have open towards the other (a MAX_STREAMS credit).
 inline constexpr std::uint64_t kMaxConcurrentStreams = 1024;
+/// Out-of-order pieces buffered across all streams. Loss leaves at most one piece per
+/// lost packet (under 15000 for a full 16 MiB window); a peer sending confetti to inflate
+/// bookkeeping far beyond the data it stands for is cut off here.
+inline constexpr std::size_t kMaxReceiveFragments = 65536;
 /// kWritable fires once this much send buffer is free again, so writes come in large pieces.
 inline constexpr std::uint64_t kWritableThreshold = kStreamSendBuffer / 8;
 /// A window update is sent once the app consumed this fraction (1/n) of the window.

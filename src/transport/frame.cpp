@@ -26,7 +26,8 @@ util::Result<Frame> decode_ack(util::ByteReader& r, bool ecn) {
     const std::uint64_t length = r.varint();
     if (!r.ok()) return truncated("ACK");
     // The next range's largest is smallest - gap - 2; it and its smallest must stay >= 0.
-    if (smallest < 2 || gap > smallest - 2) return util::Error{"ACK frame gap below packet number 0"};
+    if (smallest < 2 || gap > smallest - 2)
+      return util::Error{"ACK frame gap below packet number 0"};
     const std::uint64_t next_largest = smallest - gap - 2;
     if (length > next_largest) return util::Error{"ACK frame range below packet number 0"};
     smallest = next_largest - length;

@@ -106,9 +106,9 @@ struct ConnectionCloseFrame {
 };
 
 /// Any decoded frame.
-using Frame = std::variant<PaddingFrame, PingFrame, AckFrame, ResetStreamFrame, StopSendingFrame,
-                           StreamFrame, MaxDataFrame, MaxStreamDataFrame, MaxStreamsFrame,
-                           ConnectionCloseFrame>;
+using Frame =
+    std::variant<PaddingFrame, PingFrame, AckFrame, ResetStreamFrame, StopSendingFrame, StreamFrame,
+                 MaxDataFrame, MaxStreamDataFrame, MaxStreamsFrame, ConnectionCloseFrame>;
 
 /// Decodes the frame at `r`'s position; on malformed input returns an error naming the frame
 /// (the reader is then unusable).

@@ -40,8 +40,8 @@ util::Result<bool> RecvStream::on_data(std::uint64_t offset, util::ByteView data
     const std::uint64_t start = std::max(offset, read_offset_);
     // Only bytes never received are stored: a retransmission cannot rewrite data.
     received_.for_each_gap(start, end, [&](std::uint64_t s, std::uint64_t e) {
-      buffer_.write_at(s, data.subspan(static_cast<std::size_t>(s - offset),
-                                       static_cast<std::size_t>(e - s)));
+      buffer_.write_at(
+          s, data.subspan(static_cast<std::size_t>(s - offset), static_cast<std::size_t>(e - s)));
       progress = true;
     });
     received_.add(start, end);
@@ -67,7 +67,8 @@ util::Status RecvStream::on_reset(std::uint64_t final_size, std::uint64_t conn_c
 std::size_t RecvStream::read(std::span<std::uint8_t> out) {
   if (reset_ || discarding_) return 0;
   const RangeSet::Range r = received_.range_containing(read_offset_);
-  const std::size_t n = static_cast<std::size_t>(std::min<std::uint64_t>(out.size(), r.end - read_offset_));
+  const std::size_t n =
+      static_cast<std::size_t>(std::min<std::uint64_t>(out.size(), r.end - read_offset_));
   if (n == 0) return 0;
   buffer_.read_at(read_offset_, out.first(n));
   read_offset_ += n;

@@ -32,7 +32,9 @@ class RecvStream {
   /// True when read() would return bytes, or the FIN is all that is left.
   bool readable() const;
   /// True once the FIN arrived and every byte before it was read.
-  bool finished() const { return final_size_ && !reset_ && !discarding_ && read_offset_ == *final_size_; }
+  bool finished() const {
+    return final_size_ && !reset_ && !discarding_ && read_offset_ == *final_size_;
+  }
   /// True after the peer's RESET_STREAM.
   bool is_reset() const { return reset_; }
 
@@ -64,6 +66,8 @@ class RecvStream {
   bool terminal() const;
   /// Bytes of memory the reassembly buffer holds.
   std::size_t allocated_bytes() const { return buffer_.allocated_bytes(); }
+  /// Disjoint pieces of received data held (1 when everything arrived in order).
+  std::size_t fragments() const { return received_.range_count(); }
   /// Bytes received but not yet read.
   std::uint64_t buffered() const { return consumed_ < highest_ ? highest_ - consumed_ : 0; }
 

@@ -23,7 +23,8 @@ void RttEstimator::update(util::Duration latest_rtt, util::Duration ack_delay,
   // Subtracting the ACK delay must not push the sample below the minimum RTT (RFC 9002 5.3).
   util::Duration adjusted = latest_rtt;
   if (latest_rtt >= min_ + ack_delay) adjusted = latest_rtt - ack_delay;
-  const util::Duration deviation = smoothed_ > adjusted ? smoothed_ - adjusted : adjusted - smoothed_;
+  const util::Duration deviation =
+      smoothed_ > adjusted ? smoothed_ - adjusted : adjusted - smoothed_;
   variance_ = (3 * variance_ + deviation) / 4;
   smoothed_ = (7 * smoothed_ + adjusted) / 8;
 }

@@ -7,7 +7,8 @@
 namespace punch::transport {
 
 std::size_t SendStream::write(util::ByteView data) {
-  const std::size_t n = static_cast<std::size_t>(std::min<std::uint64_t>(data.size(), free_space()));
+  const std::size_t n =
+      static_cast<std::size_t>(std::min<std::uint64_t>(data.size(), free_space()));
   if (n == 0) return 0;
   buffer_.write_at(write_offset_, data.first(n));
   write_offset_ += n;
@@ -37,7 +38,8 @@ std::optional<SendStream::Chunk> SendStream::next_chunk(StreamId id, std::size_t
   if (!retransmit_.empty()) {
     const RangeSet::Range r = retransmit_.front();
     const std::uint64_t avail = r.end - r.start;
-    const std::size_t header = stream_header_size(id, r.start, std::min<std::uint64_t>(avail, room));
+    const std::size_t header =
+        stream_header_size(id, r.start, std::min<std::uint64_t>(avail, room));
     if (room <= header) return std::nullopt;
     Chunk c;
     c.offset = r.start;

@@ -77,7 +77,10 @@ class SendStream {
   /// The RESET_STREAM was lost.
   void on_reset_lost() { reset_pending_ = !reset_acked_; }
   /// The RESET_STREAM was acknowledged.
-  void on_reset_acked() { reset_acked_ = true; reset_pending_ = false; }
+  void on_reset_acked() {
+    reset_acked_ = true;
+    reset_pending_ = false;
+  }
   /// True when this direction needs nothing more: all acknowledged, or reset acknowledged.
   bool terminal() const { return all_acked() || reset_acked_; }
   /// Bytes of memory the buffer holds.

@@ -73,7 +73,8 @@ util::Status SentPacketTracker::on_ack_received(const AckFrame& ack, util::Durat
   }
   // Loss first, so a recovery period starting now excludes the packets acknowledged now.
   detect_lost(now, listener);
-  for (const Acked& a : acked_scratch_) cc_.on_packet_acked(a.time_sent, a.bytes, prior_in_flight, now);
+  for (const Acked& a : acked_scratch_)
+    cc_.on_packet_acked(a.time_sent, a.bytes, prior_in_flight, now);
   if (any_newly_acked) pto_count_ = 0;
   pop_resolved();
   return util::ok_status();

@@ -77,8 +77,8 @@ class SentPacketTracker {
   void on_packet_sent(SentPacket p);
   /// Processes an ACK frame received at `now` whose decoded delay is `ack_delay`; fails when
   /// it acknowledges a packet never sent.
-  util::Status on_ack_received(const AckFrame& ack, util::Duration ack_delay,
-                               util::TimePoint now, LossListener& listener);
+  util::Status on_ack_received(const AckFrame& ack, util::Duration ack_delay, util::TimePoint now,
+                               LossListener& listener);
   /// When on_timeout() must run: the loss time, else the PTO; kNever with nothing in flight.
   util::TimePoint deadline() const;
   /// Declares packets lost by time threshold or fires the PTO (the caller then sends probes).

@@ -38,10 +38,10 @@ class StreamBuffer {
   using Block = std::unique_ptr<std::uint8_t[]>;
   std::uint8_t* block_for(std::uint64_t block_index);
 
-  std::deque<Block> blocks_;        // blocks_[i] holds block (first_block_ + i); may be null.
+  std::deque<Block> blocks_;  // blocks_[i] holds block (first_block_ + i); may be null.
   std::uint64_t first_block_ = 0;
   std::uint64_t base_ = 0;
-  std::vector<Block> spare_;        // One freed block kept to avoid malloc churn.
+  std::vector<Block> spare_;  // One freed block kept to avoid malloc churn.
 };
 
 }  // namespace punch::transport

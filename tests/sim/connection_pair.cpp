@@ -49,8 +49,8 @@ bool ConnectionPair::run_until(const std::function<bool()>& done, util::Duration
       cap_hit_ = true;
       return false;
     }
-    const util::TimePoint next = std::min({a_.next_deadline(), b_.next_deadline(),
-                                           ab_.next_arrival(), ba_.next_arrival()});
+    const util::TimePoint next =
+        std::min({a_.next_deadline(), b_.next_deadline(), ab_.next_arrival(), ba_.next_arrival()});
     if (next == util::kNever) return false;
     if (next > end) {
       now_ = end;

@@ -14,10 +14,10 @@ namespace punch::sim {
 
 /// How the two ends are connected.
 struct PairConfig {
-  LinkConfig a_to_b;               ///< Link from the client (a) to the server (b).
-  LinkConfig b_to_a;               ///< Link from the server (b) to the client (a).
-  std::uint64_t seed = 1;          ///< Seeds both links (differently).
-  std::size_t max_payload = 1166;  ///< What the session layer passes to poll_send.
+  LinkConfig a_to_b;                     ///< Link from the client (a) to the server (b).
+  LinkConfig b_to_a;                     ///< Link from the server (b) to the client (a).
+  std::uint64_t seed = 1;                ///< Seeds both links (differently).
+  std::size_t max_payload = 1166;        ///< What the session layer passes to poll_send.
   std::uint64_t event_cap = 20'000'000;  ///< Loop iterations before run_until gives up.
 };
 

@@ -30,12 +30,12 @@ struct LinkConfig {
 
 /// Counters of one link direction.
 struct LinkStats {
-  std::uint64_t offered = 0;          ///< Datagrams given to send().
-  std::uint64_t delivered = 0;        ///< Datagrams handed out by receive().
-  std::uint64_t dropped_queue = 0;    ///< Dropped because the queue was full.
-  std::uint64_t dropped_random = 0;   ///< Dropped by random loss.
+  std::uint64_t offered = 0;            ///< Datagrams given to send().
+  std::uint64_t delivered = 0;          ///< Datagrams handed out by receive().
+  std::uint64_t dropped_queue = 0;      ///< Dropped because the queue was full.
+  std::uint64_t dropped_random = 0;     ///< Dropped by random loss.
   std::uint64_t dropped_blackhole = 0;  ///< Dropped while blackholed.
-  std::uint64_t bytes_delivered = 0;  ///< Payload bytes of delivered datagrams.
+  std::uint64_t bytes_delivered = 0;    ///< Payload bytes of delivered datagrams.
 };
 
 /// A simulated one-way link.

@@ -205,19 +205,18 @@ TEST_CASE("sim: 5 MB one way arrives intact within the time budget") {
       // would show up as many more steps than packets.
       const auto packets = st.packets_sent + p.b().stats().packets_sent;
       CHECK(p.events() < 3 * packets);
-      MESSAGE("loss " << bc.loss << " seed " << seed << ": " << rate << " Mbit/s, "
-                      << p.events() << " steps, " << st.packets_sent << " sent, "
-                      << p.a_to_b().stats().dropped_queue << " queue drops, "
-                      << p.a_to_b().stats().dropped_random << " random drops, "
-                      << st.packets_lost << " lost, cwnd "
-                      << st.congestion_window << ", srtt "
-                      << std::chrono::duration<double, std::milli>(st.smoothed_rtt).count()
-                      << " ms");
+      MESSAGE(
+          "loss " << bc.loss << " seed " << seed << ": " << rate << " Mbit/s, " << p.events()
+                  << " steps, " << st.packets_sent << " sent, " << p.a_to_b().stats().dropped_queue
+                  << " queue drops, " << p.a_to_b().stats().dropped_random << " random drops, "
+                  << st.packets_lost << " lost, cwnd " << st.congestion_window << ", srtt "
+                  << std::chrono::duration<double, std::milli>(st.smoothed_rtt).count() << " ms");
     }
-    MESSAGE("loss " << bc.loss << ": worst " << worst << " Mbit/s, mean "
-                    << mbit_per_s(kSize * bc.seeds, std::chrono::duration_cast<util::Duration>(
-                                                        std::chrono::duration<double>(total_seconds)))
-                    << " Mbit/s");
+    MESSAGE(
+        "loss " << bc.loss << ": worst " << worst << " Mbit/s, mean "
+                << mbit_per_s(kSize * bc.seeds, std::chrono::duration_cast<util::Duration>(
+                                                    std::chrono::duration<double>(total_seconds)))
+                << " Mbit/s");
   }
 }
 
@@ -240,7 +239,8 @@ TEST_CASE("sim: loopback-like path (50 us, unlimited rate) measures CPU cost") {
   const auto start = std::chrono::steady_clock::now();
   a.send(id, data);
   REQUIRE(p.run_until([&] { return b.complete(id, size); }, 60s));
-  const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  const double wall =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   CHECK(b.in(id).data == data);
   CHECK(p.a().stats().packets_lost == 0);
   MESSAGE("loopback-like: " << static_cast<double>(size) / 1e6 / wall << " MB/s of CPU time, "
@@ -266,8 +266,8 @@ TEST_CASE("sim: 5 MB both ways at once") {
     const StreamId db = p.b().open_stream();
     a.send(ua, up);
     b.send(db, down);
-    const bool done = p.run_until(
-        [&] { return b.complete(ua, kSize) && a.complete(db, kSize); }, bc.budget);
+    const bool done =
+        p.run_until([&] { return b.complete(ua, kSize) && a.complete(db, kSize); }, bc.budget);
     CHECK(done);
     CHECK(b.in(ua).data == up);
     CHECK(a.in(db).data == down);

@@ -7,6 +7,7 @@
 #include <deque>
 #include <functional>
 #include <map>
+#include <random>
 #include <string>
 
 #include "crypto/identity.hpp"
@@ -305,6 +306,75 @@ TEST_CASE("refusing a second connector leaves the first session and registration
   CHECK(listener->endpoint.registered());
   CHECK_FALSE(has_event(*listener, EndpointEvent::Kind::kSessionDown));
   CHECK(w.server.stats().relayed_packets > relayed);
+}
+
+}  // namespace punch::session
+
+namespace punch::session {
+
+TEST_CASE("registration, handshake and a transfer both ways survive 5% random loss") {
+  // Every datagram (control, handshake and data, in both directions and through
+  // the relay) is dropped with probability 5 %, over several seeds.
+  for (std::uint64_t seed = 1; seed <= 4; ++seed) {
+    CAPTURE(seed);
+    World w;
+    std::mt19937_64 loss(seed);
+    std::uint64_t dropped = 0, passed = 0;
+    w.net.drop = [&](const Datagram&) {
+      const bool drop = loss() % 100 < 5;
+      ++(drop ? dropped : passed);
+      return drop;
+    };
+    auto listener = w.add(Address::v4(203, 0, 113, 10, 4000), true);
+    auto connector = w.add(Address::v4(192, 0, 2, 20, 5000), false);
+    REQUIRE(w.run([&] { return listener->endpoint.registered() &&
+                               connector->endpoint.registered(); },
+                  30s));
+    const std::uint64_t cid = connector->endpoint.connect(listener->identity.id(), w.now);
+    auto accept_all = [&](Node& n, const EndpointEvent& e) {
+      if (e.kind == EndpointEvent::Kind::kInvite) n.endpoint.accept(e.connection_id, e.peer, w.now);
+    };
+    REQUIRE(w.run([&] { return has_event(*connector, EndpointEvent::Kind::kSessionUp) &&
+                               has_event(*listener, EndpointEvent::Kind::kSessionUp); },
+                  60s, accept_all));
+
+    util::Bytes up(200'000), down(150'000);
+    for (std::size_t i = 0; i < up.size(); ++i) up[i] = static_cast<std::uint8_t>(i * 13 + seed);
+    for (std::size_t i = 0; i < down.size(); ++i) down[i] = static_cast<std::uint8_t>(i * 5 + 1);
+    Session* cs = connector->endpoint.session(cid);
+    REQUIRE(cs);
+    const transport::StreamId sid = cs->connection().open_stream();
+    std::size_t up_written = 0, down_written = 0;
+    bool up_fin = false, down_fin = false;
+    util::Bytes up_got, down_got;
+    REQUIRE(w.run(
+        [&] {
+          Session* ls = listener->endpoint.session(cid);
+          if (!ls || !ls->established()) return false;
+          auto& cc = cs->connection();
+          auto& lc = ls->connection();
+          if (up_written < up.size()) up_written += cc.write(sid, util::ByteView(up).subspan(up_written));
+          if (up_written == up.size() && !up_fin) { cc.finish(sid); up_fin = true; }
+          std::uint8_t buf[8192];
+          while (std::size_t n = lc.read(sid, buf)) up_got.insert(up_got.end(), buf, buf + n);
+          if (lc.read_finished(sid) || up_got.size() > 0) {
+            // The listener answers on the same stream once the peer opened it.
+            if (down_written < down.size())
+              down_written += lc.write(sid, util::ByteView(down).subspan(down_written));
+            if (down_written == down.size() && !down_fin) { lc.finish(sid); down_fin = true; }
+          }
+          while (std::size_t n = cc.read(sid, buf)) down_got.insert(down_got.end(), buf, buf + n);
+          return lc.read_finished(sid) && cc.read_finished(sid);
+        },
+        300s, accept_all));
+    CHECK(up_got == up);
+    CHECK(down_got == down);
+    CHECK_FALSE(has_event(*connector, EndpointEvent::Kind::kSessionDown));
+    // The loss really happened, at about the rate asked for.
+    CHECK(dropped > 10);
+    CHECK(dropped * 100 > passed * 3);
+    CHECK(dropped * 100 < passed * 8);
+  }
 }
 
 }  // namespace punch::session

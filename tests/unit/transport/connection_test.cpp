@@ -136,7 +136,8 @@ TEST_CASE("connection: malformed or forbidden input closes with a protocol viola
   {
     Connection c(Role::kServer, kT0);
     c.on_packet(0, payload({StreamFrame{0, 0, kHello, true}}), kT0);
-    expect_violation(c, payload({StreamFrame{0, 0, kHello, false}, StreamFrame{0, 10, kHello, false}}),
+    expect_violation(c,
+                     payload({StreamFrame{0, 0, kHello, false}, StreamFrame{0, 10, kHello, false}}),
                      "stream data beyond its final size", 1);
   }
 }
@@ -357,6 +358,30 @@ TEST_CASE("connection: reset_path() restarts RTT and congestion state") {
   c.reset_path(kT0 + 60ms);
   CHECK(c.stats().smoothed_rtt == kInitialRtt);
   CHECK(c.stats().congestion_window == kInitialWindow);
+}
+
+}  // namespace punch::transport
+
+namespace punch::transport {
+
+TEST_CASE("connection: confetti data (one byte every other offset) is cut off") {
+  Connection c(Role::kServer, kT0);
+  const util::Bytes one = {'x'};
+  std::uint64_t offset = 0;
+  std::uint64_t pn = 0;
+  while (!c.closed() && pn < 2000) {
+    util::Bytes p;
+    util::ByteWriter w(p);
+    while (p.size() < 1100) {
+      encode(w, StreamFrame{0, offset, one, false});
+      offset += 2;
+    }
+    c.on_packet(pn++, p, kT0);
+  }
+  REQUIRE(c.closed());
+  CHECK(c.close_reason() == "protocol violation: stream data too fragmented");
+  CHECK(offset / 2 > kMaxReceiveFragments);
+  CHECK(offset < 2 * kMaxReceiveFragments + 2000);
 }
 
 }  // namespace punch::transport

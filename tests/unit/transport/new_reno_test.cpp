@@ -60,7 +60,8 @@ TEST_CASE("new_reno: congestion avoidance adds one datagram per window acknowled
   CHECK(cc.window() == w + kMaxDatagramSize);
 }
 
-TEST_CASE("new_reno: the window never drops below the minimum; persistent congestion collapses it") {
+TEST_CASE(
+    "new_reno: the window never drops below the minimum; persistent congestion collapses it") {
   NewReno cc;
   for (int i = 0; i < 10; ++i) cc.on_congestion_event(kT0 + i * 1s, kT0 + i * 1s + 1ms);
   CHECK(cc.window() == kMinimumWindow);

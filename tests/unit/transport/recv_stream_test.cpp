@@ -24,7 +24,7 @@ TEST_CASE("recv_stream: out-of-order, overlapping and duplicate data reassemble"
   CHECK(*r.on_data(100, seq(100, 100), false, kBig));
   CHECK_FALSE(r.readable());
   CHECK(r.read(std::span<std::uint8_t>()) == 0);
-  CHECK(*r.on_data(50, seq(100, 50), false, kBig));  // Overlaps the later segment.
+  CHECK(*r.on_data(50, seq(100, 50), false, kBig));         // Overlaps the later segment.
   CHECK_FALSE(*r.on_data(120, seq(30, 120), false, kBig));  // Pure duplicate.
   CHECK(*r.on_data(0, seq(60, 0), false, kBig));
   CHECK(r.readable());
@@ -98,7 +98,7 @@ TEST_CASE("recv_stream: a reset discards data and fixes the final size") {
   CHECK(r.allocated_bytes() == 0);
   CHECK(read_all(r).empty());
   CHECK(r.terminal());
-  CHECK(r.on_reset(800, kBig).ok());  // Repeated.
+  CHECK(r.on_reset(800, kBig).ok());                        // Repeated.
   CHECK_FALSE(r.on_data(0, seq(10), false, kBig).value());  // Stale data is ignored.
 }
 

@@ -86,7 +86,7 @@ TEST_CASE("send_stream: lost ranges are resent less what was acknowledged since"
   CHECK(send_next(s, 1004).length == 1000);  // [0, 1000): 4 header bytes
   CHECK(send_next(s, 1006).length == 1000);  // [1000, 2000): 6 header bytes
   CHECK(send_next(s, 1006).length == 1000);  // [2000, 3000)
-  s.on_acked(500, 200, false);  // From a retransmission, say.
+  s.on_acked(500, 200, false);               // From a retransmission, say.
   s.on_lost(0, 1000, false);
   auto c = send_next(s, 2000);
   CHECK(c.retransmit);

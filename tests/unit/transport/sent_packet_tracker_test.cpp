@@ -54,7 +54,7 @@ TEST_CASE("sent_packet_tracker: acknowledgement updates RTT and bytes in flight"
   CHECK(f.rec.acked == std::vector<std::uint64_t>{0, 1});
   CHECK(f.t.bytes_in_flight() == 0);
   CHECK(f.rtt.has_sample());
-  CHECK(f.rtt.smoothed() == 100ms);  // The first sample ignores the ACK delay.
+  CHECK(f.rtt.smoothed() == 100ms);        // The first sample ignores the ACK delay.
   CHECK(f.cc.window() == kInitialWindow);  // 2 packets in flight: application-limited.
   // Acknowledging the same packets again changes nothing.
   REQUIRE(f.ack({{0, 1}}, kT0 + 200ms).ok());
@@ -124,7 +124,8 @@ TEST_CASE("sent_packet_tracker: PTO fires with exponential backoff") {
   CHECK(f.t.pto_count() == 0);
 }
 
-TEST_CASE("sent_packet_tracker: losses spanning the persistent congestion period collapse the window") {
+TEST_CASE(
+    "sent_packet_tracker: losses spanning the persistent congestion period collapse the window") {
   Fixture f;
   f.send(kT0);
   REQUIRE(f.ack({{0, 0}}, kT0 + 20ms).ok());  // RTT sample: 20 ms, PTO ~ 20 + 40 + 25 ms.
