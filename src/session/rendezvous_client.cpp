@@ -373,7 +373,11 @@ void RendezvousClient::State::on_timeout(util::TimePoint now) {
       RendezvousEvent ev = make_event(RendezvousEvent::Kind::kConnectFailed);
       ev.connection_id = it->first;
       ev.peer = c.target;
-      ev.reason = "rendezvous did not answer";
+      // While registered the rendezvous is answering us, so the silence is the
+      // listener's: registered once, gone now (its entry lapses within 90 s).
+      ev.reason = phase == Phase::kRegistered
+                      ? "peer " + c.target.to_string() + " is unreachable: it did not answer"
+                      : "rendezvous did not answer";
       events.push_back(std::move(ev));
       it = connects.erase(it);
       continue;
