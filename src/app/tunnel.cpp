@@ -92,8 +92,25 @@ class Tunnel {
     endpoint_.flush(now);
     handle_events(now);  // flushing may end sessions (e.g. a close sent)
     bridge_.poll();
+    report_path();
     if (stopped_) return;
     timer_.arm(endpoint_.next_deadline(), now);
+  }
+
+  // Emits the "path" event once the session's first RTT sample exists, so the
+  // reported rtt_ms is a measurement and never the transport's initial guess.
+  void report_path() {
+    if (path_reported_ || cid_ == 0) return;
+    session::Session* s = endpoint_.session(cid_);
+    if (s == nullptr || !s->established()) return;
+    const transport::Stats st = s->connection().stats();
+    if (!st.rtt_measured) return;
+    path_reported_ = true;
+    events_.emit("path",
+                 {{"peer", s->peer().to_string()},
+                  {"path", "relay"},
+                  {"address", s->path().to_string()},
+                  {"rtt_ms", std::chrono::duration<double, std::milli>(st.smoothed_rtt).count()}});
   }
 
   void handle_events(util::TimePoint now) {
@@ -169,16 +186,9 @@ class Tunnel {
   void on_session_up(const session::EndpointEvent& e) {
     const std::string peer = e.peer.to_string();
     session::Session* s = endpoint_.session(e.connection_id);
-    const double rtt_ms =
-        s ? std::chrono::duration<double, std::milli>(s->connection().stats().smoothed_rtt)
-                .count()
-          : 0.0;
     util::log_info("session with " + peer + " up via relay " + e.address.to_string());
     events_.emit("session_up", {{"peer", peer}, {"via", "relay"}});
-    events_.emit("path", {{"peer", peer},
-                          {"path", "relay"},
-                          {"address", e.address.to_string()},
-                          {"rtt_ms", rtt_ms}});
+    path_reported_ = false;  // "path" follows once the RTT is measured
     if (!role_.listener && s) {
       const transport::StreamId stream = s->connection().open_stream();
       events_.emit("stream_open", {{"peer", peer}, {"stream", static_cast<std::int64_t>(stream)}});
@@ -269,6 +279,7 @@ class Tunnel {
   StdioBridge bridge_;
   std::uint64_t cid_ = 0;
   bool ever_registered_ = false;
+  bool path_reported_ = false;
   bool stopped_ = false;
   int exit_code_ = 0;
   std::string session_down_reason_;

@@ -80,6 +80,9 @@ void Session::check_handshake(util::TimePoint now) {
                                                             : keys.client_to_server);
   connection_ = std::make_unique<transport::Connection>(
       client ? transport::Role::kClient : transport::Role::kServer, now);
+  // An idle new session would otherwise have no RTT sample until its first
+  // keepalive; one PING measures the path at once (reported in --events).
+  connection_->ping();
   auto early = std::move(early_);
   early_.clear();
   for (const util::Bytes& datagram : early) {

@@ -760,11 +760,14 @@ bool Connection::closed() const { return state_->closed; }
 
 const std::string& Connection::close_reason() const { return state_->close_reason; }
 
+void Connection::ping() { state_->ping_pending = true; }
+
 Stats Connection::stats() const {
   const State& s = *state_;
   Stats st = s.stats;
   st.packets_lost = s.tracker.packets_lost();
   st.smoothed_rtt = s.rtt.smoothed();
+  st.rtt_measured = s.rtt.has_sample();
   st.congestion_window = s.cc.window();
   st.bytes_in_flight = s.tracker.bytes_in_flight();
   st.open_streams = s.streams.size();

@@ -41,6 +41,7 @@ struct Stats {
   std::uint64_t bytes_sent = 0;          ///< Payload bytes handed out by poll_send.
   std::uint64_t stream_bytes_acked = 0;  ///< Stream data the peer acknowledged.
   util::Duration smoothed_rtt{};
+  bool rtt_measured = false;             ///< False while smoothed_rtt is the initial guess.
   std::uint64_t congestion_window = 0;   ///< Bytes.
   std::uint64_t bytes_in_flight = 0;     ///< Ack-eliciting bytes sent, not yet acked or lost.
   std::uint64_t send_buffered = 0;       ///< Bytes written by the app, not yet acknowledged.
@@ -102,6 +103,8 @@ class Connection {
   const std::string& close_reason() const;
   /// Current counters.
   Stats stats() const;
+  /// Sends a PING in the next packet, so the peer's ACK yields an RTT sample.
+  void ping();
   /// Restarts RTT estimation and congestion control, for a new network path.
   void reset_path(util::TimePoint now);
 
