@@ -3,7 +3,7 @@
 JOBS ?= $(shell nproc)
 WERROR := $(if $(CI),ON,OFF)
 
-.PHONY: all setup build build-asan test demo bench clean
+.PHONY: all setup build build-asan test demo bench format format-check clean
 
 all: build
 
@@ -18,8 +18,16 @@ build-asan: setup
 	@cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DPUNCH_SANITIZE=ON -DPUNCH_WERROR=$(WERROR) >/dev/null
 	@cmake --build build-asan -j $(JOBS)
 
+SOURCES = $(shell find src tests -name '*.cpp' -o -name '*.hpp')
+
+format:
+	@clang-format -i $(SOURCES)
+
+format-check: setup
+	@clang-format --dry-run --Werror $(SOURCES) && echo "format: ok"
+
 # Every test twice: optimised, then under ASan+UBSan.
-test: build build-asan
+test: format-check build build-asan
 	@echo "== tests (RelWithDebInfo)"
 	@cd build && ctest --output-on-failure -j 1
 	@echo "== tests (ASan+UBSan)"

@@ -42,10 +42,10 @@ struct RendezvousConfig {
 /// `punch listen`: accept sessions from allowed connectors.
 struct ListenConfig {
   CommonConfig common;
-  std::string rendezvous;               ///< HOST[:PORT], port defaulted by app/.
-  std::vector<std::string> allow;       ///< --allow IDs (validated by app/).
-  bool allow_any = false;               ///< --allow-any
-  std::string authorized_peers_path;    ///< Resolved path of authorized_peers.
+  std::string rendezvous;             ///< HOST[:PORT], port defaulted by app/.
+  std::vector<std::string> allow;     ///< --allow IDs (validated by app/).
+  bool allow_any = false;             ///< --allow-any
+  std::string authorized_peers_path;  ///< Resolved path of authorized_peers.
 };
 
 /// `punch connect`: open a session to a listener and tunnel stdio.
@@ -56,8 +56,7 @@ struct ConnectConfig {
 };
 
 /// What main() should do: one of the commands.
-using Command =
-    std::variant<KeygenConfig, IdConfig, RendezvousConfig, ListenConfig, ConnectConfig>;
+using Command = std::variant<KeygenConfig, IdConfig, RendezvousConfig, ListenConfig, ConnectConfig>;
 
 /// Default rendezvous UDP port when -r names only a host.
 inline constexpr std::uint16_t kDefaultRendezvousPort = 7777;

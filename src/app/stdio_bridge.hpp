@@ -62,12 +62,12 @@ class StdioBridge {
   std::uint64_t cid_ = 0;
   transport::StreamId stream_ = 0;
   bool attached_ = false;
-  util::Bytes pending_;        // stdin bytes the stream did not take yet
-  bool input_eof_ = false;     // stdin ended
-  bool fin_sent_ = false;      // our FIN is queued in the transport
-  bool out_done_ = false;      // our direction delivered (FIN acknowledged)
+  util::Bytes pending_;     // stdin bytes the stream did not take yet
+  bool input_eof_ = false;  // stdin ended
+  bool fin_sent_ = false;   // our FIN is queued in the transport
+  bool out_done_ = false;   // our direction delivered (FIN acknowledged)
   bool output_finishing_ = false;
-  bool in_done_ = false;       // peer's direction fully written to stdout
+  bool in_done_ = false;  // peer's direction fully written to stdout
   bool reported_ = false;
   util::Bytes read_buffer_;
 };

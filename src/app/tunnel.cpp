@@ -64,10 +64,11 @@ class Tunnel {
   int run() {
     util::Address local;
     local.family = 4;
-    if (auto s = socket_.bind(local, [this](const util::Address& from, util::ByteView data) {
-          endpoint_.on_datagram(from, data, io::now());
-          pump_.mark();
-        });
+    if (auto s = socket_.bind(local,
+                              [this](const util::Address& from, util::ByteView data) {
+                                endpoint_.on_datagram(from, data, io::now());
+                                pump_.mark();
+                              });
         !s) {
       util::log_error(s.error().message);
       return kExitFailure;
@@ -231,8 +232,8 @@ class Tunnel {
   void on_bridge_finished(const std::string& reason) {
     const std::string peer = cid_ ? describe_peer() : "";
     if (reason.empty()) {
-      events_.emit("stream_close", {{"peer", peer},
-                                    {"stream", static_cast<std::int64_t>(bridge_.stream())}});
+      events_.emit("stream_close",
+                   {{"peer", peer}, {"stream", static_cast<std::int64_t>(bridge_.stream())}});
       finish("", 0);
     } else {
       finish(reason, kExitFailure);
@@ -253,9 +254,9 @@ class Tunnel {
     if (cid_ != 0) {
       const std::string peer = describe_peer();
       const std::string why = reason.empty() ? kDoneReason : reason;
-      events_.emit("session_down", {{"peer", peer},
-                                    {"reason", session_down_reason_.empty() ? why
-                                                                            : session_down_reason_}});
+      events_.emit(
+          "session_down",
+          {{"peer", peer}, {"reason", session_down_reason_.empty() ? why : session_down_reason_}});
       endpoint_.close(cid_, why, now);
     }
     if (!reason.empty() && code != kExitInterrupted) util::log_error(reason);

@@ -50,7 +50,6 @@ class Identity {
 };
 
 /// Checks an ECDSA-SHA256 `signature` by the key `spki_der` over `message`.
-bool verify_signature(util::ByteView spki_der, util::ByteView message,
-                      util::ByteView signature);
+bool verify_signature(util::ByteView spki_der, util::ByteView message, util::ByteView signature);
 
 }  // namespace punch::crypto

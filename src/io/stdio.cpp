@@ -128,8 +128,8 @@ void InputStream::read_file() {
   r->buf.resize(kReadChunk);
   r->req.data = r;
   file_req_ = &r->req;
-  uv_buf_t buf = uv_buf_init(reinterpret_cast<char*>(r->buf.data()),
-                             static_cast<unsigned>(r->buf.size()));
+  uv_buf_t buf =
+      uv_buf_init(reinterpret_cast<char*>(r->buf.data()), static_cast<unsigned>(r->buf.size()));
   // Offset -1 reads at the current position, which also suits pipes and devices.
   const int rc = uv_fs_read(loop_, &r->req, fd_, &buf, 1, -1, [](uv_fs_t* req) {
     auto* fr = static_cast<FileRead*>(req->data);
@@ -220,8 +220,8 @@ void OutputStream::write(util::ByteView data) {
     w->data.assign(data.begin(), data.end());
     w->req.data = w;
     live_writes().insert(w);
-    uv_buf_t buf = uv_buf_init(reinterpret_cast<char*>(w->data.data()),
-                               static_cast<unsigned>(w->data.size()));
+    uv_buf_t buf =
+        uv_buf_init(reinterpret_cast<char*>(w->data.data()), static_cast<unsigned>(w->data.size()));
     const int rc = uv_write(&w->req, stream_, &buf, 1, [](uv_write_t* req, int status) {
       auto* sw = static_cast<StreamWrite*>(req->data);
       live_writes().erase(sw);
@@ -250,8 +250,8 @@ void OutputStream::write_file() {
   file_queue_.pop_front();
   w->req.data = w;
   file_req_ = &w->req;
-  uv_buf_t buf = uv_buf_init(reinterpret_cast<char*>(w->data.data()),
-                             static_cast<unsigned>(w->data.size()));
+  uv_buf_t buf =
+      uv_buf_init(reinterpret_cast<char*>(w->data.data()), static_cast<unsigned>(w->data.size()));
   const int rc = uv_fs_write(loop_, &w->req, fd_, &buf, 1, -1, [](uv_fs_t* req) {
     auto* fw = static_cast<FileWrite*>(req->data);
     OutputStream* self = fw->owner;

@@ -34,8 +34,7 @@ util::Status UdpSocket::bind(const util::Address& local, ReceiveFn on_receive) {
   sockaddr_storage ss;
   to_sockaddr(local, ss);
   int rc = uv_udp_bind(handle_, reinterpret_cast<const sockaddr*>(&ss), 0);
-  if (rc != 0)
-    return util::Error{"cannot bind UDP " + local.to_string() + ": " + uv_strerror(rc)};
+  if (rc != 0) return util::Error{"cannot bind UDP " + local.to_string() + ": " + uv_strerror(rc)};
   int size = kSocketBuffer;
   uv_send_buffer_size(reinterpret_cast<uv_handle_t*>(handle_), &size);
   size = kSocketBuffer;
@@ -49,8 +48,7 @@ util::Status UdpSocket::bind(const util::Address& local, ReceiveFn on_receive) {
         buf->base = reinterpret_cast<char*>(self->recv_buffer_.data());
         buf->len = self->recv_buffer_.size();
       },
-      [](uv_udp_t* h, ssize_t nread, const uv_buf_t* buf, const sockaddr* addr,
-         unsigned flags) {
+      [](uv_udp_t* h, ssize_t nread, const uv_buf_t* buf, const sockaddr* addr, unsigned flags) {
         // The buffer is ours for the socket's life, so UV_UDP_MMSG_FREE needs nothing.
         (void)flags;
         if (nread <= 0 || addr == nullptr) return;
@@ -105,8 +103,8 @@ void UdpSocket::send_queued() {
   Pending* p = queue_.front().get();
   p->req.data = p;
   p->owner = this;
-  uv_buf_t buf = uv_buf_init(reinterpret_cast<char*>(p->data.data()),
-                             static_cast<unsigned>(p->data.size()));
+  uv_buf_t buf =
+      uv_buf_init(reinterpret_cast<char*>(p->data.data()), static_cast<unsigned>(p->data.size()));
   const int rc = uv_udp_send(&p->req, handle_, &buf, 1, reinterpret_cast<sockaddr*>(&p->to),
                              [](uv_udp_send_t* req, int status) {
                                auto* pending = static_cast<Pending*>(req->data);

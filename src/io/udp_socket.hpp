@@ -21,9 +21,9 @@ namespace punch::io {
 struct UdpStats {
   std::uint64_t sent = 0;
   std::uint64_t received = 0;
-  std::uint64_t queued = 0;          ///< Sends that waited for buffer space.
-  std::uint64_t dropped_full = 0;    ///< Sends dropped because the queue was full.
-  std::uint64_t send_errors = 0;     ///< Other send failures (unreachable, ...).
+  std::uint64_t queued = 0;        ///< Sends that waited for buffer space.
+  std::uint64_t dropped_full = 0;  ///< Sends dropped because the queue was full.
+  std::uint64_t send_errors = 0;   ///< Other send failures (unreachable, ...).
 };
 
 /// A bound UDP socket that is also the cores' DatagramSink.

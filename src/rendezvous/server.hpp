@@ -19,12 +19,12 @@ namespace punch::rendezvous {
 /// Counters, for logs, --events and tests.
 struct ServerStats {
   std::uint64_t datagrams_received = 0;
-  std::uint64_t dropped_malformed = 0;     ///< Undecodable or unknown type.
+  std::uint64_t dropped_malformed = 0;        ///< Undecodable or unknown type.
   std::uint64_t dropped_unauthenticated = 0;  ///< Bad cookie, signature, token, or relay sender.
   std::uint64_t dropped_rate_limited = 0;
-  std::uint64_t dropped_no_relay = 0;      ///< Session packet for an unknown or pending relay.
-  std::uint64_t registrations = 0;          ///< Live registrations now.
-  std::uint64_t relays = 0;                 ///< Live relay entries now.
+  std::uint64_t dropped_no_relay = 0;  ///< Session packet for an unknown or pending relay.
+  std::uint64_t registrations = 0;     ///< Live registrations now.
+  std::uint64_t relays = 0;            ///< Live relay entries now.
   std::uint64_t relayed_packets = 0;
   std::uint64_t relayed_bytes = 0;
 };

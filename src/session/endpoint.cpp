@@ -18,8 +18,7 @@ void Endpoint::start(util::TimePoint now) {
   pump_rendezvous_events(now);
 }
 
-void Endpoint::on_datagram(const util::Address& from, util::ByteView data,
-                           util::TimePoint now) {
+void Endpoint::on_datagram(const util::Address& from, util::ByteView data, util::TimePoint now) {
   if (RendezvousClient::is_control(data)) {
     rendezvous_.on_datagram(from, data, now);
     pump_rendezvous_events(now);
@@ -94,8 +93,7 @@ void Endpoint::accept(std::uint64_t connection_id, const crypto::NodeId& peer,
   rendezvous_.accept(connection_id, now);
 }
 
-void Endpoint::refuse(std::uint64_t connection_id, const std::string& reason,
-                      util::TimePoint now) {
+void Endpoint::refuse(std::uint64_t connection_id, const std::string& reason, util::TimePoint now) {
   rendezvous_.refuse(connection_id, reason, now);
 }
 
@@ -104,8 +102,7 @@ Session* Endpoint::session(std::uint64_t connection_id) {
   return it == sessions_.end() ? nullptr : it->second.session.get();
 }
 
-void Endpoint::close(std::uint64_t connection_id, const std::string& reason,
-                     util::TimePoint now) {
+void Endpoint::close(std::uint64_t connection_id, const std::string& reason, util::TimePoint now) {
   const auto it = sessions_.find(connection_id);
   if (it == sessions_.end()) return;
   it->second.session->close(reason, now);
@@ -136,9 +133,8 @@ void Endpoint::pump_rendezvous_events(util::TimePoint now) {
       case RendezvousEvent::Kind::kConnectOk: {
         const auto it = pending_connects_.find(e->connection_id);
         if (it == pending_connects_.end()) continue;  // duplicate CONNECT_OK
-        auto s = std::make_unique<Session>(SessionRole::kConnector, e->connection_id,
-                                           *identity_, it->second, rendezvous_.server(),
-                                           *rng_, *sink_);
+        auto s = std::make_unique<Session>(SessionRole::kConnector, e->connection_id, *identity_,
+                                           it->second, rendezvous_.server(), *rng_, *sink_);
         pending_connects_.erase(it);
         s->start(now);
         sessions_.emplace(e->connection_id, Entry{std::move(s)});
@@ -164,7 +160,7 @@ void Endpoint::collect(std::uint64_t cid, Entry& entry) {
     while (auto te = s.connection().poll_event()) {
       if (te->kind == transport::Event::Kind::kClosed) continue;  // reported as kSessionDown
       EndpointEvent ev;
-    ev.kind = EndpointEvent::Kind::kStream;
+      ev.kind = EndpointEvent::Kind::kStream;
       ev.connection_id = cid;
       ev.peer = s.peer();
       ev.stream_event = *te;

@@ -25,13 +25,13 @@ namespace punch::session {
 /// Something the app must react to, polled with Endpoint::poll_event().
 struct EndpointEvent {
   enum class Kind {
-    kRegistered,      ///< Registered (again) at the rendezvous; `address` = reflexive.
-    kUnreachable,     ///< The rendezvous does not answer (still retrying).
-    kInvite,          ///< Listener: `peer` asks for session `connection_id`; accept or refuse.
-    kConnectFailed,   ///< Connector: introduction failed; `reason` says why.
-    kSessionUp,       ///< Handshake done with `peer`; `address` = path in use.
-    kSessionDown,     ///< Session ended; `reason` says why.
-    kStream,          ///< A transport event `stream_event` on session `connection_id`.
+    kRegistered,     ///< Registered (again) at the rendezvous; `address` = reflexive.
+    kUnreachable,    ///< The rendezvous does not answer (still retrying).
+    kInvite,         ///< Listener: `peer` asks for session `connection_id`; accept or refuse.
+    kConnectFailed,  ///< Connector: introduction failed; `reason` says why.
+    kSessionUp,      ///< Handshake done with `peer`; `address` = path in use.
+    kSessionDown,    ///< Session ended; `reason` says why.
+    kStream,         ///< A transport event `stream_event` on session `connection_id`.
   };
   Kind kind = Kind::kStream;
   std::uint64_t connection_id = 0;

@@ -15,24 +15,20 @@ constexpr std::size_t kMaxPayload =
     Session::kMaxDatagram - wire::kProtectedHeaderSize - crypto::PacketProtection::kTagSize;
 }  // namespace
 
-Session::Session(SessionRole role, std::uint64_t connection_id,
-                 const crypto::Identity& identity, const crypto::NodeId& expected,
-                 util::Address path, crypto::RandomSource& rng, util::DatagramSink& sink)
-    : role_(role),
-      connection_id_(connection_id),
-      expected_(expected),
-      path_(path),
-      sink_(&sink) {
+Session::Session(SessionRole role, std::uint64_t connection_id, const crypto::Identity& identity,
+                 const crypto::NodeId& expected, util::Address path, crypto::RandomSource& rng,
+                 util::DatagramSink& sink)
+    : role_(role), connection_id_(connection_id), expected_(expected), path_(path), sink_(&sink) {
   const crypto::NodeId want = expected;
   auto check = [want](const crypto::NodeId& got) -> util::Status {
     if (got == want) return util::ok_status();
     return util::Error{"peer proved key " + got.to_string() + ", not the expected " +
                        want.to_string()};
   };
-  handshake_ = std::make_unique<crypto::Handshake>(
-      role == SessionRole::kConnector ? crypto::Handshake::Role::kClient
-                                      : crypto::Handshake::Role::kServer,
-      identity, std::move(check), rng);
+  handshake_ = std::make_unique<crypto::Handshake>(role == SessionRole::kConnector
+                                                       ? crypto::Handshake::Role::kClient
+                                                       : crypto::Handshake::Role::kServer,
+                                                   identity, std::move(check), rng);
 }
 
 void Session::start(util::TimePoint now) { handshake_->start(now); }

@@ -49,8 +49,7 @@ class Session {
   /// Starts the handshake (the connector sends its first flight on flush()).
   void start(util::TimePoint now);
   /// Handles a session packet for this connection ID that arrived from `from`.
-  void on_packet(const wire::SessionPacket& packet, const util::Address& from,
-                 util::TimePoint now);
+  void on_packet(const wire::SessionPacket& packet, const util::Address& from, util::TimePoint now);
   /// Runs timers due at `now`.
   void on_timeout(util::TimePoint now);
   /// When on_timeout() must next run.

@@ -23,11 +23,11 @@ enum class Role { kClient, kServer };
 /// Something the application should react to, polled with Connection::poll_event().
 struct Event {
   enum class Kind {
-    kStreamOpened,   ///< The peer opened `stream`.
-    kReadable,       ///< `stream` has bytes (or its FIN) to read.
-    kWritable,       ///< `stream` accepts more bytes after a short write.
-    kStreamReset,    ///< The peer aborted `stream` (its data is gone).
-    kClosed,         ///< The connection ended; see close_reason().
+    kStreamOpened,  ///< The peer opened `stream`.
+    kReadable,      ///< `stream` has bytes (or its FIN) to read.
+    kWritable,      ///< `stream` accepts more bytes after a short write.
+    kStreamReset,   ///< The peer aborted `stream` (its data is gone).
+    kClosed,        ///< The connection ended; see close_reason().
   };
   Kind kind;
   StreamId stream = 0;
@@ -41,14 +41,14 @@ struct Stats {
   std::uint64_t bytes_sent = 0;          ///< Payload bytes handed out by poll_send.
   std::uint64_t stream_bytes_acked = 0;  ///< Stream data the peer acknowledged.
   util::Duration smoothed_rtt{};
-  bool rtt_measured = false;             ///< False while smoothed_rtt is the initial guess.
-  std::uint64_t congestion_window = 0;   ///< Bytes.
-  std::uint64_t bytes_in_flight = 0;     ///< Ack-eliciting bytes sent, not yet acked or lost.
-  std::uint64_t send_buffered = 0;       ///< Bytes written by the app, not yet acknowledged.
-  std::uint64_t recv_buffered = 0;       ///< Bytes received, not yet read by the app.
-  std::uint64_t buffer_memory = 0;       ///< Bytes allocated for stream buffers.
-  std::uint64_t open_streams = 0;        ///< Streams not yet fully closed and forgotten.
-  std::uint64_t duplicate_packets = 0;   ///< Packets ignored as already received.
+  bool rtt_measured = false;            ///< False while smoothed_rtt is the initial guess.
+  std::uint64_t congestion_window = 0;  ///< Bytes.
+  std::uint64_t bytes_in_flight = 0;    ///< Ack-eliciting bytes sent, not yet acked or lost.
+  std::uint64_t send_buffered = 0;      ///< Bytes written by the app, not yet acknowledged.
+  std::uint64_t recv_buffered = 0;      ///< Bytes received, not yet read by the app.
+  std::uint64_t buffer_memory = 0;      ///< Bytes allocated for stream buffers.
+  std::uint64_t open_streams = 0;       ///< Streams not yet fully closed and forgotten.
+  std::uint64_t duplicate_packets = 0;  ///< Packets ignored as already received.
 };
 
 /// A packet payload to protect and send.

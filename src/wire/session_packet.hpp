@@ -40,8 +40,7 @@ struct SessionPacket {
 /// Parses a session packet; nullopt if it is not one or is truncated.
 std::optional<SessionPacket> decode_session_packet(util::ByteView datagram);
 /// Appends a handshake packet's header and `records`.
-void encode_handshake_packet(std::uint64_t connection_id, util::ByteView records,
-                             util::Bytes& out);
+void encode_handshake_packet(std::uint64_t connection_id, util::ByteView records, util::Bytes& out);
 /// Appends a protected packet's 18-byte header (the caller appends the sealed body).
 void encode_protected_header(std::uint64_t connection_id, std::uint64_t packet_number,
                              util::Bytes& out);

@@ -145,9 +145,12 @@ TEST_CASE("connector and listener register, meet through the rendezvous and move
   auto accept_all = [&](Node& n, const EndpointEvent& e) {
     if (e.kind == EndpointEvent::Kind::kInvite) n.endpoint.accept(e.connection_id, e.peer, w.now);
   };
-  REQUIRE(w.run([&] { return has_event(*connector, EndpointEvent::Kind::kSessionUp) &&
-                             has_event(*listener, EndpointEvent::Kind::kSessionUp); },
-                20s, accept_all));
+  REQUIRE(w.run(
+      [&] {
+        return has_event(*connector, EndpointEvent::Kind::kSessionUp) &&
+               has_event(*listener, EndpointEvent::Kind::kSessionUp);
+      },
+      20s, accept_all));
   const auto* invite = find_event(*listener, EndpointEvent::Kind::kInvite);
   REQUIRE(invite);
   CHECK(invite->peer == connector->identity.id());
@@ -165,8 +168,7 @@ TEST_CASE("connector and listener register, meet through the rendezvous and move
   REQUIRE(w.run(
       [&] {
         if (written < payload.size()) {
-          written += cs->connection().write(
-              sid, util::ByteView(payload).subspan(written));
+          written += cs->connection().write(sid, util::ByteView(payload).subspan(written));
         } else if (!fin_sent) {
           cs->connection().finish(sid);
           fin_sent = true;
@@ -174,7 +176,8 @@ TEST_CASE("connector and listener register, meet through the rendezvous and move
         Session* ls = listener->endpoint.session(cid);
         if (ls == nullptr || !ls->established()) return false;
         std::uint8_t buf[4096];
-        while (std::size_t n = ls->connection().read(sid, buf)) received.insert(received.end(), buf, buf + n);
+        while (std::size_t n = ls->connection().read(sid, buf))
+          received.insert(received.end(), buf, buf + n);
         return ls->connection().read_finished(sid);
       },
       60s));
@@ -264,9 +267,12 @@ TEST_CASE("refusing a second connector leaves the first session and registration
   auto listener = w.add(Address::v4(203, 0, 113, 10, 4000), true);
   auto first = w.add(Address::v4(192, 0, 2, 20, 5000), false);
   auto second = w.add(Address::v4(192, 0, 2, 30, 6000), false);
-  REQUIRE(w.run([&] { return listener->endpoint.registered() && first->endpoint.registered() &&
-                             second->endpoint.registered(); },
-                10s));
+  REQUIRE(w.run(
+      [&] {
+        return listener->endpoint.registered() && first->endpoint.registered() &&
+               second->endpoint.registered();
+      },
+      10s));
   std::uint64_t busy = 0;
   auto policy = [&](Node& n, const EndpointEvent& e) {
     if (e.kind != EndpointEvent::Kind::kInvite) return;
@@ -280,8 +286,8 @@ TEST_CASE("refusing a second connector leaves the first session and registration
   const std::uint64_t cid = first->endpoint.connect(listener->identity.id(), w.now);
   REQUIRE(w.run([&] { return has_event(*first, EndpointEvent::Kind::kSessionUp); }, 20s, policy));
   second->endpoint.connect(listener->identity.id(), w.now);
-  REQUIRE(w.run([&] { return has_event(*second, EndpointEvent::Kind::kConnectFailed); }, 20s,
-                policy));
+  REQUIRE(
+      w.run([&] { return has_event(*second, EndpointEvent::Kind::kConnectFailed); }, 20s, policy));
 
   // The first session still carries data both ways, for longer than keepalives.
   Session* cs = first->endpoint.session(cid);
@@ -327,16 +333,18 @@ TEST_CASE("registration, handshake and a transfer both ways survive 5% random lo
     };
     auto listener = w.add(Address::v4(203, 0, 113, 10, 4000), true);
     auto connector = w.add(Address::v4(192, 0, 2, 20, 5000), false);
-    REQUIRE(w.run([&] { return listener->endpoint.registered() &&
-                               connector->endpoint.registered(); },
-                  30s));
+    REQUIRE(w.run(
+        [&] { return listener->endpoint.registered() && connector->endpoint.registered(); }, 30s));
     const std::uint64_t cid = connector->endpoint.connect(listener->identity.id(), w.now);
     auto accept_all = [&](Node& n, const EndpointEvent& e) {
       if (e.kind == EndpointEvent::Kind::kInvite) n.endpoint.accept(e.connection_id, e.peer, w.now);
     };
-    REQUIRE(w.run([&] { return has_event(*connector, EndpointEvent::Kind::kSessionUp) &&
-                               has_event(*listener, EndpointEvent::Kind::kSessionUp); },
-                  60s, accept_all));
+    REQUIRE(w.run(
+        [&] {
+          return has_event(*connector, EndpointEvent::Kind::kSessionUp) &&
+                 has_event(*listener, EndpointEvent::Kind::kSessionUp);
+        },
+        60s, accept_all));
 
     util::Bytes up(200'000), down(150'000);
     for (std::size_t i = 0; i < up.size(); ++i) up[i] = static_cast<std::uint8_t>(i * 13 + seed);
@@ -353,15 +361,22 @@ TEST_CASE("registration, handshake and a transfer both ways survive 5% random lo
           if (!ls || !ls->established()) return false;
           auto& cc = cs->connection();
           auto& lc = ls->connection();
-          if (up_written < up.size()) up_written += cc.write(sid, util::ByteView(up).subspan(up_written));
-          if (up_written == up.size() && !up_fin) { cc.finish(sid); up_fin = true; }
+          if (up_written < up.size())
+            up_written += cc.write(sid, util::ByteView(up).subspan(up_written));
+          if (up_written == up.size() && !up_fin) {
+            cc.finish(sid);
+            up_fin = true;
+          }
           std::uint8_t buf[8192];
           while (std::size_t n = lc.read(sid, buf)) up_got.insert(up_got.end(), buf, buf + n);
           if (lc.read_finished(sid) || up_got.size() > 0) {
             // The listener answers on the same stream once the peer opened it.
             if (down_written < down.size())
               down_written += lc.write(sid, util::ByteView(down).subspan(down_written));
-            if (down_written == down.size() && !down_fin) { lc.finish(sid); down_fin = true; }
+            if (down_written == down.size() && !down_fin) {
+              lc.finish(sid);
+              down_fin = true;
+            }
           }
           while (std::size_t n = cc.read(sid, buf)) down_got.insert(down_got.end(), buf, buf + n);
           return lc.read_finished(sid) && cc.read_finished(sid);
