@@ -147,34 +147,26 @@ void Endpoint::pump_rendezvous_events(util::TimePoint now) {
 
 void Endpoint::collect(std::uint64_t cid, Entry& entry) {
   Session& s = *entry.session;
+  auto session_event = [&](EndpointEvent::Kind kind) -> EndpointEvent& {
+    EndpointEvent& e = events_.emplace_back();
+    e.kind = kind;
+    e.connection_id = cid;
+    e.peer = s.peer();
+    return e;
+  };
   if (s.established() && !entry.announced_up) {
     entry.announced_up = true;
-    EndpointEvent up;
-    up.kind = EndpointEvent::Kind::kSessionUp;
-    up.connection_id = cid;
-    up.peer = s.peer();
-    up.address = s.path();
-    events_.push_back(std::move(up));
+    session_event(EndpointEvent::Kind::kSessionUp).address = s.path();
   }
   if (s.established()) {
     while (auto te = s.connection().poll_event()) {
       if (te->kind == transport::Event::Kind::kClosed) continue;  // reported as kSessionDown
-      EndpointEvent ev;
-      ev.kind = EndpointEvent::Kind::kStream;
-      ev.connection_id = cid;
-      ev.peer = s.peer();
-      ev.stream_event = *te;
-      events_.push_back(std::move(ev));
+      session_event(EndpointEvent::Kind::kStream).stream_event = *te;
     }
   }
   if (s.ended() && !entry.announced_down) {
     entry.announced_down = true;
-    EndpointEvent down;
-    down.kind = EndpointEvent::Kind::kSessionDown;
-    down.connection_id = cid;
-    down.peer = s.peer();
-    down.reason = s.end_reason();
-    events_.push_back(std::move(down));
+    session_event(EndpointEvent::Kind::kSessionDown).reason = s.end_reason();
   }
 }
 

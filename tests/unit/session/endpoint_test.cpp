@@ -66,6 +66,18 @@ crypto::Identity make_identity(crypto::RandomSource& rng) {
   return std::move(*id);
 }
 
+bool has_event(const Node& n, EndpointEvent::Kind kind) {
+  for (const auto& e : n.events)
+    if (e.kind == kind) return true;
+  return false;
+}
+
+const EndpointEvent* find_event(const Node& n, EndpointEvent::Kind kind) {
+  for (const auto& e : n.events)
+    if (e.kind == kind) return &e;
+  return nullptr;
+}
+
 struct World {
   crypto::SeededRandom rng{7};
   Net net;
@@ -117,19 +129,28 @@ struct World {
     }
     return false;
   }
+  // Registers `listener` and `connector`, connects, accepts, and returns the
+  // connection ID once both sides report the session up (REQUIREs on the way).
+  std::uint64_t session_up(Node& listener, Node& connector, std::chrono::seconds limit = 20s) {
+    REQUIRE(run([&] { return listener.endpoint.registered() && connector.endpoint.registered(); },
+                limit));
+    const std::uint64_t cid = connector.endpoint.connect(listener.identity.id(), now);
+    REQUIRE(run(
+        [&] {
+          return has_event(connector, EndpointEvent::Kind::kSessionUp) &&
+                 has_event(listener, EndpointEvent::Kind::kSessionUp);
+        },
+        limit * 3, accept_invites()));
+    return cid;
+  }
+
+  // An event reaction that accepts every invite.
+  std::function<void(Node&, const EndpointEvent&)> accept_invites() {
+    return [this](Node& n, const EndpointEvent& e) {
+      if (e.kind == EndpointEvent::Kind::kInvite) n.endpoint.accept(e.connection_id, e.peer, now);
+    };
+  }
 };
-
-bool has_event(const Node& n, EndpointEvent::Kind kind) {
-  for (const auto& e : n.events)
-    if (e.kind == kind) return true;
-  return false;
-}
-
-const EndpointEvent* find_event(const Node& n, EndpointEvent::Kind kind) {
-  for (const auto& e : n.events)
-    if (e.kind == kind) return &e;
-  return nullptr;
-}
 
 }  // namespace
 
@@ -137,20 +158,8 @@ TEST_CASE("connector and listener register, meet through the rendezvous and move
   World w;
   auto listener = w.add(Address::v4(203, 0, 113, 10, 4000), true);
   auto connector = w.add(Address::v4(192, 0, 2, 20, 5000), false);
-  REQUIRE(w.run([&] { return listener->endpoint.registered() && connector->endpoint.registered(); },
-                10s));
+  const std::uint64_t cid = w.session_up(*listener, *connector);
   CHECK(listener->endpoint.reflexive_address() == listener->address);
-
-  const std::uint64_t cid = connector->endpoint.connect(listener->identity.id(), w.now);
-  auto accept_all = [&](Node& n, const EndpointEvent& e) {
-    if (e.kind == EndpointEvent::Kind::kInvite) n.endpoint.accept(e.connection_id, e.peer, w.now);
-  };
-  REQUIRE(w.run(
-      [&] {
-        return has_event(*connector, EndpointEvent::Kind::kSessionUp) &&
-               has_event(*listener, EndpointEvent::Kind::kSessionUp);
-      },
-      20s, accept_all));
   const auto* invite = find_event(*listener, EndpointEvent::Kind::kInvite);
   REQUIRE(invite);
   CHECK(invite->peer == connector->identity.id());
@@ -333,18 +342,7 @@ TEST_CASE("registration, handshake and a transfer both ways survive 5% random lo
     };
     auto listener = w.add(Address::v4(203, 0, 113, 10, 4000), true);
     auto connector = w.add(Address::v4(192, 0, 2, 20, 5000), false);
-    REQUIRE(w.run(
-        [&] { return listener->endpoint.registered() && connector->endpoint.registered(); }, 30s));
-    const std::uint64_t cid = connector->endpoint.connect(listener->identity.id(), w.now);
-    auto accept_all = [&](Node& n, const EndpointEvent& e) {
-      if (e.kind == EndpointEvent::Kind::kInvite) n.endpoint.accept(e.connection_id, e.peer, w.now);
-    };
-    REQUIRE(w.run(
-        [&] {
-          return has_event(*connector, EndpointEvent::Kind::kSessionUp) &&
-                 has_event(*listener, EndpointEvent::Kind::kSessionUp);
-        },
-        60s, accept_all));
+    const std::uint64_t cid = w.session_up(*listener, *connector, 30s);
 
     util::Bytes up(200'000), down(150'000);
     for (std::size_t i = 0; i < up.size(); ++i) up[i] = static_cast<std::uint8_t>(i * 13 + seed);
@@ -381,7 +379,7 @@ TEST_CASE("registration, handshake and a transfer both ways survive 5% random lo
           while (std::size_t n = cc.read(sid, buf)) down_got.insert(down_got.end(), buf, buf + n);
           return lc.read_finished(sid) && cc.read_finished(sid);
         },
-        300s, accept_all));
+        300s, w.accept_invites()));
     CHECK(up_got == up);
     CHECK(down_got == down);
     CHECK_FALSE(has_event(*connector, EndpointEvent::Kind::kSessionDown));
