@@ -57,6 +57,24 @@ void release_fd(int fd) {
   }
 }
 
+// Closes a stream handle and frees it as the type it was allocated as (a tty,
+// pipe or TCP handle); deleting through uv_stream_t* would be undefined.
+void close_stream(uv_stream_t* stream) {
+  switch (stream->type) {
+    case UV_TTY:
+      close_and_delete(reinterpret_cast<uv_tty_t*>(stream));
+      break;
+    case UV_NAMED_PIPE:
+      close_and_delete(reinterpret_cast<uv_pipe_t*>(stream));
+      break;
+    case UV_TCP:
+      close_and_delete(reinterpret_cast<uv_tcp_t*>(stream));
+      break;
+    default:
+      PUNCH_ASSERT(false && "stdio stream of unexpected type");
+  }
+}
+
 struct FileRead {
   uv_fs_t req{};
   util::Bytes buf;
@@ -173,7 +191,7 @@ void InputStream::finish(const std::string& error) {
 void InputStream::close() {
   ended_ = true;
   if (stream_) {
-    close_and_delete(stream_);
+    close_stream(stream_);
     stream_ = nullptr;
   }
   if (file_req_) {
@@ -308,7 +326,7 @@ void OutputStream::maybe_done() {
   if (queued_ > 0 && error_.empty()) return;
   done_ = true;
   if (stream_) {
-    close_and_delete(stream_);
+    close_stream(stream_);
     stream_ = nullptr;
   }
   release_fd(fd_);
@@ -319,7 +337,7 @@ void OutputStream::close() {
   if (stream_) {
     for (StreamWrite* w : live_writes())
       if (w->owner == this) w->owner = nullptr;
-    close_and_delete(stream_);
+    close_stream(stream_);
     stream_ = nullptr;
   }
   if (file_req_) {

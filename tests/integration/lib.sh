@@ -21,6 +21,12 @@ cleanup() {
   for pid in "${PIDS[@]:-}"; do
     [ -n "$pid" ] && wait "$pid" 2>/dev/null || true
   done
+  # A sanitizer report from any process fails the test, even from one that
+  # was only killed at the end (its exit status is not otherwise checked).
+  if [ $rc -eq 0 ] && grep -l -E "ERROR: (Address|Leak)Sanitizer|runtime error:" "$WORK"/*.err >/dev/null 2>&1; then
+    echo "FAIL: sanitizer report in $(grep -l -E "Sanitizer|runtime error:" "$WORK"/*.err | tr '\n' ' ')" >&2
+    rc=1
+  fi
   if [ $rc -ne 0 ] && [ $rc -ne 77 ]; then
     for f in "$WORK"/*.err "$WORK"/*.events; do
       [ -f "$f" ] && { echo "--- $f"; tail -n 20 "$f"; }
