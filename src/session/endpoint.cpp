@@ -6,6 +6,12 @@
 
 namespace punch::session {
 
+namespace {
+// How long a live session waits before asking the rendezvous again to restore
+// its relay: long enough for the peer's own re-registration to land.
+constexpr util::Duration kReintroduceRetry = std::chrono::seconds(2);
+}  // namespace
+
 Endpoint::Endpoint(const crypto::Identity& identity, util::Address rendezvous, bool listener,
                    crypto::RandomSource& rng, util::DatagramSink& sink)
     : identity_(&identity),
@@ -39,6 +45,17 @@ void Endpoint::on_datagram(const util::Address& from, util::ByteView data, util:
 }
 
 void Endpoint::on_timeout(util::TimePoint now) {
+  for (auto it = reintroduce_.begin(); it != reintroduce_.end();) {
+    const auto s = sessions_.find(it->first);
+    if (s == sessions_.end() || s->second.session->ended()) {
+      it = reintroduce_.erase(it);
+    } else if (it->second <= now) {
+      rendezvous_.connect(it->first, s->second.session->peer(), now);
+      it = reintroduce_.erase(it);
+    } else {
+      ++it;
+    }
+  }
   if (rendezvous_.next_deadline() <= now) {
     rendezvous_.on_timeout(now);
     pump_rendezvous_events(now);
@@ -53,6 +70,7 @@ void Endpoint::on_timeout(util::TimePoint now) {
 
 util::TimePoint Endpoint::next_deadline() const {
   util::TimePoint t = rendezvous_.next_deadline();
+  for (const auto& [cid, when] : reintroduce_) t = std::min(t, when);
   for (const auto& [cid, entry] : sessions_) t = std::min(t, entry.session->next_deadline());
   return t;
 }
@@ -107,6 +125,7 @@ void Endpoint::close(std::uint64_t connection_id, const std::string& reason, uti
   if (it == sessions_.end()) return;
   it->second.session->close(reason, now);
   sessions_.erase(it);
+  rendezvous_.forget(connection_id);
 }
 
 void Endpoint::pump_rendezvous_events(util::TimePoint now) {
@@ -119,6 +138,13 @@ void Endpoint::pump_rendezvous_events(util::TimePoint now) {
     switch (e->kind) {
       case RendezvousEvent::Kind::kRegistered:
         out.kind = EndpointEvent::Kind::kRegistered;
+        // After a rendezvous restart the relays are gone with its state; asking
+        // again with the same connection IDs rebuilds them (listeners re-accept
+        // on their own). Otherwise the answer is just CONNECT_OK again.
+        for (auto& [cid, entry] : sessions_) {
+          if (entry.session->role() == SessionRole::kConnector && !entry.session->ended())
+            rendezvous_.connect(cid, entry.session->peer(), now);
+        }
         break;
       case RendezvousEvent::Kind::kUnreachable:
         out.kind = EndpointEvent::Kind::kUnreachable;
@@ -127,7 +153,13 @@ void Endpoint::pump_rendezvous_events(util::TimePoint now) {
         out.kind = EndpointEvent::Kind::kInvite;
         break;
       case RendezvousEvent::Kind::kConnectFailed:
-        pending_connects_.erase(e->connection_id);
+        // A failed re-introduction of a live session (see kRegistered) is retried
+        // until the session itself gives up; only new connects report failure.
+        if (pending_connects_.erase(e->connection_id) == 0) {
+          if (sessions_.count(e->connection_id))
+            reintroduce_[e->connection_id] = now + kReintroduceRetry;
+          continue;
+        }
         out.kind = EndpointEvent::Kind::kConnectFailed;
         break;
       case RendezvousEvent::Kind::kConnectOk: {

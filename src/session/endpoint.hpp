@@ -102,6 +102,9 @@ class Endpoint {
   RendezvousClient rendezvous_;
   std::map<std::uint64_t, Entry> sessions_;
   std::map<std::uint64_t, crypto::NodeId> pending_connects_;  // cid -> target
+  // Live sessions whose relay must be re-introduced (after a rendezvous restart
+  // the listener may re-register later than we do): cid -> when to ask again.
+  std::map<std::uint64_t, util::TimePoint> reintroduce_;
   std::deque<EndpointEvent> events_;
   EndpointStats stats_;
 };

@@ -65,6 +65,8 @@ class Session {
   const std::string& end_reason() const { return end_reason_; }
   /// The transport; only valid once established().
   transport::Connection& connection() { return *connection_; }
+  /// Which end of the session this is.
+  SessionRole role() const { return role_; }
   /// Connection ID naming this session.
   std::uint64_t connection_id() const { return connection_id_; }
   /// The peer the handshake must prove (and did, once established).

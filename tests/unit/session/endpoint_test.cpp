@@ -391,3 +391,39 @@ TEST_CASE("registration, handshake and a transfer both ways survive 5% random lo
 }
 
 }  // namespace punch::session
+
+namespace punch::session {
+
+TEST_CASE("a live session survives a rendezvous restart: the relay is rebuilt") {
+  World w;
+  auto listener = w.add(Address::v4(203, 0, 113, 10, 4000), true);
+  auto connector = w.add(Address::v4(192, 0, 2, 20, 5000), false);
+  const std::uint64_t cid = w.session_up(*listener, *connector);
+  // The rendezvous forgets everything (a restart on the same address).
+  w.server = rendezvous::Server(w.rng, w.rv_sink, nullptr, w.now);
+  // Keepalives meet UNKNOWN, both re-register, the connector re-introduces the
+  // session; PINGs keep flowing through the new relay the whole time.
+  w.run([] { return false; }, 60s, w.accept_invites());
+  CHECK(w.server.stats().relays == 1);
+  Session* cs = connector->endpoint.session(cid);
+  REQUIRE(cs);
+  const transport::StreamId sid = cs->connection().open_stream();
+  const std::string msg = "after the restart";
+  REQUIRE(cs->connection().write(sid, util::as_bytes(msg)) == msg.size());
+  cs->connection().finish(sid);
+  std::string got;
+  REQUIRE(w.run(
+      [&] {
+        Session* ls = listener->endpoint.session(cid);
+        if (!ls) return false;
+        std::uint8_t buf[256];
+        while (std::size_t n = ls->connection().read(sid, buf)) got.append(buf, buf + n);
+        return ls->connection().read_finished(sid);
+      },
+      20s, w.accept_invites()));
+  CHECK(got == msg);
+  CHECK_FALSE(has_event(*connector, EndpointEvent::Kind::kSessionDown));
+  CHECK_FALSE(has_event(*listener, EndpointEvent::Kind::kSessionDown));
+}
+
+}  // namespace punch::session
