@@ -3,7 +3,7 @@
 JOBS ?= $(shell nproc)
 WERROR := $(if $(CI),ON,OFF)
 
-.PHONY: all setup build build-asan test demo bench format format-check clean
+.PHONY: all setup build build-asan test demo format format-check clean
 
 all: build
 
@@ -35,9 +35,6 @@ test: format-check build build-asan
 
 demo: build
 	@scripts/demo build/punch
-
-bench: build
-	@bench/run build
 
 clean:
 	rm -rf build build-asan
