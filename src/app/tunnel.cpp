@@ -48,6 +48,7 @@ class Tunnel {
   Tunnel(uv_loop_t* loop, const crypto::Identity& identity, util::Address rendezvous,
          std::string rendezvous_text, Role role, EventLog& events, crypto::RandomSource& rng)
       : loop_(loop),
+        rendezvous_family_(rendezvous.family),
         identity_(identity),
         rendezvous_text_(std::move(rendezvous_text)),
         role_(std::move(role)),
@@ -62,8 +63,8 @@ class Tunnel {
             [this](const std::string& reason) { on_bridge_finished(reason); }) {}
 
   int run() {
-    util::Address local;
-    local.family = 4;
+    util::Address local;  // any address, any port, of the rendezvous's family
+    local.family = rendezvous_family_;
     if (auto s = socket_.bind(local,
                               [this](const util::Address& from, util::ByteView data) {
                                 endpoint_.on_datagram(from, data, io::now());
@@ -268,6 +269,7 @@ class Tunnel {
   }
 
   uv_loop_t* loop_;
+  std::uint8_t rendezvous_family_;
   const crypto::Identity& identity_;
   std::string rendezvous_text_;
   Role role_;
