@@ -30,6 +30,10 @@ inline constexpr std::size_t kMaxRegistrations = 100'000;
 /// A relay with no traffic (relayed or signalling) for this long is dropped; the
 /// endpoints' own keepalives are far more frequent.
 inline constexpr std::chrono::seconds kRelayIdleTimeout{120};
+/// A relay the listener has not accepted within this long is dropped: connectors
+/// give up after 10 s, and a short life keeps a registered attacker from holding
+/// a listener's relay slots with CONNECTs it never completes.
+inline constexpr std::chrono::seconds kPendingRelayTimeout{15};
 /// Relays (pending or active, either role) one registration may hold.
 inline constexpr std::size_t kMaxRelaysPerRegistration = 64;
 

@@ -16,7 +16,7 @@ Relay& RelayTable::add(std::uint64_t connection_id, std::uint64_t connector, std
   r.target = target;
   r.active = false;
   r.last_activity = now;
-  r.scheduled = now + idle_timeout_;
+  r.scheduled = now + pending_timeout_;
   queue_.emplace(r.scheduled, connection_id);
   return r;
 }
@@ -35,7 +35,7 @@ std::vector<Relay> RelayTable::take_expired(util::TimePoint now) {
     auto it = by_cid_.find(cid);
     if (it == by_cid_.end() || it->second.scheduled != deadline) continue;  // Stale.
     Relay& r = it->second;
-    const util::TimePoint due = r.last_activity + idle_timeout_;
+    const util::TimePoint due = r.last_activity + (r.active ? idle_timeout_ : pending_timeout_);
     if (due > now) {
       r.scheduled = due;
       queue_.emplace(due, cid);

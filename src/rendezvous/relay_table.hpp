@@ -30,8 +30,10 @@ struct Relay {
 /// All relays of one server, with idle expiry.
 class RelayTable {
  public:
-  /// Relays closing after `idle_timeout` without a touch().
-  explicit RelayTable(util::Duration idle_timeout) : idle_timeout_(idle_timeout) {}
+  /// Relays closing after `idle_timeout` without a touch(), or after
+  /// `pending_timeout` while still waiting for the listener.
+  explicit RelayTable(util::Duration idle_timeout, util::Duration pending_timeout)
+      : idle_timeout_(idle_timeout), pending_timeout_(pending_timeout) {}
 
   /// Live relays.
   std::size_t size() const { return by_cid_.size(); }
@@ -53,6 +55,7 @@ class RelayTable {
   using Entry = std::pair<util::TimePoint, std::uint64_t>;
 
   util::Duration idle_timeout_;
+  util::Duration pending_timeout_;  // for relays the listener has not accepted yet
   std::unordered_map<std::uint64_t, Relay> by_cid_;
   // Min-heap of (deadline, cid). An entry is live only while the relay exists and
   // its `scheduled` equals the entry's deadline; stale entries are skipped when

@@ -22,7 +22,7 @@ struct Server::State {
         observer(o),
         cookies(r, now),
         limiter(kControlRatePerSecond, kControlBurst, kMaxRateLimitedSources),
-        relays(kRelayIdleTimeout) {}
+        relays(kRelayIdleTimeout, kPendingRelayTimeout) {}
 
   crypto::RandomSource& rng;
   util::DatagramSink& sink;

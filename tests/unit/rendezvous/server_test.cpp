@@ -577,6 +577,30 @@ TEST_CASE("server: relays expire after 120 s idle, and with either registration"
   CHECK(net.server->stats().relays == 0);
 }
 
+TEST_CASE("server: a relay the listener never accepts is gone after 15 s") {
+  TestNet net;
+  const auto lid = rv::test::make_identity(1);
+  Raw l{net, kA};
+  Raw c{net, kB};
+  const auto lreg = l.register_as(lid, 1, true);
+  const auto creg = c.register_as(rv::test::make_identity(2), 2, false);
+  REQUIRE((lreg && creg));
+  c.send(wire::Connect{2, creg->token, 200, lid.id()});  // the listener stays silent
+  REQUIRE(net.server->stats().relays == 1);
+  net.run_for(14s);
+  CHECK(net.server->stats().relays == 1);
+  net.run_for(2s);
+  CHECK(net.server->stats().relays == 0);
+  // An accepted relay is not held to that limit: it lives on its idle timeout.
+  c.send(wire::Connect{2, creg->token, 201, lid.id()});
+  l.send(wire::Accept{1, lreg->token, 201});
+  CHECK(c.take().size() == 1);  // CONNECT_OK.
+  net.run_for(30s);
+  CHECK(l.send(wire::Keepalive{1, lreg->token}).size() == 1);
+  CHECK(c.send(wire::Keepalive{2, creg->token}).size() == 1);
+  CHECK(net.server->stats().relays == 1);
+}
+
 TEST_CASE("server: control messages are rate limited per source, session packets are not") {
   TestNet net;
   Raw a{net, kA};
