@@ -41,6 +41,13 @@ inline constexpr std::size_t kMaxRelaysPerRegistration = 64;
 inline constexpr std::uint32_t kControlRatePerSecond = 20;
 /// Control messages one source may send back to back after being idle.
 inline constexpr std::uint32_t kControlBurst = 40;
+/// Sustained control messages per second from one IP address, whatever its
+/// ports: rotating source ports must not multiply the per-source budget. Loose,
+/// because one carrier-grade NAT address can front thousands of clients (200/s
+/// is ~3,000 clients keeping alive every 15 s).
+inline constexpr std::uint32_t kControlRatePerHost = 200;
+/// Burst for the per-IP bucket.
+inline constexpr std::uint32_t kControlHostBurst = 400;
 /// Source addresses whose rate state is kept at once; beyond it new sources are
 /// refused until idle ones are swept, which bounds memory under spoofed floods.
 inline constexpr std::size_t kMaxRateLimitedSources = 65'536;

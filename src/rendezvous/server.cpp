@@ -22,13 +22,15 @@ struct Server::State {
         observer(o),
         cookies(r, now),
         limiter(kControlRatePerSecond, kControlBurst, kMaxRateLimitedSources),
+        host_limiter(kControlRatePerHost, kControlHostBurst, kMaxRateLimitedSources),
         relays(kRelayIdleTimeout, kPendingRelayTimeout) {}
 
   crypto::RandomSource& rng;
   util::DatagramSink& sink;
   ServerObserver* observer;
   CookieJar cookies;
-  RateLimiter limiter;
+  RateLimiter limiter;       // per source address (IP and port)
+  RateLimiter host_limiter;  // per IP, so port rotation gains nothing
   Registry registry;
   RelayTable relays;
   ServerStats stats;
@@ -100,7 +102,9 @@ void Server::State::on_control(const util::Address& from, util::ByteView data,
                                util::TimePoint now) {
   // The limit comes before decoding so that garbage also spends the sender's
   // budget, and before the signature check it exists to protect.
-  if (!limiter.allow(from, now)) {
+  util::Address host = from;
+  host.port = 0;
+  if (!limiter.allow(from, now) || !host_limiter.allow(host, now)) {
     ++stats.dropped_rate_limited;
     return;
   }

@@ -630,6 +630,21 @@ TEST_CASE("server: control messages are rate limited per source, session packets
   CHECK(net.inbox[kC].size() == 1000);
 }
 
+TEST_CASE("server: rotating source ports does not escape the per-IP limit") {
+  TestNet net;
+  std::size_t answered = 0;
+  // 100 ports of one IP, 20 HELLOs each: each port is within its own budget,
+  // but together they exceed the IP's.
+  for (std::uint16_t port = 1000; port < 1100; ++port) {
+    Raw r{net, util::Address::v4(192, 0, 2, 77, port)};
+    for (int i = 0; i < 20; ++i) answered += r.send(wire::Hello{}).size();
+  }
+  CHECK(answered == rv::kControlHostBurst);
+  // Another IP is unaffected.
+  Raw other{net, util::Address::v4(192, 0, 2, 78, 1000)};
+  CHECK(other.send(wire::Hello{}).size() == 1);
+}
+
 TEST_CASE("server: no amplification under 10,000 random and truncated datagrams") {
   TestNet net;
   const auto lid = rv::test::make_identity(1);
