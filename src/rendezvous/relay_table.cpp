@@ -15,6 +15,7 @@ Relay& RelayTable::add(std::uint64_t connection_id, std::uint64_t connector, std
   r.listener = listener;
   r.target = target;
   r.active = false;
+  r.created = now;
   r.last_activity = now;
   r.scheduled = now + pending_timeout_;
   queue_.emplace(r.scheduled, connection_id);
@@ -35,7 +36,10 @@ std::vector<Relay> RelayTable::take_expired(util::TimePoint now) {
     auto it = by_cid_.find(cid);
     if (it == by_cid_.end() || it->second.scheduled != deadline) continue;  // Stale.
     Relay& r = it->second;
-    const util::TimePoint due = r.last_activity + (r.active ? idle_timeout_ : pending_timeout_);
+    // A pending relay's life counts from its creation: retransmitted CONNECTs
+    // touch it, and must not keep an unaccepted relay alive forever.
+    const util::TimePoint due =
+        r.active ? r.last_activity + idle_timeout_ : r.created + pending_timeout_;
     if (due > now) {
       r.scheduled = due;
       queue_.emplace(due, cid);

@@ -23,6 +23,7 @@ struct Relay {
   std::uint64_t listener = 0;   ///< Instance of the listener's registration.
   crypto::NodeId target;        ///< The ID the connector asked for (to match retransmits).
   bool active = false;          ///< The listener accepted; packets may flow.
+  util::TimePoint created{};    ///< When the connector first asked; bounds a pending relay.
   util::TimePoint last_activity{};
   util::TimePoint scheduled{};  ///< Deadline of its live entry in the expiry queue.
 };
