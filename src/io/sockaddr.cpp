@@ -43,6 +43,7 @@ socklen_t to_sockaddr(const util::Address& a, sockaddr_storage& out) {
 }
 
 util::Result<util::Address> resolve(const std::string& host_port, std::uint16_t default_port) {
+  if (host_port.empty()) return util::Error{"empty address"};
   std::string host = host_port;
   std::uint16_t port = default_port;
   std::string port_text;
@@ -59,7 +60,7 @@ util::Result<util::Address> resolve(const std::string& host_port, std::uint16_t 
     port_text = host.substr(colon + 1);
     host = host.substr(0, colon);
   }
-  if (!port_text.empty() || host_port.back() == ':') {
+  if (!port_text.empty() || (!host_port.empty() && host_port.back() == ':')) {
     unsigned value = 0;
     const auto [end, ec] =
         std::from_chars(port_text.data(), port_text.data() + port_text.size(), value);

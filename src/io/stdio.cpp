@@ -326,10 +326,14 @@ void OutputStream::maybe_done() {
   if (queued_ > 0 && error_.empty()) return;
   done_ = true;
   if (stream_) {
-    close_stream(stream_);
+    close_stream(stream_);  // libuv closes the fd itself, except 0-2
     stream_ = nullptr;
+    if (fd_ <= STDERR_FILENO) release_fd(fd_);
+  } else if (fd_ <= STDERR_FILENO) {
+    release_fd(fd_);
+  } else {
+    ::close(fd_);
   }
-  release_fd(fd_);
   if (on_done_) on_done_(error_);
 }
 

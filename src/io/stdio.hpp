@@ -34,7 +34,8 @@ class InputStream {
   void pause();
   /// Continues after pause().
   void resume();
-  /// Stops reading for good and releases the handle (the fd stays open).
+  /// Stops reading for good and releases the handle; libuv then closes the fd,
+  /// unless it is 0-2 (which stay open) or a regular file (closed by nobody).
   void close();
 
  private:
@@ -75,9 +76,11 @@ class OutputStream {
   std::size_t queued() const { return queued_; }
   /// Sets the callback for falling below the low-water mark.
   void on_drain(DrainFn fn) { on_drain_ = std::move(fn); }
-  /// After the queued bytes, closes the fd so the reader sees EOF; then `done`.
+  /// After the queued bytes, closes the fd so the reader sees EOF (fds 0-2 are
+  /// pointed at /dev/null instead, keeping their numbers taken); then `done`.
   void finish(DoneFn done);
-  /// Releases the handle without waiting (the fd is closed only by finish()).
+  /// Releases the handle without waiting; as with InputStream::close(), libuv
+  /// closes a pipe or socket fd above 2 itself.
   void close();
 
   /// Above this many queued bytes the producer should stop.
