@@ -26,14 +26,23 @@ void Timer::arm(util::TimePoint deadline, util::TimePoint current) {
   }
   if (deadline == armed_ && uv_is_active(reinterpret_cast<uv_handle_t*>(handle_))) return;
   armed_ = deadline;
-  // libuv timers have millisecond resolution; round up so we never fire early
-  // and spin, since a core would then find nothing due.
-  const auto wait = deadline > current ? deadline - current : util::Duration{0};
+  start(deadline > current ? deadline - current : util::Duration{0});
+}
+
+void Timer::start(util::Duration wait) {
+  // libuv timers have millisecond resolution on a loop clock truncated from the
+  // monotonic one, so they can run up to a millisecond early; the callback
+  // checks and waits out the rest rather than firing before the deadline.
   const auto ms = std::chrono::ceil<std::chrono::milliseconds>(wait).count();
   uv_timer_start(
       handle_,
       [](uv_timer_t* t) {
         auto* self = static_cast<Timer*>(t->data);
+        const util::TimePoint current = now();
+        if (current < self->armed_) {
+          self->start(self->armed_ - current);
+          return;
+        }
         self->armed_ = util::kNever;
         self->fire_();
       },

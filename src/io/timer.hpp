@@ -24,6 +24,8 @@ class Timer {
   void close();
 
  private:
+  void start(util::Duration wait);
+
   uv_timer_t* handle_;
   std::function<void()> fire_;
   util::TimePoint armed_ = util::kNever;
