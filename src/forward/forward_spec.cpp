@@ -109,7 +109,8 @@ bool is_valid_host(std::string_view host) {
 // The bind_address field of -L/-R/-D: empty means all interfaces (ssh), brackets
 // are dropped.
 std::optional<std::string> parse_bind_host(const Field& f) {
-  if (f.text.empty()) return f.bracketed ? std::nullopt : std::optional<std::string>("*");
+  if (f.text.empty())
+    return f.bracketed ? std::nullopt : std::optional<std::string>(kAllInterfaces);
   if (!is_valid_host(f.text)) return std::nullopt;
   return std::string(f.text);
 }

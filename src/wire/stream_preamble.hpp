@@ -52,6 +52,7 @@ enum class StreamStatus : std::uint8_t {
 
 /// Opener -> peer: the first message of a forwarding stream.
 struct StreamRequest {
+  /// What the stream is for; only the fields this kind uses travel.
   StreamKind kind = StreamKind::kStdio;
   /// kConnect: target host (name or IP literal, IPv6 without brackets; 1-255 bytes);
   /// kRemoteBind: bind address ("" = loopback default, "*" = all interfaces).
@@ -67,6 +68,7 @@ struct StreamRequest {
 
 /// Peer -> opener: the answer to a StreamRequest.
 struct StreamReply {
+  /// kOk, or why the request failed.
   StreamStatus status = StreamStatus::kGeneralFailure;
   /// kRemoteBind: the port actually bound (the chosen one when 0 was asked); 0 otherwise.
   std::uint16_t bound_port = 0;

@@ -4,6 +4,7 @@
 // what it writes before the final reply is bounded (method selection, RFC 1929
 // status, one failure reply); and pipelined leftover is exactly the input's tail.
 // The first input byte picks credentials and the reply the caller gives.
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -56,8 +57,9 @@ Outcome feed(std::uint8_t flags, util::ByteView in, std::mt19937* chunker) {
   PUNCH_ASSERT(o.leftover.size() <= in.size());
   if (o.state == State::kRequestReady) {
     // The leftover is what followed the request, byte for byte.
-    PUNCH_ASSERT(std::memcmp(o.leftover.data(), in.data() + in.size() - o.leftover.size(),
-                             o.leftover.size()) == 0);
+    PUNCH_ASSERT(
+        std::equal(o.leftover.begin(), o.leftover.end(),
+                   in.begin() + static_cast<std::ptrdiff_t>(in.size() - o.leftover.size())));
     PUNCH_ASSERT(s.request().command == wire::SocksCommand::kConnect);
     const auto code = static_cast<wire::SocksReplyCode>((flags >> 1) % 9);
     s.reply(code, (flags & 0x40) ? *util::Address::parse("[::1]:1") : util::Address{});
