@@ -214,9 +214,10 @@ void TcpConnection::on_connected(int status) {
     return;
   }
   stop_connecting();
-  connected();
   std::weak_ptr<int> alive = life_;
   auto fn = std::move(on_connect_);
+  connected();  // may report a failed early write to on_end
+  if (alive.expired()) return;
   if (fn) fn(ConnectError::kNone, "");
   if (alive.expired() || state_ != State::kConnected) return;
   // finish() called before the connection existed: send the FIN now.
@@ -313,9 +314,14 @@ void TcpConnection::start_reading() {
         auto* self = static_cast<TcpConnection*>(s->data);
         if (self == nullptr || nread == 0) return;  // 0 is EAGAIN
         if (nread > 0) {
-          self->on_data_(util::ByteView(reinterpret_cast<const std::uint8_t*>(buf->base),
-                                        static_cast<std::size_t>(nread)));
-          return;  // the callback may have destroyed self
+          // Called from a local so the callback may destroy the connection; put back
+          // unless it did, or replaced the callback through start().
+          std::weak_ptr<int> alive = self->life_;
+          auto fn = std::move(self->on_data_);
+          fn(util::ByteView(reinterpret_cast<const std::uint8_t*>(buf->base),
+                            static_cast<std::size_t>(nread)));
+          if (!alive.expired() && !self->on_data_) self->on_data_ = std::move(fn);
+          return;
         }
         // EOF is the peer's FIN: only its sending direction ended, so ours stays
         // open (half-close). A write error seen earlier is the better explanation.

@@ -60,7 +60,8 @@ class TcpConnection final : public Duplex {
   void connect(const std::string& host, std::uint16_t port, ConnectFn done);
 
   /// Starts reading into `on_data`; `on_end` gets "" at the peer's FIN, else an error
-  /// ("connection reset by peer"); reading starts once connected if called earlier.
+  /// ("connection reset by peer", or a write error such as "broken pipe"); reading
+  /// starts once connected if called earlier. Any callback may destroy the connection.
   void start(DataFn on_data, EndFn on_end) override;
   /// Stops reading until resume(); the kernel window then pushes back on the peer.
   void pause() override;
@@ -73,7 +74,8 @@ class TcpConnection final : public Duplex {
   /// Sets the callback for the queue falling below kLowWater after reaching kHighWater.
   void on_drain(DrainFn fn) override { on_drain_ = std::move(fn); }
   /// After the queued bytes, sends FIN (shutdown) and calls `done` ("" or the write
-  /// or shutdown error); reading continues until the peer's own FIN.
+  /// or shutdown error; "not connected" at once after a failed connect); reading
+  /// continues until the peer's own FIN.
   void finish(DoneFn done) override;
   /// Sends RST now and drops the queue; no callback runs afterwards.
   void abort() override;

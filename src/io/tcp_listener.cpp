@@ -43,8 +43,9 @@ util::Status TcpListener::listen(const util::Address& bind, AcceptFn on_accept) 
 
 void TcpListener::on_connection(int status) {
   if (status != 0) {
-    // EMFILE and friends: libuv has already accepted and dropped the pending
-    // connection (its reserved-fd trick), so the listener neither spins nor stops.
+    // Logged and ignored: the next connection may well succeed. (At EMFILE libuv
+    // itself accepts and drops the pending connections with a reserved fd, so a
+    // full fd table neither spins the loop nor usually reaches here.)
     util::log_warn("cannot accept a connection on " + bound_.to_string() + ": " +
                    uv_strerror(status));
     return;

@@ -489,6 +489,25 @@ TEST_CASE("TcpConnection may be destroyed from its own callbacks") {
       });
       REQUIRE(loop.run_until([&] { return called; }));
     }
+    SUBCASE("from the data callback") {
+      auto client = std::make_unique<TcpConnection>(loop.get());
+      ConnectResult result;
+      client->connect("127.0.0.1", port, result.fn());
+      REQUIRE(loop.run_until([&] { return result.calls > 0 && !server.accepted.empty(); }));
+      int chunks = 0;
+      client->start(
+          [&](util::ByteView) {
+            ++chunks;
+            client.reset();
+          },
+          [&](const std::string&) { ++chunks; });
+      server.accepted.front()->write(util::as_bytes("one"));
+      REQUIRE(loop.run_until([&] { return chunks > 0; }));
+      server.accepted.front()->write(util::as_bytes("two"));
+      server.accepted.front()->finish([](const std::string&) {});
+      loop.run_for(std::chrono::milliseconds(20));
+      CHECK(chunks == 1);
+    }
     SUBCASE("from the end callback") {
       auto client = std::make_unique<TcpConnection>(loop.get());
       ConnectResult result;
@@ -505,6 +524,35 @@ TEST_CASE("TcpConnection may be destroyed from its own callbacks") {
       REQUIRE(loop.run_until([&] { return ended; }));
       CHECK(client == nullptr);
     }
+  }
+  CHECK(loop.close() == 0);
+}
+
+TEST_CASE("TcpConnection reports a write to a reset connection as the end of input") {
+  IgnoreSigpipe ignore_sigpipe;
+  TestLoop loop;
+  {
+    Server server(loop.get());
+    REQUIRE(server.status.ok());
+    TcpConnection client(loop.get());
+    ConnectResult result;
+    client.connect("127.0.0.1", server.listener.local_address().port, result.fn());
+    REQUIRE(loop.run_until([&] { return result.calls > 0 && !server.accepted.empty(); }));
+    Seen seen;
+    client.start(seen.on_data(), seen.on_end());
+    client.pause();  // not reading: only the write can discover the reset
+    server.accepted.front()->abort();
+    // The first write after the RST fails; keep writing until that is noticed.
+    REQUIRE(loop.run_until([&] {
+      client.write(util::as_bytes("x"));
+      return seen.ends > 0;
+    }));
+    CHECK(seen.ends == 1);
+    CHECK((seen.end_error == "connection reset by peer" || seen.end_error == "broken pipe"));
+    // finish() afterwards reports the same error instead of waiting.
+    client.finish(seen.on_done());
+    CHECK(seen.dones == 1);
+    CHECK(seen.done_error == seen.end_error);
   }
   CHECK(loop.close() == 0);
 }
