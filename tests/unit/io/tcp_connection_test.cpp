@@ -97,6 +97,37 @@ std::uint16_t closed_port(uv_loop_t* loop) {
   return l.local_address().port;
 }
 
+// A listener whose accept queue is full, so the kernel drops further SYNs and a
+// connect to `port` hangs until it is closed or times out.
+struct FullListener {
+  explicit FullListener(TestLoop& loop) {
+    fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    REQUIRE(fd >= 0);
+    sockaddr_in sin{};
+    sin.sin_family = AF_INET;
+    sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    REQUIRE(::bind(fd, reinterpret_cast<sockaddr*>(&sin), sizeof sin) == 0);
+    REQUIRE(::listen(fd, 0) == 0);  // room for one connection, never accepted
+    socklen_t len = sizeof sin;
+    REQUIRE(::getsockname(fd, reinterpret_cast<sockaddr*>(&sin), &len) == 0);
+    port = ntohs(sin.sin_port);
+    filler_results.resize(2);
+    for (auto& r : filler_results) {
+      fillers.push_back(std::make_unique<TcpConnection>(loop.get()));
+      fillers.back()->connect("127.0.0.1", port, r.fn());
+    }
+    REQUIRE(loop.run_until([&] { return filler_results[0].calls > 0; }));
+  }
+  ~FullListener() {
+    fillers.clear();
+    ::close(fd);
+  }
+  int fd = -1;
+  std::uint16_t port = 0;
+  std::vector<std::unique_ptr<TcpConnection>> fillers;
+  std::vector<ConnectResult> filler_results;
+};
+
 }  // namespace
 
 TEST_CASE("TcpConnection connects to a listener and echoes bytes both ways") {
@@ -439,33 +470,13 @@ TEST_CASE("TcpConnection closed or destroyed while connecting calls nothing back
       client.reset();
     }
     SUBCASE("while the SYN is unanswered") {
-      // A listener with a full accept queue drops SYNs, so the connect hangs.
-      const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-      REQUIRE(fd >= 0);
-      sockaddr_in sin{};
-      sin.sin_family = AF_INET;
-      sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-      REQUIRE(::bind(fd, reinterpret_cast<sockaddr*>(&sin), sizeof sin) == 0);
-      REQUIRE(::listen(fd, 0) == 0);
-      socklen_t len = sizeof sin;
-      REQUIRE(::getsockname(fd, reinterpret_cast<sockaddr*>(&sin), &len) == 0);
-      const std::uint16_t port = ntohs(sin.sin_port);
-      std::vector<std::unique_ptr<TcpConnection>> fillers;
-      std::vector<ConnectResult> filler_results(4);
-      for (auto& r : filler_results) {
-        fillers.push_back(std::make_unique<TcpConnection>(loop.get()));
-        fillers.back()->connect("127.0.0.1", port, r.fn());
-      }
-      // Wait until the queue is full: some fillers connected, the rest hang.
-      REQUIRE(loop.run_until([&] { return filler_results[0].calls > 0; }));
+      FullListener full(loop);
       auto client = std::make_unique<TcpConnection>(loop.get());
-      client->connect("127.0.0.1", port, count);
+      client->connect("127.0.0.1", full.port, count);
       loop.run_for(std::chrono::milliseconds(100));
       if (calls != 0) MESSAGE("the SYN was answered after all; the close came late");
       calls = 0;
       client.reset();
-      fillers.clear();
-      ::close(fd);
     }
     loop.run_for(std::chrono::milliseconds(50));
     CHECK(calls == 0);
@@ -553,6 +564,25 @@ TEST_CASE("TcpConnection reports a write to a reset connection as the end of inp
     client.finish(seen.on_done());
     CHECK(seen.dones == 1);
     CHECK(seen.done_error == seen.end_error);
+  }
+  CHECK(loop.close() == 0);
+}
+
+// Takes kConnectTimeout (10 s), so it is skipped by default; run it with
+// punch_tests -tc='*gives up*' --no-skip.
+TEST_CASE("TcpConnection gives up after kConnectTimeout" * doctest::skip(true)) {
+  TestLoop loop;
+  {
+    FullListener full(loop);
+    TcpConnection client(loop.get());
+    ConnectResult result;
+    client.connect("127.0.0.1", full.port, result.fn());
+    REQUIRE(loop.run_until([&] { return result.calls > 0; },
+                           TcpConnection::kConnectTimeout + std::chrono::seconds(2)));
+    CHECK(result.calls == 1);
+    CHECK(result.error == ConnectError::kTimedOut);
+    CHECK(result.message ==
+          "timed out connecting to 127.0.0.1:" + std::to_string(full.port) + " (10 s)");
   }
   CHECK(loop.close() == 0);
 }
