@@ -15,6 +15,7 @@ TcpListener::~TcpListener() { close(); }
 
 util::Status TcpListener::listen(const util::Address& bind, AcceptFn on_accept) {
   close();
+  if (!bind.valid()) return util::Error{"cannot listen on an empty address"};
   handle_ = new uv_tcp_t;
   PUNCH_ASSERT(uv_tcp_init(loop_, handle_) == 0);
   handle_->data = this;

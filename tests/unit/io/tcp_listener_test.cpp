@@ -109,6 +109,10 @@ TEST_CASE("TcpListener names the address when it cannot listen") {
           "cannot listen on " + taken.to_string() + ": address already in use");
     CHECK(second.local_address() == util::Address{});
     second.close();  // harmless after a failed listen()
+    const util::Status empty =
+        second.listen(util::Address{}, [](std::unique_ptr<TcpConnection>) {});
+    REQUIRE(!empty.ok());
+    CHECK(empty.error().message == "cannot listen on an empty address");
 
     // Once the first listener is gone the address is free again (SO_REUSEADDR).
     first.close();
