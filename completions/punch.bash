@@ -16,12 +16,12 @@ _punch() {
 
   # The value of an option that takes one.
   case $prev in
-    -k | --key | --events)
+    -k | --key | --events | --socks-user-file)
       compopt -o filenames 2>/dev/null
       COMPREPLY=($(compgen -f -- "$cur"))
       return
       ;;
-    -r | --rendezvous | -l | --listen | --allow)
+    -r | --rendezvous | -l | --listen | --allow | --permit-open | -L | --local | -R | --remote | -D | --dynamic | --socks-user)
       return # a host or an ID: nothing to guess
       ;;
   esac
@@ -31,8 +31,8 @@ _punch() {
     keygen) opts="--force" ;;
     id) opts="" ;;
     rendezvous) opts="-l --listen" ;;
-    listen) opts="-r --rendezvous --allow --allow-any" ;;
-    connect) opts="-r --rendezvous" ;;
+    listen) opts="-r --rendezvous --allow --allow-any -N --no-stdio --permit-open --gateway-ports" ;;
+    connect) opts="-r --rendezvous -L --local -R --remote -D --dynamic -N --no-stdio --socks-user --socks-user-file" ;;
     help)
       [[ $COMP_CWORD -eq 2 ]] && COMPREPLY=($(compgen -W "${commands% help}" -- "$cur"))
       return

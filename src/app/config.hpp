@@ -5,9 +5,11 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <utility>
 #include <variant>
 #include <vector>
 
+#include "forward/forward_spec.hpp"
 #include "util/log.hpp"
 
 namespace punch::app {
@@ -42,17 +44,28 @@ struct RendezvousConfig {
 /// `punch listen`: accept sessions from allowed connectors.
 struct ListenConfig {
   CommonConfig common;
-  std::string rendezvous;             ///< HOST[:PORT], port defaulted by app/.
-  std::vector<std::string> allow;     ///< --allow IDs (validated by app/).
-  bool allow_any = false;             ///< --allow-any
-  std::string authorized_peers_path;  ///< Resolved path of authorized_peers.
+  std::string rendezvous;                ///< HOST[:PORT], port defaulted by app/.
+  std::vector<std::string> allow;        ///< --allow IDs (validated by app/).
+  bool allow_any = false;                ///< --allow-any
+  std::string authorized_peers_path;     ///< Resolved path of authorized_peers.
+  bool no_stdio = false;                 ///< -N: serve forwards only, never stdio.
+  std::vector<std::string> permit_open;  ///< --permit-open HOST:PORT patterns (validated).
+  bool gateway_ports = false;            ///< --gateway-ports: -R may bind beyond loopback.
 };
 
-/// `punch connect`: open a session to a listener and tunnel stdio.
+/// `punch connect`: open a session to a listener and tunnel stdio and forwards.
 struct ConnectConfig {
   CommonConfig common;
   std::string rendezvous;  ///< HOST[:PORT]
   std::string peer;        ///< Listener's ID (validated by app/).
+  /// HOST:PORT the listener connects stdio to (ssh -W); unset: the listener's stdio.
+  std::optional<forward::HostPort> target;
+  std::vector<forward::ForwardSpec> local;    ///< -L
+  std::vector<forward::ForwardSpec> remote;   ///< -R
+  std::vector<forward::DynamicSpec> dynamic;  ///< -D
+  bool no_stdio = false;                      ///< -N: forwards only.
+  /// --socks-user USER:PASS (or read from --socks-user-file): -D demands it.
+  std::optional<std::pair<std::string, std::string>> socks_credentials;
 };
 
 /// What main() should do: one of the commands.

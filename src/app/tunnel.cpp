@@ -3,13 +3,14 @@
 #include <uv.h>
 
 #include <fstream>
+#include <map>
 #include <memory>
 #include <optional>
 #include <set>
 
 #include "app/event_log.hpp"
+#include "app/forwarder.hpp"
 #include "app/keys.hpp"
-#include "app/stdio_bridge.hpp"
 #include "crypto/random.hpp"
 #include "io/handle.hpp"
 #include "io/signals.hpp"
@@ -46,7 +47,8 @@ struct Role {
 class Tunnel {
  public:
   Tunnel(uv_loop_t* loop, const crypto::Identity& identity, util::Address rendezvous,
-         std::string rendezvous_text, Role role, EventLog& events, crypto::RandomSource& rng)
+         std::string rendezvous_text, Role role, ForwarderOptions forwards, EventLog& events,
+         crypto::RandomSource& rng)
       : loop_(loop),
         rendezvous_family_(rendezvous.family),
         identity_(identity),
@@ -58,11 +60,17 @@ class Tunnel {
         timer_(loop, [this] { on_timer(); }),
         pump_(loop, [this] { on_pump(); }),
         signals_(loop, [this](int) { finish("interrupted", kExitInterrupted); }),
-        bridge_(
-            loop, endpoint_, [this] { pump_.mark(); },
-            [this](const std::string& reason) { on_bridge_finished(reason); }) {}
+        forwarder_(
+            loop, endpoint_, events, std::move(forwards), [this] { pump_.mark(); },
+            [this](const std::string& reason) { on_stdio_finished(reason); }) {}
 
   int run() {
+    if (auto s = forwarder_.bind_local_ports(); !s) {
+      util::log_error(s.error().message);
+      forwarder_.close();
+      close_handles();
+      return kExitFailure;
+    }
     util::Address local;  // any address, any port, of the rendezvous's family
     local.family = rendezvous_family_;
     if (auto s = socket_.bind(local,
@@ -72,6 +80,8 @@ class Tunnel {
                               });
         !s) {
       util::log_error(s.error().message);
+      forwarder_.close();
+      close_handles();
       return kExitFailure;
     }
     util::log_debug("UDP socket on " + socket_.local_address().to_string());
@@ -82,6 +92,14 @@ class Tunnel {
   }
 
  private:
+  /// What the tunnel knows of one live session.
+  struct SessionInfo {
+    std::string peer;
+    bool path_reported = false;
+    bool down = false;  // ended; forgotten once its channels are done
+    std::string down_reason;
+  };
+
   void on_timer() {
     endpoint_.on_timeout(io::now());
     pump_.mark();
@@ -93,26 +111,42 @@ class Tunnel {
     handle_events(now);
     endpoint_.flush(now);
     handle_events(now);  // flushing may end sessions (e.g. a close sent)
-    bridge_.poll();
-    report_path();
+    forwarder_.poll();
     if (stopped_) return;
+    forget_ended_sessions(now);
+    report_paths();
+    endpoint_.flush(now);  // what the forwarder queued while polling
     timer_.arm(endpoint_.next_deadline(), now);
   }
 
-  // Emits the "path" event once the session's first RTT sample exists, so the
+  // Emits a session's "path" event once its first RTT sample exists, so the
   // reported rtt_ms is a measurement and never the transport's initial guess.
-  void report_path() {
-    if (path_reported_ || cid_ == 0) return;
-    session::Session* s = endpoint_.session(cid_);
-    if (s == nullptr || !s->established()) return;
-    const transport::Stats st = s->connection().stats();
-    if (!st.rtt_measured) return;
-    path_reported_ = true;
-    events_.emit("path",
-                 {{"peer", s->peer().to_string()},
-                  {"path", "relay"},
-                  {"address", s->path().to_string()},
-                  {"rtt_ms", std::chrono::duration<double, std::milli>(st.smoothed_rtt).count()}});
+  void report_paths() {
+    for (auto& [cid, info] : sessions_) {
+      if (info.path_reported || info.down) continue;
+      session::Session* s = endpoint_.session(cid);
+      if (s == nullptr || !s->established()) continue;
+      const transport::Stats st = s->connection().stats();
+      if (!st.rtt_measured) continue;
+      info.path_reported = true;
+      events_.emit(
+          "path", {{"peer", info.peer},
+                   {"path", "relay"},
+                   {"address", s->path().to_string()},
+                   {"rtt_ms", std::chrono::duration<double, std::milli>(st.smoothed_rtt).count()}});
+    }
+  }
+
+  // An ended session stays readable until its channels drained it; then it goes.
+  void forget_ended_sessions(util::TimePoint now) {
+    for (auto it = sessions_.begin(); it != sessions_.end();) {
+      if (it->second.down && !forwarder_.has_channels(it->first)) {
+        endpoint_.close(it->first, it->second.down_reason, now);
+        it = sessions_.erase(it);
+      } else {
+        ++it;
+      }
+    }
   }
 
   void handle_events(util::TimePoint now) {
@@ -140,10 +174,10 @@ class Tunnel {
           on_session_up(*e);
           break;
         case session::EndpointEvent::Kind::kSessionDown:
-          on_session_down(*e, now);
+          on_session_down(*e);
           break;
         case session::EndpointEvent::Kind::kStream:
-          on_stream(*e);
+          forwarder_.on_stream_event(e->connection_id, e->stream_event);
           break;
       }
       if (stopped_) return;
@@ -162,106 +196,88 @@ class Tunnel {
       util::log_info("connect with: punch connect -r " + rendezvous_text_ + " " +
                      identity_.id().to_string());
     } else {
-      cid_ = endpoint_.connect(role_.target, now);
+      const std::uint64_t cid = endpoint_.connect(role_.target, now);
+      sessions_[cid].peer = role_.target.to_string();
     }
   }
 
   void on_invite(const session::EndpointEvent& e, util::TimePoint now) {
     const std::string peer = e.peer.to_string();
-    std::string refusal;
     if (!role_.policy.allow_any && !role_.policy.allowed.count(e.peer)) {
-      refusal = "not authorized by the listener";
-    } else if (bridge_.attached() || cid_ != 0) {
-      refusal = "listener's stdio is busy with another session";
-    }
-    if (!refusal.empty()) {
+      const std::string refusal = "not authorized by the listener";
       util::log_warn("refused " + peer + ": " + refusal);
       events_.emit("refused", {{"peer", peer}, {"reason", refusal}});
       endpoint_.refuse(e.connection_id, refusal, now);
       return;
     }
     util::log_debug("accepting " + peer);
-    cid_ = e.connection_id;
+    sessions_[e.connection_id].peer = peer;
     endpoint_.accept(e.connection_id, e.peer, now);
   }
 
   void on_session_up(const session::EndpointEvent& e) {
     const std::string peer = e.peer.to_string();
-    session::Session* s = endpoint_.session(e.connection_id);
     util::log_info("session with " + peer + " up via relay " + e.address.to_string());
     events_.emit("session_up", {{"peer", peer}, {"via", "relay"}});
-    path_reported_ = false;  // "path" follows once the RTT is measured
-    if (!role_.listener && s) {
-      const transport::StreamId stream = s->connection().open_stream();
-      events_.emit("stream_open", {{"peer", peer}, {"stream", static_cast<std::int64_t>(stream)}});
-      bridge_.attach(e.connection_id, stream);
-      pump_.mark();
-    }
+    forwarder_.on_session_up(e.connection_id);
   }
 
-  void on_stream(const session::EndpointEvent& e) {
-    if (e.stream_event.kind == transport::Event::Kind::kStreamOpened) {
-      if (role_.listener && !bridge_.attached() && e.connection_id == cid_) {
-        events_.emit("stream_open", {{"peer", e.peer.to_string()},
-                                     {"stream", static_cast<std::int64_t>(e.stream_event.stream)}});
-        bridge_.attach(e.connection_id, e.stream_event.stream);
-      } else if (session::Session* s = endpoint_.session(e.connection_id)) {
-        s->connection().reset(e.stream_event.stream, 0);  // one stdio stream per session
+  void on_session_down(const session::EndpointEvent& e) {
+    const auto it = sessions_.find(e.connection_id);
+    if (it == sessions_.end() || it->second.down) return;
+    SessionInfo& info = it->second;
+    info.down = true;
+    info.down_reason = e.reason;
+    events_.emit("session_down", {{"peer", info.peer}, {"reason", e.reason}});
+    const bool clean = e.reason == "peer: " + kDoneReason;
+    if (clean) {
+      util::log_debug("session with " + info.peer + " ended by the peer");
+    } else {
+      util::log_warn("session with " + info.peer + " ended: " + e.reason);
+    }
+    forwarder_.on_session_down(e.connection_id, e.reason, clean);
+    // A connector lives for its one session; with stdio, the stdio channel
+    // decides (it may still be writing out what arrived before the end).
+    if (!role_.listener && !stopped_ && !forwarder_.has_channels(e.connection_id)) {
+      if (clean) {
+        finish("", 0);
+      } else {
+        finish(e.reason, kExitFailure);
       }
-      return;
     }
-    if (e.connection_id == bridge_.connection_id()) bridge_.on_stream_event(e.stream_event);
   }
 
-  void on_session_down(const session::EndpointEvent& e, util::TimePoint now) {
-    const std::string peer = e.peer.to_string();
-    if (e.connection_id != cid_ || !bridge_.attached()) {
-      // A session that never carried stdio (e.g. a failed handshake): forget it.
-      util::log_warn("session with " + peer + " failed: " + e.reason);
-      events_.emit("session_down", {{"peer", peer}, {"reason", e.reason}});
-      endpoint_.close(e.connection_id, e.reason, now);
-      if (e.connection_id == cid_) {
-        cid_ = 0;
-        if (!role_.listener) finish(e.reason, kExitFailure);
-      }
-      return;
-    }
-    session_down_reason_ = e.reason;
-    bridge_.on_session_down(e.reason, e.reason == "peer: " + kDoneReason);
-  }
-
-  void on_bridge_finished(const std::string& reason) {
-    const std::string peer = cid_ ? describe_peer() : "";
+  void on_stdio_finished(const std::string& reason) {
     if (reason.empty()) {
-      events_.emit("stream_close",
-                   {{"peer", peer}, {"stream", static_cast<std::int64_t>(bridge_.stream())}});
+      events_.emit("stream_close", {{"peer", stdio_peer()}});
       finish("", 0);
     } else {
       finish(reason, kExitFailure);
     }
   }
 
-  std::string describe_peer() {
-    if (session::Session* s = endpoint_.session(cid_)) return s->peer().to_string();
-    return "";
+  std::string stdio_peer() const {
+    return sessions_.empty() ? std::string() : sessions_.begin()->second.peer;
   }
 
-  // Ends the process's work: closes the session (telling the peer why) and stops.
+  // Ends the process's work: closes every session (telling each peer why) and stops.
   void finish(const std::string& reason, int code) {
     if (stopped_) return;
     stopped_ = true;
     exit_code_ = code;
     const auto now = io::now();
-    if (cid_ != 0) {
-      const std::string peer = describe_peer();
-      const std::string why = reason.empty() ? kDoneReason : reason;
-      events_.emit(
-          "session_down",
-          {{"peer", peer}, {"reason", session_down_reason_.empty() ? why : session_down_reason_}});
-      endpoint_.close(cid_, why, now);
+    const std::string why = reason.empty() ? kDoneReason : reason;
+    for (const auto& [cid, info] : sessions_) {
+      if (!info.down) events_.emit("session_down", {{"peer", info.peer}, {"reason", why}});
+      endpoint_.close(cid, info.down ? info.down_reason : why, now);
     }
+    sessions_.clear();
     if (!reason.empty() && code != kExitInterrupted) util::log_error(reason);
-    bridge_.close();
+    forwarder_.close();
+    close_handles();
+  }
+
+  void close_handles() {
     socket_.close();
     timer_.close();
     pump_.close();
@@ -279,13 +295,11 @@ class Tunnel {
   io::Timer timer_;
   io::Pump pump_;
   io::Signals signals_;
-  StdioBridge bridge_;
-  std::uint64_t cid_ = 0;
+  Forwarder forwarder_;
+  std::map<std::uint64_t, SessionInfo> sessions_;
   bool ever_registered_ = false;
-  bool path_reported_ = false;
   bool stopped_ = false;
   int exit_code_ = 0;
-  std::string session_down_reason_;
 };
 
 // Reads authorized_peers: one ID a line, blank lines and '#' comments ignored.
@@ -309,7 +323,8 @@ void read_authorized_peers(const std::string& path, std::set<crypto::NodeId>& ou
 }
 
 // Shared start-up of both tunnel commands.
-int run_tunnel(const CommonConfig& common, const std::string& rendezvous_text, Role role) {
+int run_tunnel(const CommonConfig& common, const std::string& rendezvous_text, Role role,
+               ForwarderOptions forwards) {
   auto rendezvous = io::resolve(rendezvous_text, kDefaultRendezvousPort);
   if (!rendezvous) {
     util::log_error("rendezvous: " + rendezvous.error().message);
@@ -330,7 +345,8 @@ int run_tunnel(const CommonConfig& common, const std::string& rendezvous_text, R
   uv_loop_init(&loop);
   int code = 0;
   {
-    Tunnel tunnel(&loop, *identity, *rendezvous, rendezvous_text, std::move(role), events, rng);
+    Tunnel tunnel(&loop, *identity, *rendezvous, rendezvous_text, std::move(role),
+                  std::move(forwards), events, rng);
     code = tunnel.run();
   }
   io::close_loop(&loop);
@@ -355,7 +371,16 @@ int run_listen(const ListenConfig& config) {
   if (!role.policy.allow_any && role.policy.allowed.empty())
     util::log_warn("no peer is allowed yet: use --allow ID, " + config.authorized_peers_path +
                    " or --allow-any");
-  return run_tunnel(config.common, config.rendezvous, std::move(role));
+  ForwarderOptions forwards;
+  forwards.listener = true;
+  forwards.stdio = !config.no_stdio;
+  auto policy = forward::PermitPolicy::parse(config.permit_open, config.gateway_ports);
+  if (!policy) {
+    util::log_error("--permit-open: " + policy.error().message);
+    return kExitUsage;
+  }
+  forwards.policy = std::move(*policy);
+  return run_tunnel(config.common, config.rendezvous, std::move(role), std::move(forwards));
 }
 
 int run_connect(const ConnectConfig& config) {
@@ -366,7 +391,14 @@ int run_connect(const ConnectConfig& config) {
   }
   Role role;
   role.target = *target;
-  return run_tunnel(config.common, config.rendezvous, std::move(role));
+  ForwarderOptions forwards;
+  forwards.stdio = !config.no_stdio;
+  forwards.target = config.target;
+  forwards.local = config.local;
+  forwards.remote = config.remote;
+  forwards.dynamic = config.dynamic;
+  forwards.socks_credentials = config.socks_credentials;
+  return run_tunnel(config.common, config.rendezvous, std::move(role), std::move(forwards));
 }
 
 }  // namespace punch::app

@@ -2,12 +2,14 @@
 
 #include <cstddef>
 #include <cxxopts.hpp>
+#include <fstream>
 #include <map>
 #include <optional>
 #include <string_view>
 #include <vector>
 
 #include "cli/spec.hpp"
+#include "forward/forward_spec.hpp"
 
 namespace punch::cli {
 
@@ -298,7 +300,39 @@ app::Command build_listen(const ParsedArgs& a, const Environment& env) {
   c.allow = all_values(a, "allow");
   c.allow_any = flag(a, "allow-any");
   c.authorized_peers_path = in_config_dir(env, "authorized_peers");
+  c.no_stdio = flag(a, "no-stdio");
+  c.permit_open = all_values(a, "permit-open");
+  for (const std::string& p : c.permit_open) {
+    if (auto parsed = forward::parse_permit_open(p); !parsed) {
+      throw UsageError{"bad --permit-open: " + parsed.error().message};
+    }
+  }
+  c.gateway_ports = flag(a, "gateway-ports");
   return c;
+}
+
+// Reads USER:PASS from --socks-user or the first line of --socks-user-file.
+std::optional<std::pair<std::string, std::string>> socks_credentials(const ParsedArgs& a) {
+  std::optional<std::string> text = single(a, "socks-user");
+  const std::optional<std::string> file = single(a, "socks-user-file");
+  if (text && file) throw UsageError{"--socks-user and --socks-user-file contradict each other"};
+  if (file) {
+    std::ifstream in(*file);
+    std::string line;
+    if (!in || !std::getline(in, line)) {
+      throw UsageError{"cannot read --socks-user-file '" + *file + "'"};
+    }
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    text = line;
+  }
+  if (!text) return std::nullopt;
+  const std::size_t colon = text->find(':');
+  if (colon == std::string::npos || colon == 0 || colon > 255 || text->size() - colon - 1 > 255) {
+    throw UsageError{"SOCKS5 credentials must be USER:PASS, each 1 to 255 bytes"};
+  }
+  const std::string pass = text->substr(colon + 1);
+  if (pass.empty()) throw UsageError{"SOCKS5 credentials must be USER:PASS, each 1 to 255 bytes"};
+  return std::make_pair(text->substr(0, colon), pass);
 }
 
 app::Command build_connect(const ParsedArgs& a, const Environment& env) {
@@ -306,6 +340,34 @@ app::Command build_connect(const ParsedArgs& a, const Environment& env) {
   c.common = common_config(a, env, true);
   c.rendezvous = rendezvous_address(a, env);
   c.peer = a.positionals.at(0);
+  if (a.positionals.size() > 1) {
+    auto target = forward::parse_host_port(a.positionals[1]);
+    if (!target) throw UsageError{"bad target: " + target.error().message};
+    c.target = *target;
+  }
+  for (const std::string& text : all_values(a, "local")) {
+    auto spec = forward::parse_forward_spec(text, "-L");
+    if (!spec) throw UsageError{spec.error().message};
+    c.local.push_back(*spec);
+  }
+  for (const std::string& text : all_values(a, "remote")) {
+    auto spec = forward::parse_forward_spec(text, "-R");
+    if (!spec) throw UsageError{spec.error().message};
+    c.remote.push_back(*spec);
+  }
+  for (const std::string& text : all_values(a, "dynamic")) {
+    auto spec = forward::parse_dynamic_spec(text);
+    if (!spec) throw UsageError{spec.error().message};
+    c.dynamic.push_back(*spec);
+  }
+  c.no_stdio = flag(a, "no-stdio");
+  if (c.no_stdio && c.target) {
+    throw UsageError{"-N means no stdio, so there is nothing to connect to " + a.positionals[1]};
+  }
+  c.socks_credentials = socks_credentials(a);
+  if (c.socks_credentials && c.dynamic.empty()) {
+    throw UsageError{"--socks-user needs a -D proxy to protect"};
+  }
   return c;
 }
 

@@ -162,27 +162,57 @@ const std::vector<CommandSpec>& command_specs() {
          "UDP address to listen on; port 0 picks a free one (default: 0.0.0.0:7777).", false}},
        {}},
       {"listen",
-       "Accept sessions from allowed peers and tunnel stdio.",
-       "-r HOST[:PORT] [--allow ID]... [--allow-any]",
+       "Accept sessions from allowed peers: tunnel stdio and serve forwards.",
+       "-r HOST[:PORT] [--allow ID]... [--allow-any] [OPTION]...",
        "Registers with the rendezvous and waits for connectors. It accepts only allowed "
        "peers: IDs given with --allow, IDs listed one per line in the authorized_peers "
-       "file, or anyone with --allow-any. One session at a time gets stdio; others are "
-       "refused while it lasts. Prints its ID and a ready-to-paste 'punch connect' line "
-       "on stderr, and creates a key on first use.",
+       "file, or anyone with --allow-any. It serves their forwards (-L, -D and HOST:PORT "
+       "targets open TCP connections from here; -R listens here) and gives stdio to the "
+       "first connector that asks for it, then exits when that stdio session ends; with "
+       "-N it never uses stdio and serves until interrupted. By default connectors may "
+       "reach any host and port, as with ssh; --permit-open limits that. -R may bind "
+       "loopback addresses only, unless --gateway-ports is given. Prints its ID and a "
+       "ready-to-paste 'punch connect' line on stderr, and creates a key on first use.",
        {kRendezvousOption,
         {"allow", '\0', "ID", "Accept the peer with this node ID.", true},
-        {"allow-any", '\0', "", "Accept any peer, whatever its ID.", false}},
+        {"allow-any", '\0', "", "Accept any peer, whatever its ID.", false},
+        {"no-stdio", 'N', "", "Serve forwards only: never tunnel stdio, run until interrupted.",
+         false},
+        {"permit-open", '\0', "HOST:PORT",
+         "Let -L, -D and targets reach only HOST:PORT; '*' and '?' are wildcards, as in "
+         "'*:22' (default: anything).",
+         true},
+        {"gateway-ports", '\0', "", "Let -R bind addresses other than loopback, such as 0.0.0.0.",
+         false}},
        {}},
       {"connect",
-       "Open a session to a listener and tunnel stdio.",
-       "-r HOST[:PORT] PEER_ID",
+       "Open a session to a listener: tunnel stdio, forward ports, run a SOCKS5 proxy.",
+       "-r HOST[:PORT] PEER_ID [HOST:PORT] [-L|-R|-D SPEC]... [-N]",
        "Opens a session to the listener PEER_ID through the rendezvous, encrypted end to "
-       "end, and tunnels stdio: stdin goes to the listener's stdout, the listener's "
-       "stdin comes out on stdout. EOF on stdin is passed on while the other direction "
-       "keeps flowing; exits 0 when both directions are done. Creates a key on first "
-       "use.",
-       {kRendezvousOption},
-       {{"PEER_ID", "Node ID of the listener, as 'punch id' prints it on its machine.", true}}},
+       "end. Stdio is tunnelled to the listener's stdio or, given HOST:PORT, to a TCP "
+       "connection the listener opens (as ssh -W; for ssh -o ProxyCommand='punch connect "
+       "-r R PEER_ID %h:%p'). EOF on stdin is passed on while the other direction keeps "
+       "flowing; exits 0 when both directions are done. -L, -R and -D forward TCP ports "
+       "with ssh's syntax and meaning; bind addresses default to loopback, IPv6 literals "
+       "go in brackets, and port 0 picks a free port (reported on stderr and in "
+       "--events). With -N there is no stdio and the forwards run until interrupted. "
+       "Creates a key on first use.",
+       {kRendezvousOption,
+        {"local", 'L', "[BIND:]PORT:HOST:HOSTPORT",
+         "Listen on PORT here; each connection goes to HOST:HOSTPORT from the listener.", true},
+        {"remote", 'R', "[BIND:]PORT:HOST:HOSTPORT",
+         "The listener listens on PORT; each connection comes to HOST:HOSTPORT from here.", true},
+        {"dynamic", 'D', "[BIND:]PORT",
+         "Run a SOCKS5 proxy on PORT here; connections exit on the listener's side.", true},
+        {"no-stdio", 'N', "", "Forwards only: no stdio; run until interrupted.", false},
+        {"socks-user", '\0', "USER:PASS", "Make -D demand this username and password (RFC 1929).",
+         false},
+        {"socks-user-file", '\0', "PATH",
+         "Like --socks-user, read from the first line of PATH (keeps it out of ps).", false}},
+       {{"PEER_ID", "Node ID of the listener, as 'punch id' prints it on its machine.", true},
+        {"HOST:PORT",
+         "Connect stdio to this TCP address, opened on the listener's side; IPv6 in brackets.",
+         false}}},
   };
   return specs;
 }

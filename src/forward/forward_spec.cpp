@@ -208,4 +208,12 @@ std::string default_bind_address(std::string_view bind_host) {
   return std::string(bind_host);
 }
 
+std::string format_host_port(std::string_view host, std::uint16_t port) {
+  const bool bracket = host.find(':') != std::string_view::npos;
+  std::string out = bracket ? "[" : "";
+  out += host;
+  if (bracket) out += "]";
+  return out + ":" + std::to_string(port);
+}
+
 }  // namespace punch::forward

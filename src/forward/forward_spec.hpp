@@ -76,4 +76,7 @@ util::Result<HostPortPattern> parse_permit_open(std::string_view text);
 /// 127.0.0.1 and ::1 for the default; punch binds IPv4 loopback only, to keep one listener.
 std::string default_bind_address(std::string_view bind_host);
 
+/// Formats `host`:`port` for messages, bracketing IPv6 literals ("[::1]:22").
+std::string format_host_port(std::string_view host, std::uint16_t port);
+
 }  // namespace punch::forward

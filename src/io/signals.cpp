@@ -9,6 +9,9 @@ namespace punch::io {
 
 Signals::Signals(uv_loop_t* loop, std::function<void(int)> fn)
     : int_(new uv_signal_t), term_(new uv_signal_t), fn_(std::move(fn)) {
+  // A write to a peer that reset its TCP connection (or closed our stdout) must
+  // fail that one stream with EPIPE, not kill the process with SIGPIPE.
+  std::signal(SIGPIPE, SIG_IGN);
   for (uv_signal_t* s : {int_, term_}) {
     PUNCH_ASSERT(uv_signal_init(loop, s) == 0);
     s->data = this;

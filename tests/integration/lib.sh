@@ -74,3 +74,64 @@ wait_pid() {
   done
   wait "$pid"
 }
+
+# need COMMAND...: skips the test (exit 77) when a command it needs is missing.
+need() {
+  local c
+  for c in "$@"; do
+    command -v "$c" >/dev/null 2>&1 || skip "$c is not installed (scripts/setup installs it)"
+  done
+}
+
+# free_tcp_port: prints a loopback TCP port that nothing listens on right now.
+free_tcp_port() {
+  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+# start_forward_listener [ARGS...]: a `punch listen -N` serving forwards for
+# any peer (plus ARGS); sets L_ID and waits until it is registered.
+start_forward_listener() {
+  L_ID=$(keygen listener)
+  "$PUNCH" listen -N -r "$RV" -k "$WORK/listener.key" --allow-any --events "$WORK/l.events" \
+    "$@" </dev/null >/dev/null 2>"$WORK/l.err" &
+  L_PID=$!; PIDS+=($L_PID)
+  wait_for "$WORK/l.events" '"event":"registered"' 10
+}
+
+# start_forward_connector NAME [ARGS...]: a `punch connect -N` to L_ID with the
+# forwards in ARGS; waits for its session. Events go to $WORK/NAME.events.
+start_forward_connector() {
+  local name=$1; shift
+  keygen "$name" >/dev/null
+  "$PUNCH" connect -N -r "$RV" -k "$WORK/$name.key" "$L_ID" --events "$WORK/$name.events" \
+    "$@" </dev/null >/dev/null 2>"$WORK/$name.err" &
+  PIDS+=($!)
+  wait_for "$WORK/$name.events" '"event":"session_up"' 20
+}
+
+# forward_port EVENTS KIND: waits for a "forward" event of KIND in EVENTS and
+# prints the port it reports (from "address" or "port").
+forward_port() {
+  local events=$1 kind=$2 line
+  wait_for "$events" "\"event\":\"forward\",\"kind\":\"$kind\"" 20
+  line=$(grep -m1 "\"event\":\"forward\",\"kind\":\"$kind\"" "$events")
+  if [[ $line == *'"port":'* ]]; then
+    sed 's/.*"port":\([0-9]*\).*/\1/' <<<"$line"
+  else
+    sed 's/.*"address":"[^"]*:\([0-9]*\)".*/\1/' <<<"$line"
+  fi
+}
+
+# start_http_server DIR: serves DIR over HTTP on loopback; sets HTTP_PORT.
+start_http_server() {
+  HTTP_PORT=$(free_tcp_port)
+  python3 -m http.server --bind 127.0.0.1 --directory "$1" "$HTTP_PORT" \
+    >"$WORK/http.log" 2>"$WORK/http.log2" &
+  PIDS+=($!)
+  local i=0
+  # Polls for the port to accept, bounded: http.server prints nothing reliable.
+  until (exec 3<>"/dev/tcp/127.0.0.1/$HTTP_PORT") 2>/dev/null; do
+    i=$((i + 1)); [ $i -gt $((100 * SLOW)) ] && fail "http server did not start"
+    sleep 0.05
+  done
+}

@@ -190,7 +190,9 @@ TEST_CASE("usage errors exit 2 with one useful line and a pointer to --help") {
                     "punch keygen --help");
   check_usage_error(run({"connect"}), "missing PEER_ID", "punch connect --help");
   check_usage_error(run({"connect", "-r", "h"}), "missing PEER_ID", "punch connect --help");
-  check_usage_error(run({"connect", kPeer, "extra"}), "unexpected argument 'extra'",
+  check_usage_error(run({"connect", kPeer, "h:1", "extra"}), "unexpected argument 'extra'",
+                    "punch connect --help");
+  check_usage_error(run({"connect", kPeer, "extra"}), "bad target: 'extra'",
                     "punch connect --help");
   check_usage_error(run({"listen", "stray"}), "unexpected argument 'stray'", "punch listen --help");
   check_usage_error(run({"id", "-k"}), "-k needs PATH", "punch id --help");
@@ -298,6 +300,66 @@ TEST_CASE("every command in the table parses with its required arguments") {
     const ParseOutcome o = parse(static_cast<int>(argv.size()), argv.data(), kEnv);
     CHECK(std::holds_alternative<app::Command>(o));
   }
+}
+
+TEST_CASE("connect takes a HOST:PORT target, -L/-R/-D (repeatable) and -N") {
+  const auto c = command_of<app::ConnectConfig>(
+      run({"connect", kPeer, "[::1]:22", "-L", "8080:db:5432", "-L", "[::1]:0:[2001:db8::1]:80",
+           "-R", "0.0.0.0:9000:localhost:8000", "-D", "1080", "-D", "127.0.0.2:0"}));
+  REQUIRE(c.target.has_value());
+  CHECK(c.target->host == "::1");
+  CHECK(c.target->port == 22);
+  REQUIRE(c.local.size() == 2);
+  CHECK(c.local[0] == forward::ForwardSpec{"", 8080, "db", 5432});
+  CHECK(c.local[1] == forward::ForwardSpec{"::1", 0, "2001:db8::1", 80});
+  REQUIRE(c.remote.size() == 1);
+  CHECK(c.remote[0] == forward::ForwardSpec{"0.0.0.0", 9000, "localhost", 8000});
+  REQUIRE(c.dynamic.size() == 2);
+  CHECK(c.dynamic[0] == forward::DynamicSpec{"", 1080});
+  CHECK(c.dynamic[1] == forward::DynamicSpec{"127.0.0.2", 0});
+  CHECK_FALSE(c.no_stdio);
+  CHECK_FALSE(c.socks_credentials.has_value());
+
+  const auto n = command_of<app::ConnectConfig>(run({"connect", kPeer, "-N", "-D", "0"}));
+  CHECK(n.no_stdio);
+  CHECK_FALSE(n.target.has_value());
+}
+
+TEST_CASE("bad forwards and contradictions are usage errors naming the option") {
+  check_usage_error(run({"connect", kPeer, "-L", "abc"}), "-L 'abc'", "punch connect --help");
+  check_usage_error(run({"connect", kPeer, "-R", "1:h:0"}), "-R", "punch connect --help");
+  check_usage_error(run({"connect", kPeer, "-D", "70000"}), "-D", "punch connect --help");
+  check_usage_error(run({"connect", kPeer, "h:22", "-N"}), "-N", "punch connect --help");
+  check_usage_error(run({"connect", kPeer, "--socks-user", "a:b"}), "-D", "punch connect --help");
+  check_usage_error(run({"connect", kPeer, "-D", "0", "--socks-user", "nocolon"}), "USER:PASS",
+                    "punch connect --help");
+  check_usage_error(run({"connect", kPeer, "-D", "0", "--socks-user", "a:"}), "USER:PASS",
+                    "punch connect --help");
+  check_usage_error(
+      run({"connect", kPeer, "-D", "0", "--socks-user-file", "/nonexistent/punch-pass"}),
+      "cannot read", "punch connect --help");
+  check_usage_error(run({"listen", "--permit-open", "nocolon"}), "--permit-open",
+                    "punch listen --help");
+}
+
+TEST_CASE("--socks-user gives the credentials -D demands") {
+  const auto c = command_of<app::ConnectConfig>(
+      run({"connect", kPeer, "-D", "0", "--socks-user", "alice:pa:ss"}));
+  REQUIRE(c.socks_credentials.has_value());
+  CHECK(c.socks_credentials->first == "alice");
+  CHECK(c.socks_credentials->second == "pa:ss");  // only the first colon separates
+}
+
+TEST_CASE("listen takes -N, --permit-open (repeatable) and --gateway-ports") {
+  const auto c = command_of<app::ListenConfig>(run(
+      {"listen", "-N", "--permit-open", "*:22", "--permit-open", "[::1]:80", "--gateway-ports"}));
+  CHECK(c.no_stdio);
+  CHECK(c.permit_open == std::vector<std::string>{"*:22", "[::1]:80"});
+  CHECK(c.gateway_ports);
+  const auto d = command_of<app::ListenConfig>(run({"listen"}));
+  CHECK_FALSE(d.no_stdio);
+  CHECK(d.permit_open.empty());
+  CHECK_FALSE(d.gateway_ports);
 }
 
 }  // namespace punch::cli

@@ -169,3 +169,14 @@ TEST_CASE("default_bind_address") {
   CHECK(forward::default_bind_address("192.0.2.1") == "192.0.2.1");
   CHECK(forward::default_bind_address("[]") == "127.0.0.1");
 }
+
+TEST_CASE("format_host_port brackets IPv6 literals only") {
+  CHECK(forward::format_host_port("db.internal", 5432) == "db.internal:5432");
+  CHECK(forward::format_host_port("10.0.0.1", 80) == "10.0.0.1:80");
+  CHECK(forward::format_host_port("2001:db8::1", 443) == "[2001:db8::1]:443");
+  // What the parser reads back is what was formatted.
+  const auto back = forward::parse_host_port(forward::format_host_port("::1", 22));
+  REQUIRE(back.ok());
+  CHECK(back->host == "::1");
+  CHECK(back->port == 22);
+}

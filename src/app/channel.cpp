@@ -1,0 +1,364 @@
+#include "app/channel.hpp"
+
+#include "app/forwarder.hpp"
+#include "util/assert.hpp"
+#include "util/log.hpp"
+
+namespace punch::app {
+
+namespace {
+
+// Stream bytes read per call while looking for a request or a control reply:
+// more than the largest preamble, so one read usually holds it all, and small
+// enough that little pipelined payload has to be carried over by hand.
+constexpr std::size_t kPreambleReadChunk = 512;
+// Application error code of a RESET_STREAM; see stream_bridge.cpp.
+constexpr std::uint64_t kResetCode = 1;
+
+wire::StreamStatus status_of(io::ConnectError error) {
+  switch (error) {
+    case io::ConnectError::kNone:
+      return wire::StreamStatus::kOk;
+    case io::ConnectError::kNameNotFound:
+    case io::ConnectError::kHostUnreachable:
+      return wire::StreamStatus::kHostUnreachable;
+    case io::ConnectError::kRefused:
+      return wire::StreamStatus::kRefused;
+    case io::ConnectError::kNetworkUnreachable:
+      return wire::StreamStatus::kNetworkUnreachable;
+    case io::ConnectError::kTimedOut:
+      return wire::StreamStatus::kTimedOut;
+    default:
+      return wire::StreamStatus::kGeneralFailure;
+  }
+}
+
+}  // namespace
+
+Channel::Channel(Forwarder& owner, std::uint64_t cid, std::string label)
+    : owner_(owner), cid_(cid), label_(std::move(label)) {}
+
+Channel::~Channel() { shutdown(); }
+
+transport::Connection* Channel::connection() {
+  session::Session* s = owner_.endpoint_.session(cid_);
+  if (s == nullptr || !s->established()) return nullptr;
+  return &s->connection();
+}
+
+void Channel::attach_local(std::unique_ptr<io::Duplex> local,
+                           std::unique_ptr<forward::SocksServer> socks) {
+  local_ = std::move(local);
+  socks_ = std::move(socks);
+  start_local();
+}
+
+void Channel::start_local() {
+  local_->start([this](util::ByteView data) { on_local_data(data); },
+                [this](const std::string& error) { on_local_end(error); });
+}
+
+bool Channel::ready_to_open() const {
+  if (phase_ != Phase::kWaiting || !request_) return false;
+  return socks_ == nullptr || socks_->state() == forward::SocksServer::State::kRequestReady;
+}
+
+void Channel::on_local_data(util::ByteView data) {
+  if (done()) return;
+  if (bridge_) {
+    bridge_->on_local_data(data);
+    return;
+  }
+  if (socks_ && socks_->state() == forward::SocksServer::State::kNegotiating) {
+    socks_->on_data(data);
+    socks_step();
+    return;
+  }
+  // Waiting for the session: hold what the client sends, within reason.
+  local_early_.insert(local_early_.end(), data.begin(), data.end());
+  if (local_early_.size() >= io::Duplex::kHighWater) local_->pause();
+}
+
+void Channel::on_local_end(const std::string& error) {
+  if (done()) return;
+  if (bridge_) {
+    bridge_->on_local_end(error);
+    return;
+  }
+  if (!error.empty()) {
+    abort(error);
+    return;
+  }
+  if (socks_ && socks_->state() == forward::SocksServer::State::kNegotiating) {
+    finish("client closed the connection during the SOCKS5 negotiation");
+    return;
+  }
+  local_eof_ = true;
+}
+
+void Channel::socks_step() {
+  const util::Bytes out = socks_->take_output();
+  if (!out.empty()) local_->write(out);
+  switch (socks_->state()) {
+    case forward::SocksServer::State::kClosing:
+      // The reply (if any) goes out before the FIN; then the channel ends.
+      phase_ = Phase::kRefused;
+      local_->finish([this](const std::string&) { finish("SOCKS5: " + socks_->failure()); });
+      break;
+    case forward::SocksServer::State::kRequestReady: {
+      const wire::SocksRequest& r = socks_->request();
+      request_ = wire::StreamRequest{wire::StreamKind::kConnect, r.host, r.port, 0, ""};
+      label_ += " -> " + forward::format_host_port(r.host, r.port);
+      const util::Bytes leftover = socks_->take_leftover();
+      local_early_.insert(local_early_.end(), leftover.begin(), leftover.end());
+      local_->pause();  // until the far side answers
+      owner_.route(*this);
+      break;
+    }
+    default:
+      break;
+  }
+}
+
+void Channel::open(std::uint64_t cid, transport::Connection& c) {
+  PUNCH_ASSERT(request_.has_value());
+  cid_ = cid;
+  stream_ = c.open_stream();
+  util::Bytes preamble;
+  wire::encode(*request_, preamble);
+  // A fresh stream's send buffer is far larger than any preamble.
+  const std::size_t written = c.write(*stream_, preamble);
+  PUNCH_ASSERT(written == preamble.size());
+  owner_.changed();
+  if (request_->kind == wire::StreamKind::kRemoteBind) {
+    phase_ = Phase::kControl;
+    read_control();
+    return;
+  }
+  start_bridge({}, true);
+}
+
+void Channel::accept_stream(transport::StreamId stream) {
+  stream_ = stream;
+  phase_ = Phase::kRequest;
+  read_request();
+}
+
+void Channel::read_request() {
+  transport::Connection* c = connection();
+  if (c == nullptr) return;
+  std::uint8_t chunk[kPreambleReadChunk];
+  while (phase_ == Phase::kRequest) {
+    const std::size_t n = c->read(*stream_, chunk);
+    if (n == 0) break;
+    buffer_.insert(buffer_.end(), chunk, chunk + n);
+    const auto decoded = wire::decode_stream_request(buffer_);
+    if (decoded.malformed()) {
+      abort("peer sent a malformed stream request");
+      return;
+    }
+    if (decoded.complete()) {
+      const util::Bytes leftover(buffer_.begin() + static_cast<std::ptrdiff_t>(decoded.consumed),
+                                 buffer_.end());
+      buffer_.clear();
+      owner_.changed();  // reading opened flow-control credit
+      owner_.serve_request(*this, decoded.message, leftover);
+      return;
+    }
+  }
+  if (phase_ == Phase::kRequest && c->read_finished(*stream_)) {
+    abort("peer closed the stream before its request");
+  }
+}
+
+void Channel::read_control() {
+  transport::Connection* c = connection();
+  if (c == nullptr) return;
+  std::uint8_t chunk[kPreambleReadChunk];
+  for (;;) {
+    const std::size_t n = c->read(*stream_, chunk);
+    if (n == 0) break;
+    if (!request_) continue;  // reply handled: nothing more is expected; discard
+    buffer_.insert(buffer_.end(), chunk, chunk + n);
+    const auto decoded = wire::decode_stream_reply(buffer_);
+    if (decoded.need_more()) continue;
+    buffer_.clear();
+    request_.reset();
+    if (decoded.malformed()) {
+      abort("peer sent a malformed stream reply");
+      return;
+    }
+    if (on_reply_) on_reply_(decoded.message);
+    if (decoded.message.status != wire::StreamStatus::kOk) {
+      abort(decoded.message.reason);
+      return;
+    }
+  }
+  if (c->read_finished(*stream_)) finish("");  // the peer ended the forward
+}
+
+void Channel::start_bridge(util::ByteView to_local, bool expect_reply) {
+  phase_ = Phase::kBridging;
+  bridge_ = std::make_unique<StreamBridge>(
+      owner_.endpoint_, cid_, *stream_, *local_, [this] { owner_.changed(); },
+      [this](const std::string& reason) { bridge_finished(reason); });
+  if (expect_reply) {
+    bridge_->expect_reply([this](const wire::StreamReply& reply) {
+      if (socks_) {
+        socks_->reply(wire::to_socks_reply(reply.status), util::Address{});
+        local_->write(socks_->take_output());
+      }
+      if (reply.status != wire::StreamStatus::kOk) close_gracefully_ = true;
+      if (on_reply_) on_reply_(reply);
+    });
+  }
+  bridge_->start(to_local);
+  if (!local_early_.empty()) {
+    const util::Bytes early = std::move(local_early_);
+    local_early_.clear();
+    bridge_->on_local_data(early);
+  }
+  if (local_eof_) bridge_->on_local_end("");
+}
+
+void Channel::write_reply(const wire::StreamReply& reply) {
+  transport::Connection* c = connection();
+  if (c == nullptr) return;
+  util::Bytes bytes;
+  wire::encode(reply, bytes);
+  const std::size_t written = c->write(*stream_, bytes);
+  PUNCH_ASSERT(written == bytes.size());  // nothing else was written to this stream yet
+  owner_.changed();
+}
+
+void Channel::connect_and_bridge(const std::string& host, std::uint16_t port,
+                                 util::ByteView leftover) {
+  phase_ = Phase::kConnecting;
+  buffer_.assign(leftover.begin(), leftover.end());
+  connecting_ = std::make_unique<io::TcpConnection>(owner_.loop_);
+  connecting_->connect(host, port, [this](io::ConnectError error, const std::string& message) {
+    if (done()) return;
+    if (error != io::ConnectError::kNone) {
+      util::log_info(label_ + ": " + message);
+      connecting_.reset();
+      refuse(status_of(error), message);
+      return;
+    }
+    local_ = std::move(connecting_);
+    write_reply(wire::StreamReply{wire::StreamStatus::kOk, 0, ""});
+    const util::Bytes to_local = std::move(buffer_);
+    buffer_.clear();
+    start_bridge(to_local, false);
+    start_local();
+  });
+}
+
+void Channel::reply_and_bridge(std::unique_ptr<io::Duplex> local, util::ByteView leftover) {
+  local_ = std::move(local);
+  write_reply(wire::StreamReply{wire::StreamStatus::kOk, 0, ""});
+  start_bridge(leftover, false);
+  start_local();
+}
+
+void Channel::refuse(wire::StreamStatus status, const std::string& reason) {
+  write_reply(wire::StreamReply{status, 0, reason});
+  phase_ = Phase::kRefused;
+  if (transport::Connection* c = connection()) c->finish(*stream_);
+  owner_.changed();
+}
+
+void Channel::hold_listener(std::unique_ptr<io::TcpListener> listener, std::uint16_t bound_port) {
+  listener_ = std::move(listener);
+  write_reply(wire::StreamReply{wire::StreamStatus::kOk, bound_port, ""});
+  phase_ = Phase::kControl;
+}
+
+void Channel::on_stream_event(const transport::Event& event) {
+  if (done()) return;
+  if (event.kind == transport::Event::Kind::kStreamReset && phase_ != Phase::kBridging) {
+    // The opener resets a refused stream when it read the reply; a -R control
+    // stream is reset when its forward ends; anything else was cut short.
+    const bool expected = phase_ == Phase::kRefused || phase_ == Phase::kControl;
+    if (local_) local_->abort();
+    finish(expected ? "" : "peer aborted the stream");
+    return;
+  }
+  switch (phase_) {
+    case Phase::kBridging:
+      bridge_->on_stream_event(event);
+      break;
+    case Phase::kRequest:
+      if (event.kind == transport::Event::Kind::kReadable) read_request();
+      break;
+    case Phase::kControl:
+      if (event.kind == transport::Event::Kind::kReadable) read_control();
+      break;
+    case Phase::kRefused:
+      if (event.kind == transport::Event::Kind::kReadable) {
+        if (transport::Connection* c = connection()) {
+          std::uint8_t sink[kPreambleReadChunk];
+          while (c->read(*stream_, sink) > 0) {
+          }
+          owner_.changed();
+          if (c->read_finished(*stream_)) finish("");
+        }
+      }
+      break;
+    default:
+      break;  // kConnecting: the stream waits (flow control holds the peer back)
+  }
+}
+
+void Channel::poll() {
+  if (phase_ == Phase::kBridging && bridge_) bridge_->poll();
+}
+
+void Channel::on_session_down(const std::string& reason, bool clean) {
+  if (done()) return;
+  if (phase_ == Phase::kBridging && bridge_) {
+    bridge_->on_session_down(reason, clean);
+    return;
+  }
+  if (local_) local_->abort();
+  finish(reason);
+}
+
+void Channel::bridge_finished(const std::string& reason) {
+  if (reason.empty() || !close_gracefully_ || !local_) {
+    finish(reason);
+    return;
+  }
+  // A refusal was queued for the local client (a SOCKS5 error reply): let it
+  // out and end with a FIN rather than a reset that could discard it.
+  local_->finish([this, reason](const std::string&) { finish(reason); });
+}
+
+void Channel::abort(const std::string& reason) {
+  if (done()) return;
+  if (stream_) {
+    if (transport::Connection* c = connection()) {
+      c->reset(*stream_, kResetCode);
+      owner_.changed();
+    }
+  }
+  if (local_) local_->abort();
+  finish(reason);
+}
+
+void Channel::finish(const std::string& reason) {
+  if (done()) return;
+  phase_ = Phase::kDone;
+  if (!reason.empty()) util::log_debug(label_ + ": " + reason);
+  shutdown();
+  owner_.changed();  // the Forwarder forgets done channels on its next poll
+  if (on_finished_) on_finished_(reason);
+}
+
+void Channel::shutdown() {
+  phase_ = Phase::kDone;
+  if (local_) local_->close();
+  if (connecting_) connecting_->close();
+  if (listener_) listener_->close();
+}
+
+}  // namespace punch::app

@@ -1,0 +1,130 @@
+// One forwarded stream and its local end (stdio or a TCP connection), through
+// the phases of the stream preamble: a SOCKS5 negotiation or a wait for the
+// session (opener), the request (acceptor), a TCP connect, then the bridge.
+// A channel never deletes itself: it marks itself done and the Forwarder
+// forgets it after the current callback returns.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "app/stream_bridge.hpp"
+#include "forward/socks_server.hpp"
+#include "io/duplex.hpp"
+#include "io/tcp_connection.hpp"
+#include "io/tcp_listener.hpp"
+#include "transport/connection.hpp"
+#include "util/bytes.hpp"
+#include "wire/stream_preamble.hpp"
+
+namespace punch::app {
+
+class Forwarder;
+
+/// A stream being forwarded, from either end.
+class Channel {
+ public:
+  /// Where the channel is in its life.
+  enum class Phase {
+    kWaiting,     ///< Opener: local end ready, waiting for the session or the SOCKS request.
+    kRequest,     ///< Acceptor: reading the peer's request from the stream.
+    kConnecting,  ///< Acceptor: connecting the TCP target of the request.
+    kBridging,    ///< Bytes flow both ways (the opener may still await the reply).
+    kControl,     ///< A -R request: the stream stays open as long as the forward.
+    kRefused,     ///< Acceptor: refused; waiting for the opener to reset the stream.
+    kDone,        ///< Finished; the Forwarder forgets it.
+  };
+
+  /// A channel of session `cid` owned by `owner`; `label` names it in logs.
+  Channel(Forwarder& owner, std::uint64_t cid, std::string label);
+  ~Channel();
+  Channel(const Channel&) = delete;
+  Channel& operator=(const Channel&) = delete;
+
+  /// Takes the local end and starts reading it (into the SOCKS negotiation, if
+  /// `socks` is set, else into a buffer until the bridge starts).
+  void attach_local(std::unique_ptr<io::Duplex> local,
+                    std::unique_ptr<forward::SocksServer> socks = nullptr);
+  /// Sets the request this opener sends once the session is up.
+  void set_request(wire::StreamRequest request) { request_ = std::move(request); }
+  /// True when an opener waits for nothing but a session to open its stream on.
+  bool ready_to_open() const;
+  /// Opener: opens the stream on `c` of session `cid`, sends the request and
+  /// starts bridging (or, for a -R request, awaits its reply).
+  void open(std::uint64_t cid, transport::Connection& c);
+  /// Acceptor: starts reading the request of `stream`, opened by the peer.
+  void accept_stream(transport::StreamId stream);
+
+  /// Acceptor: connects to `host`:`port` and, once connected, replies OK and
+  /// bridges (stream bytes read past the request, `leftover`, go out first).
+  void connect_and_bridge(const std::string& host, std::uint16_t port, util::ByteView leftover);
+  /// Acceptor: replies OK and bridges `local` at once (stdio, or an accepted connection).
+  void reply_and_bridge(std::unique_ptr<io::Duplex> local, util::ByteView leftover);
+  /// Acceptor: replies with `status` and `reason`, then waits for the opener's reset.
+  void refuse(wire::StreamStatus status, const std::string& reason);
+  /// Acceptor of a -R request: replies OK with `bound_port` and keeps `listener` open.
+  void hold_listener(std::unique_ptr<io::TcpListener> listener, std::uint16_t bound_port);
+
+  /// Reacts to a transport event of this channel's stream.
+  void on_stream_event(const transport::Event& event);
+  /// Checks the bridge after a flush.
+  void poll();
+  /// The session ended.
+  void on_session_down(const std::string& reason, bool clean);
+  /// Ends the channel now: resets the stream if it runs, resets the local end.
+  void abort(const std::string& reason);
+  /// Releases the local end and any listener without callbacks (process shutdown).
+  void shutdown();
+
+  /// Session of the channel.
+  std::uint64_t cid() const { return cid_; }
+  /// The stream, once opened or accepted.
+  std::optional<transport::StreamId> stream() const { return stream_; }
+  /// Current phase.
+  Phase phase() const { return phase_; }
+  /// True once finished.
+  bool done() const { return phase_ == Phase::kDone; }
+  /// Name for logs ("-L 127.0.0.1:8080 -> db:5432 from 127.0.0.1:51234").
+  const std::string& label() const { return label_; }
+  /// Called once when the channel is done: "" after a clean end, else why.
+  void on_finished(std::function<void(const std::string&)> fn) { on_finished_ = std::move(fn); }
+  /// Called with the peer's reply (opener) before bytes flow.
+  void on_reply(std::function<void(const wire::StreamReply&)> fn) { on_reply_ = std::move(fn); }
+
+ private:
+  transport::Connection* connection();
+  void start_local();
+  void on_local_data(util::ByteView data);
+  void on_local_end(const std::string& error);
+  void socks_step();
+  void read_request();
+  void read_control();
+  void start_bridge(util::ByteView to_local, bool expect_reply);
+  void write_reply(const wire::StreamReply& reply);
+  void bridge_finished(const std::string& reason);
+  void finish(const std::string& reason);
+
+  Forwarder& owner_;
+  std::uint64_t cid_;
+  std::string label_;
+  Phase phase_ = Phase::kWaiting;
+  std::optional<transport::StreamId> stream_;
+  std::optional<wire::StreamRequest> request_;
+  std::unique_ptr<io::Duplex> local_;
+  std::unique_ptr<io::TcpConnection> connecting_;  // acceptor: until connected
+  std::unique_ptr<forward::SocksServer> socks_;
+  std::unique_ptr<io::TcpListener> listener_;  // acceptor of a -R request
+  std::unique_ptr<StreamBridge> bridge_;
+  util::Bytes buffer_;       // stream side: request or control-reply bytes read so far
+  util::Bytes local_early_;  // local bytes read before the bridge started
+  bool local_eof_ = false;
+  std::string local_error_;
+  bool close_gracefully_ = false;  // a refusal reply is queued locally: FIN, not RST
+  std::function<void(const std::string&)> on_finished_;
+  std::function<void(const wire::StreamReply&)> on_reply_;
+};
+
+}  // namespace punch::app

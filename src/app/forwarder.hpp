@@ -1,0 +1,115 @@
+// Everything a tunnel endpoint carries over its sessions' streams: stdio, -L
+// and -D connections opened here, -R listeners opened on the listener for the
+// connector, and the requests each side serves for the other. Every TCP
+// connection (and stdio) is one transport stream that starts with a preamble
+// (wire/stream_preamble.hpp): a request from the side that opens it, a reply
+// from the other, then raw bytes both ways.
+#pragma once
+
+#include <uv.h>
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "app/event_log.hpp"
+#include "forward/forward_spec.hpp"
+#include "forward/permit_policy.hpp"
+#include "io/tcp_listener.hpp"
+#include "session/endpoint.hpp"
+#include "transport/connection.hpp"
+#include "util/result.hpp"
+#include "wire/stream_preamble.hpp"
+
+namespace punch::app {
+
+class Channel;
+
+/// What this endpoint forwards and serves.
+struct ForwarderOptions {
+  /// Listener: serves requests of connectors; connector: opens them.
+  bool listener = false;
+  /// Bridge stdio to a stream: the connector opens it; the listener serves the first.
+  bool stdio = true;
+  /// Connector: the stdio stream connects to this HOST:PORT on the listener's side (ssh -W).
+  std::optional<forward::HostPort> target;
+  /// Connector: -L forwards.
+  std::vector<forward::ForwardSpec> local;
+  /// Connector: -R forwards.
+  std::vector<forward::ForwardSpec> remote;
+  /// Connector: -D SOCKS5 proxies.
+  std::vector<forward::DynamicSpec> dynamic;
+  /// Connector: RFC 1929 credentials the SOCKS5 proxies demand, if any.
+  std::optional<std::pair<std::string, std::string>> socks_credentials;
+  /// Listener: what connectors may reach and bind.
+  forward::PermitPolicy policy;
+};
+
+/// Moves every stream of every session of one endpoint.
+class Forwarder {
+ public:
+  /// `changed` is called whenever work was queued for the endpoint (the caller
+  /// flushes soon); `stdio_finished` once the stdio stream is done ("" or why not).
+  Forwarder(uv_loop_t* loop, session::Endpoint& endpoint, EventLog& events,
+            ForwarderOptions options, std::function<void()> changed,
+            std::function<void(const std::string&)> stdio_finished);
+  ~Forwarder();
+  Forwarder(const Forwarder&) = delete;
+  Forwarder& operator=(const Forwarder&) = delete;
+
+  /// Connector: binds the -L and -D ports (before any session, so mistakes show at once).
+  util::Status bind_local_ports();
+  /// Connector: session `cid` is up; opens stdio, -R requests and waiting connections.
+  void on_session_up(std::uint64_t cid);
+  /// Reacts to a transport event of session `cid`.
+  void on_stream_event(std::uint64_t cid, const transport::Event& event);
+  /// Session `cid` ended; `clean` when the peer closed it after finishing its streams.
+  void on_session_down(std::uint64_t cid, const std::string& reason, bool clean);
+  /// After each endpoint flush: completes bridges and forgets finished channels.
+  void poll();
+  /// True while any channel of session `cid` still runs.
+  bool has_channels(std::uint64_t cid) const;
+  /// Stops everything without waiting (shutdown).
+  void close();
+
+  /// Called by channels when they need the endpoint flushed.
+  void changed() { changed_(); }
+
+ private:
+  friend class Channel;
+  void accept_local(std::unique_ptr<io::TcpConnection> tcp, std::size_t local_index);
+  void accept_dynamic(std::unique_ptr<io::TcpConnection> tcp);
+  void accept_remote(std::unique_ptr<io::TcpConnection> tcp, std::uint64_t cid,
+                     std::uint64_t forward_id);
+  void serve_request(Channel& channel, const wire::StreamRequest& request, util::ByteView leftover);
+  void serve_connect(Channel& channel, const wire::StreamRequest& request, util::ByteView leftover);
+  void serve_remote_bind(Channel& channel, const wire::StreamRequest& request);
+  void serve_remote_connection(Channel& channel, const wire::StreamRequest& request,
+                               util::ByteView leftover);
+  void open_pending(std::uint64_t cid);
+  Channel& add(std::unique_ptr<Channel> channel);
+  void route(Channel& channel);
+  transport::Connection* connection(std::uint64_t cid);
+  void on_stdio_finished(const std::string& reason);
+
+  uv_loop_t* loop_;
+  session::Endpoint& endpoint_;
+  EventLog& events_;
+  ForwarderOptions options_;
+  std::function<void()> changed_;
+  std::function<void(const std::string&)> stdio_finished_;
+  std::vector<std::unique_ptr<io::TcpListener>> local_listeners_;  // -L then -D
+  std::vector<std::unique_ptr<Channel>> channels_;
+  std::map<std::pair<std::uint64_t, transport::StreamId>, Channel*> by_stream_;
+  std::uint64_t session_ = 0;  // connector: the one session, once up
+  bool stdio_used_ = false;
+  bool closed_ = false;
+};
+
+}  // namespace punch::app

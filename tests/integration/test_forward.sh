@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# -L and -R with real clients: iperf3 for 10 s through each, TCP half-close
+# both ways, a reset passed on as a reset, a failed far connect closing the
+# local connection promptly, and the listener's --permit-open and
+# --gateway-ports refusals reported to the connector with the tunnel still up.
+source "$(dirname "$0")/lib.sh"
+need iperf3 python3
+TOOL="python3 $(dirname "$0")/tcp_tool.py"
+IPERF_SECS=${PUNCH_IPERF_SECS:-10}
+
+$TOOL serve halfclose >"$WORK/hc.port" 2>"$WORK/hc.err" & PIDS+=($!)
+$TOOL serve reset >"$WORK/rst.port" 2>"$WORK/rst.err" & PIDS+=($!)
+wait_for "$WORK/hc.port" '[0-9]' 10
+wait_for "$WORK/rst.port" '[0-9]' 10
+HC=$(cat "$WORK/hc.port"); RST=$(cat "$WORK/rst.port")
+IPERF_PORT=$(free_tcp_port)
+iperf3 -s -p "$IPERF_PORT" -B 127.0.0.1 >"$WORK/iperf_s.log" 2>&1 & PIDS+=($!)
+CLOSED=$(free_tcp_port)
+
+start_rendezvous
+start_forward_listener --permit-open "127.0.0.1:*" --permit-open "localhost:$IPERF_PORT"
+start_forward_connector c -L 127.0.0.1:0:127.0.0.1:$IPERF_PORT -L 0:127.0.0.1:$HC \
+  -L 0:127.0.0.1:$RST -L 0:127.0.0.1:$CLOSED -L 0:10.11.12.13:80 \
+  -R 0:127.0.0.1:$IPERF_PORT -R 0.0.0.0:0:127.0.0.1:$HC
+wait_for "$WORK/c.events" '"target":"10.11.12.13:80"' 10
+mapfile -t LPORTS < <(grep '"event":"forward","kind":"local"' "$WORK/c.events" | sed 's/.*"address":"[^"]*:\([0-9]*\)".*/\1/')
+[ ${#LPORTS[@]} -eq 5 ] || fail "expected 5 -L ports, got ${#LPORTS[*]}"
+
+# Half-close and reset semantics through -L.
+$TOOL halfclose "${LPORTS[1]}" || fail "half-close through -L"
+$TOOL expect-reset "${LPORTS[2]}" || fail "reset through -L"
+t0=$(date +%s%N)
+$TOOL expect-close "${LPORTS[3]}" || fail "failed far connect did not close the local connection"
+ms=$(( ($(date +%s%N) - t0) / 1000000 ))
+[ $ms -lt $((3000 * SLOW)) ] || fail "failed far connect took ${ms} ms to close the local connection"
+# --permit-open refuses 10.11.12.13:80: closed at once, reason logged on both sides.
+$TOOL expect-close "${LPORTS[4]}" || fail "refused target did not close the local connection"
+wait_for "$WORK/l.events" '"event":"forward_refused".*10.11.12.13:80' 10
+wait_for "$WORK/c.err" "not permitted" 10
+
+# -R: loopback bind granted (its port in both event logs), 0.0.0.0 refused.
+wait_for "$WORK/c.events" '"event":"forward_failed"' 10
+grep -q "gateway-ports" "$WORK/c.err" || fail "refused -R does not say why: $(cat "$WORK/c.err")"
+RPORT=$(forward_port "$WORK/c.events" remote)
+[ "$RPORT" -gt 0 ] || fail "no -R port"
+grep -q "\"event\":\"forward\",\"kind\":\"remote\".*127.0.0.1:$RPORT" "$WORK/l.events" ||
+  fail "listener does not report its -R port $RPORT"
+
+# iperf3 through -L, then through -R (the listener's port leads back here).
+iperf3 -c 127.0.0.1 -p "${LPORTS[0]}" -t "$IPERF_SECS" -J >"$WORK/iperf_l.json" 2>&1 ||
+  fail "iperf3 through -L: $(tail -5 "$WORK/iperf_l.json")"
+iperf3 -c 127.0.0.1 -p "$RPORT" -t "$IPERF_SECS" -J >"$WORK/iperf_r.json" 2>&1 ||
+  fail "iperf3 through -R: $(tail -5 "$WORK/iperf_r.json")"
+rate() {
+  python3 -c 'import json,sys; d=json.load(open(sys.argv[1]))["end"]; print("%.0f" % (d["sum_received"]["bits_per_second"] / 1e6))' "$1"
+}
+L_MBPS=$(rate "$WORK/iperf_l.json"); R_MBPS=$(rate "$WORK/iperf_r.json")
+[ "$L_MBPS" -gt 0 ] && [ "$R_MBPS" -gt 0 ] || fail "iperf3 moved nothing"
+
+# The tunnel survived all of it.
+$TOOL halfclose "${LPORTS[1]}" || fail "half-close after the refusals"
+kill -0 "$L_PID" 2>/dev/null || fail "listener died"
+echo "-L/-R: half-close, reset, prompt close, refusals ok; iperf3 ${IPERF_SECS}s: -L ${L_MBPS} Mbit/s, -R ${R_MBPS} Mbit/s"
