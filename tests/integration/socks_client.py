@@ -1,6 +1,7 @@
 """A deliberately picky SOCKS5 client for test_socks.sh: checks reply codes and
 that malformed input gets the right reply or a prompt close, never a hang.
 Usage: socks_client.py HOST PORT connect-ip IP PORT expect-reply CODE
+       socks_client.py HOST PORT connect-ip6 IP PORT expect-reply CODE
        socks_client.py HOST PORT connect-name NAME PORT expect-reply CODE
        socks_client.py HOST PORT bad-input
 Exits 0 when every check holds; prints what went wrong otherwise."""
@@ -100,6 +101,8 @@ def main():
             return 0
         if mode == "connect-ip":
             addr = b"\x01" + socket.inet_aton(sys.argv[4])
+        elif mode == "connect-ip6":
+            addr = b"\x04" + socket.inet_pton(socket.AF_INET6, sys.argv[4])
         else:
             name = sys.argv[4].encode()
             addr = b"\x03" + bytes([len(name)]) + name

@@ -10,9 +10,13 @@ IPERF_SECS=${PUNCH_IPERF_SECS:-10}
 
 $TOOL serve halfclose >"$WORK/hc.port" 2>"$WORK/hc.err" & PIDS+=($!)
 $TOOL serve reset >"$WORK/rst.port" 2>"$WORK/rst.err" & PIDS+=($!)
+$TOOL serve flood >"$WORK/flood.port" 2>"$WORK/flood.err" & PIDS+=($!)
 wait_for "$WORK/hc.port" '[0-9]' 10
 wait_for "$WORK/rst.port" '[0-9]' 10
-HC=$(cat "$WORK/hc.port"); RST=$(cat "$WORK/rst.port")
+wait_for "$WORK/flood.port" '[0-9]' 10
+HC=$(cat "$WORK/hc.port"); RST=$(cat "$WORK/rst.port"); FLOOD=$(cat "$WORK/flood.port")
+V6=()
+ip -6 addr show dev lo 2>/dev/null | grep -q '::1' && V6=(-L "[::1]:0:127.0.0.1:$HC")
 IPERF_PORT=$(free_tcp_port)
 iperf3 -s -p "$IPERF_PORT" -B 127.0.0.1 >"$WORK/iperf_s.log" 2>&1 & PIDS+=($!)
 CLOSED=$(free_tcp_port)
@@ -20,11 +24,13 @@ CLOSED=$(free_tcp_port)
 start_rendezvous
 start_forward_listener --permit-open "127.0.0.1:*" --permit-open "localhost:$IPERF_PORT"
 start_forward_connector c -L 127.0.0.1:0:127.0.0.1:$IPERF_PORT -L 0:127.0.0.1:$HC \
-  -L 0:127.0.0.1:$RST -L 0:127.0.0.1:$CLOSED -L 0:10.11.12.13:80 \
-  -R 0:127.0.0.1:$IPERF_PORT -R 0.0.0.0:0:127.0.0.1:$HC
+  -L 0:127.0.0.1:$RST -L 0:127.0.0.1:$CLOSED -L 0:10.11.12.13:80 -L 0:127.0.0.1:$FLOOD \
+  -R 0:127.0.0.1:$IPERF_PORT -R 0.0.0.0:0:127.0.0.1:$HC -D 0 "${V6[@]}"
+C_PID=${PIDS[-1]}
 wait_for "$WORK/c.events" '"target":"10.11.12.13:80"' 10
 mapfile -t LPORTS < <(grep '"event":"forward","kind":"local"' "$WORK/c.events" | sed 's/.*"address":"[^"]*:\([0-9]*\)".*/\1/')
-[ ${#LPORTS[@]} -eq 5 ] || fail "expected 5 -L ports, got ${#LPORTS[*]}"
+[ ${#LPORTS[@]} -ge 6 ] || fail "expected 6 -L ports, got ${#LPORTS[*]}"
+SOCKS=$(forward_port "$WORK/c.events" dynamic)
 
 # Half-close and reset semantics through -L.
 $TOOL halfclose "${LPORTS[1]}" || fail "half-close through -L"
@@ -37,6 +43,31 @@ ms=$(( ($(date +%s%N) - t0) / 1000000 ))
 $TOOL expect-close "${LPORTS[4]}" || fail "refused target did not close the local connection"
 wait_for "$WORK/l.events" '"event":"forward_refused".*10.11.12.13:80' 10
 wait_for "$WORK/c.err" "not permitted" 10
+# The same through -D is SOCKS5's "connection not allowed by ruleset" (2); an
+# IPv6 target that refuses is "connection refused" (5).
+python3 "$(dirname "$0")/socks_client.py" 127.0.0.1 "$SOCKS" connect-ip 10.11.12.13 80 \
+  expect-reply 2 || fail "-D to a target --permit-open forbids: wrong reply"
+if [ ${#V6[@]} -gt 0 ]; then
+  python3 "$(dirname "$0")/socks_client.py" 127.0.0.1 "$SOCKS" connect-ip6 ::1 "$CLOSED" \
+    expect-reply 2 || fail "-D to [::1] outside --permit-open: wrong reply"
+  V6PORT=$(grep '"event":"forward","kind":"local".*\[::1\]' "$WORK/c.events" | sed 's/.*"address":"[^"]*:\([0-9]*\)".*/\1/')
+  python3 - "$V6PORT" <<'PY' || fail "-L bound on [::1] does not carry a half-close"
+import socket, sys
+s = socket.create_connection(("::1", int(sys.argv[1])), timeout=20)
+s.sendall(b"x" * 1000); s.shutdown(socket.SHUT_WR)
+data = b""
+while True:
+    c = s.recv(4096)
+    if not c: break
+    data += c
+sys.exit(0 if data == b"got 1000 bytes" else 1)
+PY
+fi
+
+# Back-pressure: 200 MB pushed at a reader that stalls for 3 s; neither punch
+# process may buffer it (peak RSS bounded), and every byte arrives afterwards.
+PEAK_KB=$($TOOL stall "${LPORTS[5]}" 3 "$C_PID" "$L_PID") || fail "flood through -L incomplete"
+[ "$PEAK_KB" -lt $((96 * 1024)) ] || fail "punch grew to ${PEAK_KB} KiB behind a stalled reader"
 
 # -R: loopback bind granted (its port in both event logs), 0.0.0.0 refused.
 wait_for "$WORK/c.events" '"event":"forward_failed"' 10
@@ -60,4 +91,4 @@ L_MBPS=$(rate "$WORK/iperf_l.json"); R_MBPS=$(rate "$WORK/iperf_r.json")
 # The tunnel survived all of it.
 $TOOL halfclose "${LPORTS[1]}" || fail "half-close after the refusals"
 kill -0 "$L_PID" 2>/dev/null || fail "listener died"
-echo "-L/-R: half-close, reset, prompt close, refusals ok; iperf3 ${IPERF_SECS}s: -L ${L_MBPS} Mbit/s, -R ${R_MBPS} Mbit/s"
+echo "-L/-R: half-close, reset, prompt close, refusals ok; peak RSS behind a stalled reader ${PEAK_KB} KiB; iperf3 ${IPERF_SECS}s: -L ${L_MBPS} Mbit/s, -R ${R_MBPS} Mbit/s"
