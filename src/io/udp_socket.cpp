@@ -1,5 +1,10 @@
 #include "io/udp_socket.hpp"
 
+#include <netinet/in.h>
+#include <netinet/udp.h>
+#include <sys/socket.h>
+
+#include <cerrno>
 #include <cstring>
 
 #include "io/handle.hpp"
@@ -14,6 +19,21 @@ constexpr std::size_t kRecvChunk = 64 * 1024;
 constexpr std::size_t kRecvChunks = 16;
 // Bursts of a few thousand 1200-byte datagrams must not overflow the kernel queue.
 constexpr int kSocketBuffer = 8 * 1024 * 1024;
+// Datagrams a batch holds before it is sent early. One sendmmsg per 32 cuts the
+// syscall cost per datagram by more than an order of magnitude, while sending
+// early keeps the next hop (relay, peer) busy on another core: with 256 per
+// batch the pipeline stalled and 30 MB each way through a loopback relay took
+// 1.23-1.32 s, against 0.98-1.04 s with 32 and 1.5-2.3 s unbatched.
+constexpr std::size_t kMaxBatch = 32;
+// Messages per sendmmsg call (each may be a GSO run of several datagrams).
+constexpr unsigned kMaxMessages = 64;
+// The kernel accepts at most 64 segments per GSO send (UDP_MAX_SEGMENTS)...
+constexpr std::size_t kMaxSegments = 64;
+// ...and at most one UDP payload's worth of bytes (65,507 for IPv4).
+constexpr std::size_t kMaxGsoBytes = 65000;
+#ifndef UDP_SEGMENT
+constexpr int UDP_SEGMENT = 103;  // Linux 4.18+; older headers lack the name
+#endif
 }  // namespace
 
 struct UdpSocket::Pending {
@@ -23,9 +43,15 @@ struct UdpSocket::Pending {
   util::Bytes data;
 };
 
-UdpSocket::UdpSocket(uv_loop_t* loop) : handle_(new uv_udp_t) {
+UdpSocket::UdpSocket(uv_loop_t* loop) : handle_(new uv_udp_t), prepare_(new uv_prepare_t) {
   PUNCH_ASSERT(uv_udp_init_ex(loop, handle_, AF_UNSPEC | UV_UDP_RECVMMSG) == 0);
   handle_->data = this;
+  // Whatever the cores sent during this loop iteration leaves in one batch
+  // before the loop blocks for I/O; unreferenced, so it keeps no loop alive.
+  PUNCH_ASSERT(uv_prepare_init(loop, prepare_) == 0);
+  prepare_->data = this;
+  uv_prepare_start(prepare_, [](uv_prepare_t* p) { static_cast<UdpSocket*>(p->data)->flush(); });
+  uv_unref(reinterpret_cast<uv_handle_t*>(prepare_));
 }
 
 UdpSocket::~UdpSocket() { close(); }
@@ -71,27 +97,111 @@ util::Address UdpSocket::local_address() const {
 
 void UdpSocket::send(const util::Address& to, util::ByteView data) {
   if (handle_ == nullptr) return;
-  if (queue_.empty()) {
-    sockaddr_storage ss;
-    to_sockaddr(to, ss);
-    uv_buf_t buf = uv_buf_init(const_cast<char*>(reinterpret_cast<const char*>(data.data())),
-                               static_cast<unsigned>(data.size()));
-    const int rc = uv_udp_try_send(handle_, &buf, 1, reinterpret_cast<const sockaddr*>(&ss));
-    if (rc >= 0) {
-      ++stats_.sent;
-      return;
-    }
-    if (rc != UV_EAGAIN) {
-      ++stats_.send_errors;  // e.g. ECONNREFUSED from an earlier ICMP: UDP drops it
-      return;
-    }
+  Batched b{};
+  b.to_len = to_sockaddr(to, b.to);
+  if (!queue_.empty()) {  // the kernel is full: keep the order behind the backlog
+    enqueue(b.to, data);
+    return;
   }
+  b.offset = batch_bytes_.size();
+  b.size = data.size();
+  batch_bytes_.insert(batch_bytes_.end(), data.begin(), data.end());
+  batch_.push_back(b);
+  if (batch_.size() >= kMaxBatch) flush();
+}
+
+void UdpSocket::flush() {
+  if (batch_.empty() || handle_ == nullptr) return;
+  std::size_t next = 0;
+  while (next < batch_.size()) {
+    const std::size_t after = send_groups(next);
+    if (after == next) break;  // EAGAIN: the rest waits in the queue
+    next = after;
+  }
+  for (; next < batch_.size(); ++next) {
+    enqueue(batch_[next].to,
+            util::ByteView(batch_bytes_.data() + batch_[next].offset, batch_[next].size));
+  }
+  batch_.clear();
+  batch_bytes_.clear();
+}
+
+// Sends batch_[first..] as up to kMaxMessages messages in one sendmmsg; runs of
+// datagrams to one address with one size (the last may be shorter) go as one
+// GSO message. Returns the index after the last datagram handed to the kernel
+// or dropped for an error; `first` itself means EAGAIN.
+std::size_t UdpSocket::send_groups(std::size_t first) {
+  int fd = -1;
+  if (uv_fileno(reinterpret_cast<uv_handle_t*>(handle_), &fd) != 0) return batch_.size();
+  mmsghdr msgs[kMaxMessages];
+  iovec iovs[kMaxMessages];
+  alignas(cmsghdr) char control[kMaxMessages][CMSG_SPACE(sizeof(std::uint16_t))];
+  std::size_t counts[kMaxMessages];
+  unsigned n = 0;
+  std::size_t i = first;
+  while (i < batch_.size() && n < kMaxMessages) {
+    const Batched& head = batch_[i];
+    std::size_t count = 1;
+    std::size_t bytes = head.size;
+    if (gso_) {
+      // Consecutive entries are contiguous in batch_bytes_, so a run is one iovec.
+      while (i + count < batch_.size() && count < kMaxSegments) {
+        const Batched& b = batch_[i + count];
+        if (b.size > head.size || b.to_len != head.to_len ||
+            std::memcmp(&b.to, &head.to, head.to_len) != 0 || bytes + b.size > kMaxGsoBytes) {
+          break;
+        }
+        bytes += b.size;
+        ++count;
+        if (b.size < head.size) break;  // a shorter datagram can only end a run
+      }
+    }
+    mmsghdr& m = msgs[n];
+    std::memset(&m, 0, sizeof m);
+    iovs[n].iov_base = batch_bytes_.data() + head.offset;
+    iovs[n].iov_len = bytes;
+    m.msg_hdr.msg_name = const_cast<sockaddr_storage*>(&head.to);
+    m.msg_hdr.msg_namelen = head.to_len;
+    m.msg_hdr.msg_iov = &iovs[n];
+    m.msg_hdr.msg_iovlen = 1;
+    if (count > 1) {
+      m.msg_hdr.msg_control = control[n];
+      m.msg_hdr.msg_controllen = sizeof control[n];
+      cmsghdr* c = CMSG_FIRSTHDR(&m.msg_hdr);
+      c->cmsg_level = SOL_UDP;
+      c->cmsg_type = UDP_SEGMENT;
+      c->cmsg_len = CMSG_LEN(sizeof(std::uint16_t));
+      const auto segment = static_cast<std::uint16_t>(head.size);
+      std::memcpy(CMSG_DATA(c), &segment, sizeof segment);
+    }
+    counts[n] = count;
+    i += count;
+    ++n;
+  }
+  ++stats_.send_calls;
+  const int rc = ::sendmmsg(fd, msgs, n, 0);
+  if (rc < 0) {
+    if (errno == EAGAIN || errno == EWOULDBLOCK) return first;
+    if (counts[0] > 1 && (errno == EIO || errno == EINVAL || errno == ENOPROTOOPT)) {
+      gso_ = false;  // no UDP GSO here (old kernel, or the device refuses): plain batches
+      return send_groups(first);
+    }
+    stats_.send_errors += counts[0];  // e.g. no route: UDP drops that message
+    return first + counts[0];
+  }
+  std::size_t sent = 0;
+  for (int k = 0; k < rc; ++k) sent += counts[k];
+  stats_.sent += sent;
+  return first + sent;
+}
+
+void UdpSocket::enqueue(const sockaddr_storage& to, util::ByteView data) {
   if (queue_.size() >= kMaxQueued) {
     ++stats_.dropped_full;
     return;
   }
   auto p = std::make_unique<Pending>();
-  to_sockaddr(to, p->to);
+  p->to = to;
   p->data.assign(data.begin(), data.end());
   queue_.push_back(std::move(p));
   ++stats_.queued;
@@ -132,6 +242,9 @@ void UdpSocket::send_queued() {
 
 void UdpSocket::close() {
   if (handle_ == nullptr) return;
+  flush();  // what the cores already sent still leaves
+  close_and_delete(prepare_);
+  prepare_ = nullptr;
   uv_udp_recv_stop(handle_);
   // A send still in flight is cancelled by uv_close; its callback must not touch
   // this object, and its request (inside Pending) must outlive the callback.

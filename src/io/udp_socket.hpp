@@ -1,14 +1,17 @@
 // The endpoint's one UDP socket (per address family) on libuv: batched receive
-// (recvmmsg), immediate sends with an ordered fallback queue when the kernel
-// buffer is full, and large socket buffers for Gbit/s bursts.
+// (recvmmsg), batched sends (one sendmmsg per loop iteration, with UDP GSO for
+// runs of equal-size datagrams to one address), an ordered fallback queue when
+// the kernel buffer is full, and large socket buffers for Gbit/s bursts.
 #pragma once
 
+#include <sys/socket.h>
 #include <uv.h>
 
 #include <cstdint>
 #include <deque>
 #include <functional>
 #include <memory>
+#include <vector>
 
 #include "util/address.hpp"
 #include "util/bytes.hpp"
@@ -24,6 +27,7 @@ struct UdpStats {
   std::uint64_t queued = 0;        ///< Sends that waited for buffer space.
   std::uint64_t dropped_full = 0;  ///< Sends dropped because the queue was full.
   std::uint64_t send_errors = 0;   ///< Other send failures (unreachable, ...).
+  std::uint64_t send_calls = 0;    ///< sendmmsg system calls made for batches.
 };
 
 /// A bound UDP socket that is also the cores' DatagramSink.
@@ -42,9 +46,13 @@ class UdpSocket final : public util::DatagramSink {
   util::Status bind(const util::Address& local, ReceiveFn on_receive);
   /// The bound address (with the port the kernel picked).
   util::Address local_address() const;
-  /// Sends now, or queues in order when the kernel buffer is full; drops (and
-  /// counts) once the queue holds kMaxQueued datagrams, as a full router would.
+  /// Adds a copy of `data` to this loop iteration's batch, which leaves in one
+  /// sendmmsg before the loop next waits for I/O (or when it is full); when the
+  /// kernel buffer is full the rest waits in order in a queue, which drops (and
+  /// counts) once it holds kMaxQueued datagrams, as a full router would.
   void send(const util::Address& to, util::ByteView data) override;
+  /// Sends the batch now (the loop does it by itself before waiting for I/O).
+  void flush();
   /// Counters.
   const UdpStats& stats() const { return stats_; }
   /// Stops receiving and closes the socket.
@@ -52,10 +60,22 @@ class UdpSocket final : public util::DatagramSink {
 
  private:
   struct Pending;
+  struct Batched {
+    sockaddr_storage to;
+    socklen_t to_len;
+    std::size_t offset;
+    std::size_t size;
+  };
   static constexpr std::size_t kMaxQueued = 8192;
   void send_queued();
+  void enqueue(const sockaddr_storage& to, util::ByteView data);
+  std::size_t send_groups(std::size_t first);
 
   uv_udp_t* handle_ = nullptr;
+  uv_prepare_t* prepare_ = nullptr;  // flushes the batch before the loop blocks
+  std::vector<Batched> batch_;
+  util::Bytes batch_bytes_;
+  bool gso_ = true;  // cleared when the kernel refuses UDP_SEGMENT
   ReceiveFn on_receive_;
   util::Bytes recv_buffer_;
   std::deque<std::unique_ptr<Pending>> queue_;
