@@ -66,6 +66,39 @@ inline constexpr util::Duration kPacingBurstInterval = 2ms;
 /// Pacer bucket depth never below the initial window, so a quiet sender may burst that much.
 inline constexpr std::uint64_t kMinPacingBurst = kInitialWindow;
 
+// --- BBR (draft-cardwell-iccrg-bbr-congestion-control, v1 with a BBRv2-style loss cap) ---
+
+/// Startup gain 2/ln 2: the smallest that doubles the delivery rate every round trip.
+inline constexpr double kBbrHighGain = 2.885;
+/// Drain gain, the inverse of kBbrHighGain: empties in one round the queue Startup built.
+inline constexpr double kBbrDrainGain = 1.0 / kBbrHighGain;
+/// Window gain in ProbeBW: two BDPs keep the pipe full despite delayed and stretched ACKs.
+inline constexpr double kBbrCwndGain = 2.0;
+/// ProbeBW pacing gain cycle: probe up by a quarter, drain what that queued, cruise six.
+inline constexpr double kBbrPacingGainCycle[] = {1.25, 0.75, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0};
+/// Round trips the max delivery-rate filter spans: long enough to ride out a cycle's dip.
+inline constexpr std::uint64_t kBbrBandwidthWindowRounds = 10;
+/// How long a min-RTT sample stays valid before ProbeRTT re-measures it.
+inline constexpr util::Duration kBbrMinRttWindow = 10s;
+/// Time spent at the minimum window in ProbeRTT: long enough to drain every queue on the path.
+inline constexpr util::Duration kBbrProbeRttDuration = 200ms;
+/// Startup ends when the bandwidth grew by less than this factor ...
+inline constexpr double kBbrFullBandwidthGrowth = 1.25;
+/// ... for this many round trips in a row (the pipe is full).
+inline constexpr std::uint64_t kBbrFullBandwidthRounds = 3;
+/// Smallest BBR window: four packets keep ACK clocking alive even with delayed ACKs.
+inline constexpr std::uint64_t kBbrMinWindow = 4 * kMaxDatagramSize;
+/// Extra window above gain x BDP for ACK aggregation and the packets a pacer burst lets out.
+inline constexpr std::uint64_t kBbrWindowQuanta = 3 * kMaxDatagramSize;
+/// A round trip losing more than this fraction of its packets is congestion, not noise:
+/// random loss of a few percent must not shrink the model (BBRv2 uses 2 %, too low for the
+/// lossy paths a tunnel rides), but a flow must never keep flooding a link that drops a lot.
+inline constexpr double kBbrHeavyLossRate = 0.15;
+/// ... and only when at least this many packets were lost, so tiny windows are not judged.
+inline constexpr std::uint64_t kBbrHeavyLossMinPackets = 5;
+/// After a heavy-loss round the in-flight cap becomes this fraction of what was in flight.
+inline constexpr double kBbrInflightCapBeta = 0.7;
+
 // --- Streams and flow control (RFC 9000, section 4) ---
 
 /// Unacknowledged bytes a stream buffers for sending; write() accepts no more.

@@ -14,6 +14,7 @@ void SentPacketTracker::on_packet_sent(SentPacket p) {
   ++next_pn_;
   const State state = p.ack_eliciting ? State::kInFlight : State::kNotInFlight;
   if (p.ack_eliciting) {
+    p.delivery = sampler_.on_packet_sent(p.time_sent, bytes_in_flight_);
     bytes_in_flight_ += p.bytes;
     ++ack_eliciting_in_flight_;
     last_ack_eliciting_sent_ = p.time_sent;
@@ -31,6 +32,7 @@ util::Status SentPacketTracker::on_ack_received(const AckFrame& ack, util::Durat
     return util::Error{"ACK of packet " + std::to_string(largest) + " which was never sent"};
   }
   const std::uint64_t prior_in_flight = bytes_in_flight_;
+  sampler_.begin_ack(prior_in_flight);
   acked_scratch_.clear();
   bool any_newly_acked = false;
   bool eliciting_newly_acked = false;
@@ -49,10 +51,13 @@ util::Status SentPacketTracker::on_ack_received(const AckFrame& ack, util::Durat
           bytes_in_flight_ -= e.packet.bytes;
           --ack_eliciting_in_flight_;
           acked_scratch_.push_back({e.packet.time_sent, e.packet.bytes});
+          sampler_.on_packet_delivered(e.packet.delivery, e.packet.time_sent, e.packet.bytes, now);
           eliciting_newly_acked = true;
           break;
         case State::kLost:
+          // Delivered after all: it counts towards the delivery rate, not towards in flight.
           ++spurious_losses_;
+          sampler_.on_packet_delivered(e.packet.delivery, e.packet.time_sent, e.packet.bytes, now);
           break;
         case State::kNotInFlight:
           break;
@@ -75,6 +80,7 @@ util::Status SentPacketTracker::on_ack_received(const AckFrame& ack, util::Durat
   detect_lost(now, listener);
   for (const Acked& a : acked_scratch_)
     cc_.on_packet_acked(a.time_sent, a.bytes, prior_in_flight, now);
+  cc_.on_ack_sample(sampler_.end_ack(now, rtt_.min(), bytes_in_flight_), now);
   if (any_newly_acked) pto_count_ = 0;
   pop_resolved();
   return util::ok_status();
@@ -130,6 +136,7 @@ void SentPacketTracker::declare_lost(Entry& e, LossListener& listener) {
   bytes_in_flight_ -= e.packet.bytes;
   --ack_eliciting_in_flight_;
   ++packets_lost_;
+  sampler_.on_packet_lost(e.packet.bytes);
   listener.on_packet_lost(e.packet);
 }
 

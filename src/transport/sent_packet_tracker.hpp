@@ -1,7 +1,7 @@
 // Loss detection as RFC 9002, section 6 for a single packet number space:
 // remembers what every sent packet carried, processes ACK frames, declares
 // packets lost by packet threshold and time threshold, runs the PTO timer,
-// feeds the RTT estimator and the congestion controller.
+// feeds the RTT estimator, the delivery-rate sampler and the congestion controller.
 //
 // Packet numbers are consecutive, so packets live in a deque indexed by
 // (pn - first tracked pn): lookups are O(1), and resolved packets leave from
@@ -17,6 +17,7 @@
 #include "transport/congestion_controller.hpp"
 #include "transport/connection.hpp"
 #include "transport/frame.hpp"
+#include "transport/rate_sampler.hpp"
 #include "transport/rtt_estimator.hpp"
 #include "util/result.hpp"
 #include "util/time.hpp"
@@ -49,6 +50,7 @@ struct SentPacket {
   std::uint32_t bytes = 0;
   bool ack_eliciting = false;  ///< Ack-eliciting packets are the ones counted in flight.
   std::optional<std::uint64_t> largest_acked;  ///< Largest Acknowledged of an ACK it carried.
+  DeliveryState delivery;  ///< Rate sampler state when sent (set by the tracker).
   std::vector<SentFrame> frames;
 };
 
@@ -88,6 +90,9 @@ class SentPacketTracker {
   void for_oldest_in_flight(std::size_t count, F&& f) const;
   /// Restarts the PTO backoff (a new path).
   void reset_backoff() { pto_count_ = 0; }
+  /// Notes that the sender has nothing to send: rate samples until the bytes now in flight
+  /// are delivered measure the application, not the path.
+  void on_app_limited() { sampler_.on_app_limited(bytes_in_flight_); }
 
   /// Bytes of ack-eliciting packets neither acknowledged nor declared lost.
   std::uint64_t bytes_in_flight() const { return bytes_in_flight_; }
@@ -116,6 +121,7 @@ class SentPacketTracker {
 
   RttEstimator& rtt_;
   CongestionController& cc_;
+  RateSampler sampler_;
   std::deque<Entry> packets_;
   std::uint64_t first_pn_ = 0;  // Packet number of packets_.front().
   std::uint64_t next_pn_ = 0;
