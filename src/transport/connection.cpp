@@ -100,6 +100,7 @@ struct Connection::State final : LossListener {
   util::TimePoint last_sent;
   bool ping_pending = false;
   unsigned probes_pending = 0;
+  unsigned receipt_probe_pto = 0;  // PTO count at which a received packet last forced a probe.
   std::size_t last_max_payload = kMaxDatagramSize;
 
   // --- Closing ---
@@ -625,6 +626,15 @@ struct Connection::State final : LossListener {
     }
     received.add(pn, now);
     ++stats.packets_received;
+    // We are probing an outage and the peer got through: the path works again, so probe at
+    // once instead of waiting out the backed-off PTO (once per PTO, so it cannot snowball).
+    if (tracker.pto_count() == 0) receipt_probe_pto = 0;
+    if (tracker.pto_count() > 0 && receipt_probe_pto != tracker.pto_count() &&
+        tracker.bytes_in_flight() > 0) {
+      receipt_probe_pto = tracker.pto_count();
+      probes_pending = std::max(probes_pending, 1u);
+      tracker.for_oldest_in_flight(1, [this](const SentPacket& p) { requeue(p); });
+    }
     if (!eliciting) return;
     ack_pending = true;
     ++eliciting_since_ack;

@@ -29,6 +29,10 @@ inline constexpr util::Duration kInitialRtt = 333ms;
 inline constexpr unsigned kPtoProbes = 2;
 /// Cap on the PTO backoff exponent, so the period cannot overflow; idle timeout ends it first.
 inline constexpr unsigned kMaxPtoBackoff = 10;
+/// Longest PTO period backoff may reach (unless the RTT alone is longer): an outage that ends
+/// is noticed within this, at a cost of two probes per period while it lasts (RFC 9002 leaves
+/// the backoff unbounded; a tunnel over flaky paths cares more about resuming quickly).
+inline constexpr util::Duration kMaxPtoPeriod = 1s;
 /// Lost packets spanning this many PTO periods collapse the window (RFC 9002 7.6.1).
 inline constexpr std::int64_t kPersistentCongestionThreshold = 3;
 

@@ -143,7 +143,9 @@ void SentPacketTracker::declare_lost(Entry& e, LossListener& listener) {
 util::TimePoint SentPacketTracker::deadline() const {
   if (loss_time_ != util::kNever) return loss_time_;
   if (ack_eliciting_in_flight_ == 0) return util::kNever;
-  return last_ack_eliciting_sent_ + pto_period() * (1 << std::min(pto_count_, kMaxPtoBackoff));
+  const util::Duration base = pto_period();
+  const util::Duration backed_off = base * (1 << std::min(pto_count_, kMaxPtoBackoff));
+  return last_ack_eliciting_sent_ + std::min(backed_off, std::max(base, kMaxPtoPeriod));
 }
 
 SentPacketTracker::TimeoutResult SentPacketTracker::on_timeout(util::TimePoint now,

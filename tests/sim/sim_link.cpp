@@ -27,6 +27,7 @@ bool Link::send(util::Bytes datagram, util::TimePoint now, std::size_t to) {
   const bool duplicated = uniform() < config_.duplicate;
   const bool corrupted = uniform() < config_.corrupt;
   const std::uint64_t corrupt_at = rng_();
+  const double jitter_fraction = uniform();
   const double wire_bytes = static_cast<double>(datagram.size() + config_.overhead_bytes);
   util::TimePoint start = now;
   util::Duration serialize{0};
@@ -54,6 +55,12 @@ bool Link::send(util::Bytes datagram, util::TimePoint now, std::size_t to) {
     return false;
   }
   util::TimePoint arrival = start + serialize + config_.delay;
+  if (config_.jitter > util::Duration{0}) {
+    arrival += util::Duration{static_cast<util::Duration::rep>(
+        jitter_fraction * static_cast<double>(config_.jitter.count()))};
+    arrival = std::max(arrival, last_arrival_);
+    last_arrival_ = arrival;
+  }
   if (held_back) {
     ++stats_.reordered;
     arrival += config_.reorder_delay;
