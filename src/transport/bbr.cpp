@@ -36,7 +36,7 @@ void Bbr::reset() {
   round_acked_packets_ = 0;
   round_max_in_flight_ = 0;
   inflight_cap_ = kNoCap;
-  cap_growth_ = kMaxDatagramSize;
+  heavy_rounds_ = 0;
 }
 
 void Bbr::on_packet_sent(util::TimePoint, std::uint64_t) {}
@@ -125,18 +125,20 @@ void Bbr::update_loss(const RateSample& rs) {
   const bool heavy =
       round_lost_packets_ >= kBbrHeavyLossMinPackets &&
       static_cast<double>(round_lost_packets_) > kBbrHeavyLossRate * static_cast<double>(total);
-  if (heavy) {
-    // What was in flight overflowed something: stay well below it until rounds are clean.
+  heavy_rounds_ = heavy ? heavy_rounds_ + 1 : 0;
+  if (heavy_rounds_ >= kBbrHeavyLossRounds) {
+    // Round after round, most of what was in flight vanished: that is no random loss, the
+    // path cannot carry it (its rate fell, or it is shared with far more traffic than the
+    // model believes). Stay well below it until rounds are clean again.
     const auto in_flight = std::min(round_max_in_flight_, inflight_cap_);
     inflight_cap_ =
         std::max(kBbrMinWindow,
                  static_cast<std::uint64_t>(kBbrInflightCapBeta * static_cast<double>(in_flight)));
-    cap_growth_ = kMaxDatagramSize;
-    // Startup that meets heavy loss has found the ceiling (BBRv2 exits Startup on loss too).
+    // Startup that meets such loss has found the ceiling (BBRv2 exits Startup on loss too).
     filled_pipe_ = true;
-  } else if (inflight_cap_ != kNoCap) {
-    inflight_cap_ += cap_growth_;
-    cap_growth_ *= 2;
+  } else if (!heavy && inflight_cap_ != kNoCap) {
+    // Additive regrowth, one packet per clean round, as after any multiplicative decrease.
+    inflight_cap_ += kMaxDatagramSize;
     // Once the cap no longer binds the model it is pointless: lift it.
     if (inflight_cap_ >= 2 * target_window(kBbrCwndGain)) inflight_cap_ = kNoCap;
   }

@@ -5,9 +5,13 @@
 // probe for more bandwidth and periodically draining queues to re-measure the RTT.
 //
 // Random loss does not shrink the model, which is why BBR keeps a lossy path full where
-// NewReno collapses. As a guard against flooding (BBRv2's idea, simplified): a round trip
-// that loses more than kBbrHeavyLossRate of its packets caps the bytes in flight below
-// what was in flight then; clean round trips lift the cap again, doubling its growth.
+// NewReno collapses. As a guard against flooding (BBRv2's inflight_hi, simplified):
+// kBbrHeavyLossRounds round trips in a row that each lose more than kBbrHeavyLossRate of
+// their packets cap the bytes in flight below what was in flight then (and again for each
+// further such round); every clean round trip raises the cap by a packet until it no
+// longer matters. The thresholds are high on purpose: a guard that fires on moderate loss
+// squeezes the smaller of two flows sharing a drop-tail queue (it sees the higher loss
+// rate) and breaks BBR's convergence to fair shares.
 #pragma once
 
 #include <array>
@@ -105,7 +109,7 @@ class Bbr final : public CongestionController {
   std::uint64_t round_acked_packets_ = 0;
   std::uint64_t round_max_in_flight_ = 0;
   std::uint64_t inflight_cap_ = kNoCap;
-  std::uint64_t cap_growth_ = kMaxDatagramSize;
+  std::uint64_t heavy_rounds_ = 0;  // Consecutive rounds with heavy loss.
 };
 
 }  // namespace punch::transport

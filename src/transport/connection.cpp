@@ -191,12 +191,18 @@ struct Connection::State final : LossListener {
     if (!is_local(s.id)) {
       ++peer_streams_retired;
       local_max_streams = peer_streams_retired + kMaxConcurrentStreams;
-      if (local_max_streams - local_max_streams_sent >=
-          std::max<std::uint64_t>(1, kMaxConcurrentStreams / 8)) {
-        max_streams_pending = true;
-      }
+      maybe_raise_stream_credit();
     }
     streams.erase(s.id);
+  }
+
+  // Announces a higher stream limit once it grew by an eighth, or sooner when the peer is
+  // about to run out: without STREAMS_BLOCKED we cannot know it waits for the last few.
+  void maybe_raise_stream_credit() {
+    const std::uint64_t step = std::max<std::uint64_t>(1, kMaxConcurrentStreams / 8);
+    const std::uint64_t grown = local_max_streams - local_max_streams_sent;
+    const std::uint64_t left = local_max_streams_sent - next_peer_index;
+    if (grown > 0 && (grown >= step || left < step)) max_streams_pending = true;
   }
 
   Stream& create_stream(StreamId id) { return streams.try_emplace(id, id).first->second; }
@@ -225,6 +231,7 @@ struct Connection::State final : LossListener {
       create_stream(opened);
       push_event(Event::Kind::kStreamOpened, opened);
     }
+    maybe_raise_stream_credit();
     return find(id);
   }
 

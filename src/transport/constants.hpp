@@ -94,13 +94,15 @@ inline constexpr std::uint64_t kBbrFullBandwidthRounds = 3;
 inline constexpr std::uint64_t kBbrMinWindow = 4 * kMaxDatagramSize;
 /// Extra window above gain x BDP for ACK aggregation and the packets a pacer burst lets out.
 inline constexpr std::uint64_t kBbrWindowQuanta = 3 * kMaxDatagramSize;
-/// A round trip losing more than this fraction of its packets is congestion, not noise:
-/// random loss of a few percent must not shrink the model (BBRv2 uses 2 %, too low for the
-/// lossy paths a tunnel rides), but a flow must never keep flooding a link that drops a lot.
-inline constexpr double kBbrHeavyLossRate = 0.15;
-/// ... and only when at least this many packets were lost, so tiny windows are not judged.
+/// A round trip losing more than this fraction of its packets is heavy loss: far above the
+/// random loss of bad paths (a few percent, which must not shrink the model) and above what
+/// competing BBR flows inflict on each other in a shallow queue (10-20 %).
+inline constexpr double kBbrHeavyLossRate = 0.5;
+/// ... when at least this many packets were lost, so tiny windows are not judged on noise.
 inline constexpr std::uint64_t kBbrHeavyLossMinPackets = 5;
-/// After a heavy-loss round the in-flight cap becomes this fraction of what was in flight.
+/// Heavy-loss round trips in a row before the in-flight cap engages: one bad round is a burst.
+inline constexpr std::uint64_t kBbrHeavyLossRounds = 3;
+/// Each heavy-loss round (from the kBbrHeavyLossRounds-th) caps in flight at this fraction.
 inline constexpr double kBbrInflightCapBeta = 0.7;
 
 // --- Streams and flow control (RFC 9000, section 4) ---

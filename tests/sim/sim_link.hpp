@@ -35,7 +35,7 @@ struct LinkConfig {
   double loss = 0.0;                      ///< Probability each datagram is dropped at random.
   double burst_loss = 0.0;    ///< Probability a datagram starts a burst of `burst_length` drops.
   unsigned burst_length = 3;  ///< Datagrams dropped in a row per burst.
-  util::Duration jitter{0};  ///< Extra delay drawn uniformly up to this; keeps FIFO order.
+  util::Duration jitter{0};   ///< Extra delay drawn uniformly up to this; keeps FIFO order.
   double reorder = 0.0;       ///< Probability a datagram is held back by `reorder_delay`.
   util::Duration reorder_delay = std::chrono::milliseconds(5);  ///< Extra delay when held back.
   double duplicate = 0.0;  ///< Probability a datagram is delivered twice.
@@ -106,7 +106,7 @@ class Link {
   util::TimePoint busy_until_{};  // When the serializer finishes what is queued.
   std::uint64_t seq_ = 0;
   util::TimePoint last_arrival_{};  // Jitter never lets a datagram overtake this one.
-  unsigned burst_left_ = 0;  // Datagrams still to drop in the current burst.
+  unsigned burst_left_ = 0;         // Datagrams still to drop in the current burst.
   bool blackhole_ = false;
   std::priority_queue<InTransit, std::vector<InTransit>, std::greater<>> in_transit_;
   LinkStats stats_;

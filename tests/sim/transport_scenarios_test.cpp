@@ -219,7 +219,7 @@ TEST_CASE("sim scenario: reordering causes no spurious retransmission storm") {
     CHECK(m.done);
     CHECK(m.intact);
     const std::uint64_t dropped = m.forward.dropped_queue + m.forward.dropped_random;
-    CHECK(m.sender.packets_lost <= dropped + 5);
+    CHECK(m.sender.packets_lost <= dropped + m.forward.reordered / 20);
     MESSAGE("reorder 20 % by 1.5 ms seed " << seed << ": " << describe(m) << ", reordered "
                                            << m.forward.reordered);
     // Severe: 10 % held back by 10 ms (ten packet times) overtake the packet threshold, so
@@ -299,28 +299,27 @@ TEST_CASE("sim scenario: path change mid-transfer (new RTT and rate, reset_path)
       util::TimePoint changed_at{};
       std::uint64_t delivered_at_change = 0;
       ConnectionPair* pair = nullptr;
-      const BulkResult r =
-          bulk(reference_path(seed), kTenMegabytes, 30s, [&](ConnectionPair& p) {
-            pair = &p;
-            p.sim().at(kSimEpoch + 3s, [&, &p = p] {
-              LinkConfig l = p.a_to_b().config();
-              l.delay = ch.delay;
-              l.rate_bytes_per_second = ch.rate;
-              p.a_to_b().set_config(l);
-              p.b_to_a().set_config(l);
-              p.a().reset_path(p.now());
-              p.b().reset_path(p.now());
-              changed_at = p.now();
-              delivered_at_change = p.a().stats().stream_bytes_acked;
-            });
-          });
+      const BulkResult r = bulk(reference_path(seed), kTenMegabytes, 30s, [&](ConnectionPair& p) {
+        pair = &p;
+        p.sim().at(kSimEpoch + 3s, [&, &p = p] {
+          LinkConfig l = p.a_to_b().config();
+          l.delay = ch.delay;
+          l.rate_bytes_per_second = ch.rate;
+          p.a_to_b().set_config(l);
+          p.b_to_a().set_config(l);
+          p.a().reset_path(p.now());
+          p.b().reset_path(p.now());
+          changed_at = p.now();
+          delivered_at_change = p.a().stats().stream_bytes_acked;
+        });
+      });
       CHECK(r.done);
       CHECK(r.intact);
       // After the change the transfer runs at the new path's rate, not the old estimate.
       const double after = static_cast<double>(kTenMegabytes - delivered_at_change) /
                            (r.seconds - seconds(changed_at - kSimEpoch));
       CHECK(after >= 0.6 * ch.rate * 1166 / 1228);
-      MESSAGE("path change " << ch.name << " seed " << seed << ": " << describe(r)
+      MESSAGE("path change " << change_name << " seed " << seed << ": " << describe(r)
                              << ", after the change " << after * 8 / 1e6 << " Mbit/s");
     }
   }
@@ -356,8 +355,7 @@ TEST_CASE("sim scenario: 2,000 streams of 32 bytes") {
     p.run_for(1s);
     CHECK(p.a().stats().open_streams == 0);
     CHECK(p.b().stats().open_streams == 0);
-    MESSAGE("2000 x 32 B, 1 % loss, seed " << seed << ": " << seconds(p.elapsed())
-                                           << " s virtual");
+    MESSAGE("2000 x 32 B, 1 % loss, seed " << seed << ": " << seconds(p.elapsed()) << " s virtual");
   }
 }
 
@@ -379,14 +377,25 @@ TEST_CASE("sim scenario: 10,000 streams over a lifetime, 1,000 open at once") {
       ids.push_back(p.a().open_stream());
       a.send(ids.back(), pattern(64, ids.back()), /*finish=*/false);
     }
-    REQUIRE(p.run_until(
+    const bool opened = p.run_until(
         [&] {
           for (StreamId id : ids) {
             if (b.in(id).data.size() != 64) return false;
           }
           return true;
         },
-        10s));
+        10s);
+    if (!opened) {
+      std::size_t n = 0;
+      for (StreamId id : ids) n += b.in(id).data.size() == 64 ? 1 : 0;
+      const auto sa = p.a().stats();
+      const auto sb = p.b().stats();
+      MESSAGE("arrived " << n << " open " << sa.open_streams << "/" << sb.open_streams << " closed "
+                         << p.a().close_reason() << "|" << p.b().close_reason() << " inflight "
+                         << sa.bytes_in_flight << " cwnd " << sa.congestion_window << " sent "
+                         << sa.packets_sent << " t " << seconds(p.elapsed()));
+    }
+    REQUIRE(opened);
     CHECK(p.a().stats().open_streams == 1000);
     CHECK(p.b().stats().open_streams == 1000);
     peak_memory = std::max(peak_memory, p.b().stats().buffer_memory);
@@ -395,10 +404,7 @@ TEST_CASE("sim scenario: 10,000 streams over a lifetime, 1,000 open at once") {
       b.send(id, {}, true);
     }
     REQUIRE(p.run_until(
-        [&] {
-          return p.a().stats().open_streams == 0 && p.b().stats().open_streams == 0;
-        },
-        10s));
+        [&] { return p.a().stats().open_streams == 0 && p.b().stats().open_streams == 0; }, 10s));
     for (StreamId id : ids) {
       CHECK(b.in(id).data == pattern(64, id));
       a.forget(id);
@@ -446,8 +452,8 @@ TEST_CASE("sim scenario: a stalled reader on one stream never stalls the others"
     // The stuck stream holds at most its window, unread.
     CHECK(p.b().stats().recv_buffered <= transport::kStreamReceiveWindow);
     CHECK(b.in(stuck).data.empty());
-    MESSAGE("8 x 500 kB beside a stalled stream, seed " << seed << ": "
-                                                        << seconds(p.elapsed()) << " s");
+    MESSAGE("8 x 500 kB beside a stalled stream, seed " << seed << ": " << seconds(p.elapsed())
+                                                        << " s");
     b.resume_reading();
     REQUIRE(p.run_until([&] { return b.complete(stuck, big.size()); }, 20s));
     CHECK(b.in(stuck).data == big);
@@ -479,15 +485,16 @@ TEST_CASE("sim scenario: two connections sharing one bottleneck each get 40-60 %
         eb[i].step();
       }
     });
-    constexpr std::size_t kSize = 20 * 1000 * 1000;  // More than either can move in the run.
+    constexpr std::size_t kSize = 30 * 1000 * 1000;  // More than either can move in the run.
     const StreamId id0 = sim.node(a[0]).open_stream();
     const StreamId id1 = sim.node(a[1]).open_stream();
     ea[0].send(id0, pattern(kSize, 1));
     // The second flow joins later, at a seed-dependent moment.
     sim.at(kSimEpoch + std::chrono::milliseconds(500 * seed),
            [&] { ea[1].send(id1, pattern(kSize, 2)); });
-    constexpr auto kWarmup = 8s;
-    constexpr auto kEnd = 20s;
+    // BBR v1 flows converge within seconds, not round trips: judge the shares after that.
+    constexpr auto kWarmup = 10s;
+    constexpr auto kEnd = 30s;
     sim.run_for(kWarmup);
     const std::size_t start0 = eb[0].in(id0).data.size();
     const std::size_t start1 = eb[1].in(id1).data.size();
@@ -496,8 +503,7 @@ TEST_CASE("sim scenario: two connections sharing one bottleneck each get 40-60 %
     const double got0 = static_cast<double>(eb[0].in(id0).data.size() - start0);
     const double got1 = static_cast<double>(eb[1].in(id1).data.size() - start1);
     const double share0 = got0 / (got0 + got1);
-    const double utilisation =
-        (got0 + got1) / (kLinkBytesPerSecond * seconds(kEnd - kWarmup));
+    const double utilisation = (got0 + got1) / (kLinkBytesPerSecond * seconds(kEnd - kWarmup));
     CHECK(share0 >= 0.40);
     CHECK(share0 <= 0.60);
     CHECK(utilisation >= 0.80);
@@ -505,8 +511,8 @@ TEST_CASE("sim scenario: two connections sharing one bottleneck each get 40-60 %
     const util::Bytes& got0_bytes = eb[0].in(id0).data;
     CHECK(std::equal(got0_bytes.begin(), got0_bytes.end(), sent0.begin()));
     MESSAGE("shared bottleneck seed " << seed << ": shares " << share0 * 100 << " % / "
-                                      << (1 - share0) * 100 << " %, link use "
-                                      << utilisation * 100 << " %, forward queue drops "
+                                      << (1 - share0) * 100 << " %, link use " << utilisation * 100
+                                      << " %, forward queue drops "
                                       << sim.link(forward).stats().dropped_queue);
   }
 }

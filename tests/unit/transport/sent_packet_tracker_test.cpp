@@ -104,10 +104,11 @@ TEST_CASE("sent_packet_tracker: a late ACK of packets already declared lost is i
   CHECK(f.t.bytes_in_flight() == 0);
 }
 
-TEST_CASE("sent_packet_tracker: PTO fires with exponential backoff") {
+TEST_CASE("sent_packet_tracker: PTO fires with exponential backoff, capped at kMaxPtoPeriod") {
   Fixture f;
+  f.rtt.update(10ms, util::Duration{0}, kT0 - 1s);
   f.send(kT0);
-  const util::Duration period = f.rtt.pto_base() + kMaxAckDelay;  // 999 + 25 ms
+  const util::Duration period = f.rtt.pto_base() + kMaxAckDelay;  // 10 + 20 + 25 ms
   CHECK(f.t.deadline() == kT0 + period);
   CHECK(f.t.on_timeout(kT0 + period - 1ms, f.rec) == SentPacketTracker::TimeoutResult::kNone);
   CHECK(f.t.on_timeout(kT0 + period, f.rec) == SentPacketTracker::TimeoutResult::kProbe);
@@ -116,11 +117,18 @@ TEST_CASE("sent_packet_tracker: PTO fires with exponential backoff") {
   CHECK(f.t.deadline() == kT0 + period + 2 * period);
   CHECK(f.t.on_timeout(kT0 + 3 * period, f.rec) == SentPacketTracker::TimeoutResult::kProbe);
   CHECK(f.t.deadline() == kT0 + period + 4 * period);
+  // 32 periods (1.76 s) would exceed the cap: an outage that ends is noticed within it.
+  CHECK(f.t.on_timeout(kT0 + 5 * period, f.rec) == SentPacketTracker::TimeoutResult::kProbe);
+  CHECK(f.t.deadline() == kT0 + period + 8 * period);
+  CHECK(f.t.on_timeout(kT0 + 9 * period, f.rec) == SentPacketTracker::TimeoutResult::kProbe);
+  CHECK(f.t.deadline() == kT0 + period + 16 * period);
+  CHECK(f.t.on_timeout(kT0 + 17 * period, f.rec) == SentPacketTracker::TimeoutResult::kProbe);
+  CHECK(f.t.deadline() == kT0 + period + kMaxPtoPeriod);
   std::vector<std::uint64_t> oldest;
   f.t.for_oldest_in_flight(1, [&](const SentPacket& p) { oldest.push_back(p.packet_number); });
   CHECK(oldest == std::vector<std::uint64_t>{0});
   // An acknowledgement resets the backoff.
-  REQUIRE(f.ack({{1, 1}}, kT0 + 4 * period).ok());
+  REQUIRE(f.ack({{1, 1}}, kT0 + 20 * period).ok());
   CHECK(f.t.pto_count() == 0);
 }
 
