@@ -43,12 +43,12 @@ struct BulkCase {
 
 TEST_CASE("sim: 5 MB one way arrives intact within the time budget") {
   constexpr std::size_t kSize = 5 * 1000 * 1000;
-  // NewReno under random loss is slow by design (about 1.22 / sqrt(p) packets per RTT):
-  // the budgets bound regressions, not the algorithm's ceiling.
+  // BBR keeps the path full under random loss (NewReno needed 12 s at 1 % and 45 s at 5 %
+  // here): the budgets are close to the measured times, so a regression shows.
   const BulkCase cases[] = {
       {0.00, 1, 1500ms},
-      {0.01, sanitized() ? 2u : 3u, 12s},
-      {0.05, sanitized() ? 3u : 10u, 45s},
+      {0.01, sanitized() ? 2u : 3u, 1500ms},
+      {0.05, sanitized() ? 3u : 10u, 2s},
   };
   for (const BulkCase& bc : cases) {
     double worst = 1e9;
@@ -127,7 +127,7 @@ TEST_CASE("sim: loopback-like path (50 us, unlimited rate) measures CPU cost") {
 
 TEST_CASE("sim: 5 MB both ways at once") {
   constexpr std::size_t kSize = 5 * 1000 * 1000;
-  const BulkCase cases[] = {{0.00, 1, 2500ms}, {0.01, 1, 15s}, {0.05, 1, 60s}};
+  const BulkCase cases[] = {{0.00, 1, 2500ms}, {0.01, 1, 2500ms}, {0.05, 1, 3s}};
   for (const BulkCase& bc : cases) {
     CAPTURE(bc.loss);
     ConnectionPair p(path(bc.loss, 7));
