@@ -396,9 +396,11 @@ TEST_CASE("sim scenario: 10,000 streams over a lifetime, 1,000 open at once") {
                          << sa.packets_sent << " t " << seconds(p.elapsed()));
     }
     REQUIRE(opened);
+    p.run_for(200ms);  // Let the last ACKs arrive.
     CHECK(p.a().stats().open_streams == 1000);
     CHECK(p.b().stats().open_streams == 1000);
-    peak_memory = std::max(peak_memory, p.b().stats().buffer_memory);
+    // Open streams whose bytes were read and acknowledged hold no buffer memory at all.
+    peak_memory = std::max({peak_memory, p.a().stats().buffer_memory, p.b().stats().buffer_memory});
     for (StreamId id : ids) {
       a.send(id, {}, true);
       b.send(id, {}, true);
@@ -412,12 +414,9 @@ TEST_CASE("sim scenario: 10,000 streams over a lifetime, 1,000 open at once") {
     }
   }
   CHECK_FALSE(p.a().closed());
-  // Memory follows the bytes held: 1,000 streams of 64 unread-then-read bytes cost far less
-  // than 1,000 stream windows.
-  CHECK(peak_memory <= 1000 * 2 * 16 * 1024);
-  MESSAGE(batches * 1000 << " streams, 1000 at once, 1 % loss: " << seconds(p.elapsed())
-                         << " s virtual, peak receive-side buffer memory " << peak_memory
-                         << " bytes");
+  CHECK(peak_memory == 0);
+  MESSAGE((batches * 1000) << " streams, 1000 at once, 1 % loss: " << seconds(p.elapsed())
+                           << " s virtual");
 }
 
 TEST_CASE("sim scenario: a stalled reader on one stream never stalls the others") {
@@ -451,6 +450,8 @@ TEST_CASE("sim scenario: a stalled reader on one stream never stalls the others"
     for (StreamId id : ids) CHECK(b.in(id).data == pattern(500 * 1000, id));
     // The stuck stream holds at most its window, unread.
     CHECK(p.b().stats().recv_buffered <= transport::kStreamReceiveWindow);
+    // Memory follows the bytes held: the stuck window plus at most a partial block or two.
+    CHECK(p.b().stats().buffer_memory <= transport::kStreamReceiveWindow + 2 * 16 * 1024);
     CHECK(b.in(stuck).data.empty());
     MESSAGE("8 x 500 kB beside a stalled stream, seed " << seed << ": " << seconds(p.elapsed())
                                                         << " s");
