@@ -813,6 +813,7 @@ void Connection::reset_path(util::TimePoint) {
   s.cc->reset();
   s.pacer.reset();
   s.tracker.reset_backoff();
+  s.tracker.reset_reordering();
 }
 
 }  // namespace punch::transport

@@ -21,6 +21,12 @@ inline constexpr std::uint64_t kPacketThreshold = 3;
 inline constexpr std::int64_t kTimeThresholdNumerator = 9;
 /// Time threshold denominator (see kTimeThresholdNumerator).
 inline constexpr std::int64_t kTimeThresholdDenominator = 8;
+/// Highest the packet threshold may adapt to after spurious losses (RFC 9002 6.1.1 lets it
+/// grow with observed reordering); beyond 20 packets reordering is rare and loss likelier.
+inline constexpr std::uint64_t kMaxPacketThreshold = 20;
+/// Highest the time threshold numerator may adapt to after spurious losses: 16/8 = 2 RTTs,
+/// the most RACK-style reordering windows allow before recovery gets too slow.
+inline constexpr std::int64_t kMaxTimeThresholdNumerator = 16;
 /// Smallest timer worth arming; below this timers are not precise (RFC 9002 6.1.2).
 inline constexpr util::Duration kGranularity = 1ms;
 /// RTT assumed before the first sample; RFC default, relays may be far away (RFC 9002 6.2.2).

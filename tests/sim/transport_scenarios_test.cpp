@@ -223,7 +223,8 @@ TEST_CASE("sim scenario: reordering causes no spurious retransmission storm") {
     MESSAGE("reorder 20 % by 1.5 ms seed " << seed << ": " << describe(m) << ", reordered "
                                            << m.forward.reordered);
     // Severe: 10 % held back by 10 ms (ten packet times) overtake the packet threshold, so
-    // they are declared lost; but only they: one retransmission each, no cascade.
+    // the first are declared lost; their late ACKs raise the thresholds (RFC 9002 6.1), so
+    // after a few the reordering costs nothing.
     PairConfig severe = reference_path(seed);
     severe.a_to_b.reorder = severe.b_to_a.reorder = 0.1;
     severe.a_to_b.reorder_delay = severe.b_to_a.reorder_delay = 10ms;
@@ -231,8 +232,8 @@ TEST_CASE("sim scenario: reordering causes no spurious retransmission storm") {
     CHECK(s.done);
     CHECK(s.intact);
     const std::uint64_t real = s.forward.dropped_queue + s.forward.dropped_random;
-    CHECK(s.sender.packets_lost <= real + s.forward.reordered + 5);
-    CHECK(s.goodput >= 0.60);
+    CHECK(s.sender.packets_lost <= real + s.forward.reordered / 10);
+    CHECK(s.goodput >= 0.85);
     MESSAGE("reorder 10 % by 10 ms seed " << seed << ": " << describe(s) << ", reordered "
                                           << s.forward.reordered);
   }
