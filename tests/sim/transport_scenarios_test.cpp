@@ -326,6 +326,34 @@ TEST_CASE("sim scenario: path change mid-transfer (new RTT and rate, reset_path)
   }
 }
 
+TEST_CASE("sim scenario: the bottleneck drops to a tenth without a path change") {
+  // Nobody calls reset_path(): the model still believes 10 Mbit/s for up to ten round trips
+  // while the link carries 1. The transfer must complete, and the sender must not keep
+  // flooding: the max filter forgets the old rate and the heavy-loss guard caps in flight.
+  for (std::uint64_t seed = 1; seed <= seeds(2, 1); ++seed) {
+    CAPTURE(seed);
+    std::uint64_t sent_before = 0;
+    std::uint64_t lost_before = 0;
+    const BulkResult r = bulk(reference_path(seed), 3 * 1000 * 1000, 40s, [&](ConnectionPair& p) {
+      p.sim().at(kSimEpoch + 1s, [&p, &sent_before, &lost_before] {
+        LinkConfig l = p.a_to_b().config();
+        l.rate_bytes_per_second = kLinkBytesPerSecond / 10;
+        p.a_to_b().set_config(l);
+        sent_before = p.a().stats().packets_sent;
+        lost_before = p.a().stats().packets_lost;
+      });
+    });
+    CHECK(r.done);
+    CHECK(r.intact);
+    const double sent = static_cast<double>(r.sender.packets_sent - sent_before);
+    const double lost = static_cast<double>(r.sender.packets_lost - lost_before);
+    CHECK(lost / sent < 0.25);
+    MESSAGE("rate drop to 1 Mbit/s at 1 s, seed " << seed << ": " << describe(r) << ", "
+                                                  << lost / sent * 100
+                                                  << " % of packets lost after the drop");
+  }
+}
+
 TEST_CASE("sim scenario: 2,000 streams of 32 bytes") {
   for (std::uint64_t seed = 1; seed <= seeds(2, 1); ++seed) {
     CAPTURE(seed);
