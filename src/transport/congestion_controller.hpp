@@ -1,10 +1,13 @@
-// The interface loss recovery drives: NewReno now, CUBIC/BBR later. Bytes in
-// flight are counted by the SentPacketTracker; the controller only decides how
-// many may be (window) and how fast they may leave (pacing rate).
+// The interface loss recovery drives (NewReno, BBR). Bytes in flight are counted
+// by the SentPacketTracker; the controller only decides how many may be (window)
+// and how fast they may leave (pacing rate). Loss-based controllers listen to
+// per-packet acknowledgements and congestion events, model-based ones to the
+// per-ACK delivery-rate samples.
 #pragma once
 
 #include <cstdint>
 
+#include "transport/rate_sampler.hpp"
 #include "transport/rtt_estimator.hpp"
 #include "util/time.hpp"
 
@@ -21,6 +24,9 @@ class CongestionController {
   /// the bytes in flight before the ACK holding it was processed (to spot an idle sender).
   virtual void on_packet_acked(util::TimePoint time_sent, std::uint64_t bytes,
                                std::uint64_t prior_in_flight, util::TimePoint now) = 0;
+  /// Called once per ACK frame at `now`, after on_packet_acked() for each packet it
+  /// acknowledged and any loss it revealed, with the delivery-rate sample `rs`.
+  virtual void on_ack_sample(const RateSample& rs, util::TimePoint now) = 0;
   /// Packets were declared lost at `now`; the newest of them was sent at `latest_lost_sent`.
   virtual void on_congestion_event(util::TimePoint latest_lost_sent, util::TimePoint now) = 0;
   /// Losses spanned more than the persistent congestion duration (RFC 9002 7.6).

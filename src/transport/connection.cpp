@@ -9,6 +9,7 @@
 #include <utility>
 
 #include "transport/ack_ranges.hpp"
+#include "transport/bbr.hpp"
 #include "transport/constants.hpp"
 #include "transport/frame.hpp"
 #include "transport/new_reno.hpp"
@@ -49,14 +50,20 @@ struct Stream {
 }  // namespace
 
 struct Connection::State final : LossListener {
-  State(Role r, util::TimePoint now) : role(r), last_received(now), last_sent(now) {}
+  State(Role r, util::TimePoint now, CongestionAlgorithm algorithm)
+      : role(r), cc(make_controller(algorithm)), last_received(now), last_sent(now) {}
+
+  static std::unique_ptr<CongestionController> make_controller(CongestionAlgorithm algorithm) {
+    if (algorithm == CongestionAlgorithm::kNewReno) return std::make_unique<NewReno>();
+    return std::make_unique<Bbr>();
+  }
 
   // --- Identity and the machinery of RFC 9002 ---
   Role role;
   RttEstimator rtt;
-  NewReno cc;
+  std::unique_ptr<CongestionController> cc;
   Pacer pacer;
-  SentPacketTracker tracker{rtt, cc};
+  SentPacketTracker tracker{rtt, *cc};
   AckRanges received;
 
   // --- Acknowledgements we owe ---
@@ -93,6 +100,7 @@ struct Connection::State final : LossListener {
   util::TimePoint last_sent;
   bool ping_pending = false;
   unsigned probes_pending = 0;
+  unsigned receipt_probe_pto = 0;  // PTO count at which a received packet last forced a probe.
   std::size_t last_max_payload = kMaxDatagramSize;
 
   // --- Closing ---
@@ -183,12 +191,18 @@ struct Connection::State final : LossListener {
     if (!is_local(s.id)) {
       ++peer_streams_retired;
       local_max_streams = peer_streams_retired + kMaxConcurrentStreams;
-      if (local_max_streams - local_max_streams_sent >=
-          std::max<std::uint64_t>(1, kMaxConcurrentStreams / 8)) {
-        max_streams_pending = true;
-      }
+      maybe_raise_stream_credit();
     }
     streams.erase(s.id);
+  }
+
+  // Announces a higher stream limit once it grew by an eighth, or sooner when the peer is
+  // about to run out: without STREAMS_BLOCKED we cannot know it waits for the last few.
+  void maybe_raise_stream_credit() {
+    const std::uint64_t step = std::max<std::uint64_t>(1, kMaxConcurrentStreams / 8);
+    const std::uint64_t grown = local_max_streams - local_max_streams_sent;
+    const std::uint64_t left = local_max_streams_sent - next_peer_index;
+    if (grown > 0 && (grown >= step || left < step)) max_streams_pending = true;
   }
 
   Stream& create_stream(StreamId id) { return streams.try_emplace(id, id).first->second; }
@@ -217,6 +231,7 @@ struct Connection::State final : LossListener {
       create_stream(opened);
       push_event(Event::Kind::kStreamOpened, opened);
     }
+    maybe_raise_stream_credit();
     return find(id);
   }
 
@@ -528,13 +543,17 @@ struct Connection::State final : LossListener {
   std::optional<OutPacket> poll_send(util::TimePoint now, std::size_t max_payload) {
     if (closed) return build_close(now, max_payload);
     last_max_payload = max_payload;
-    pacer.set_rate(cc.pacing_rate(rtt));
+    pacer.set_rate(cc->pacing_rate(rtt));
     const bool probing = probes_pending > 0;
-    const bool cwnd_ok = probing || tracker.bytes_in_flight() < cc.window();
+    const bool cwnd_ok = probing || tracker.bytes_in_flight() < cc->window();
     const bool may_elicit = cwnd_ok && (probing || pacer.can_send(now, max_payload));
     const bool ack_due = ack_pending && (ack_now || now >= ack_deadline);
     if (!may_elicit && !ack_due) return std::nullopt;
-    if (may_elicit && !ack_pending && !has_frames_due()) return std::nullopt;
+    if (may_elicit && !has_frames_due()) {
+      // Allowed to send but nothing to say: the rate samples now measure the app, not the path.
+      tracker.on_app_limited();
+      if (!ack_pending) return std::nullopt;
+    }
 
     OutPacket out;
     out.payload.reserve(max_payload);
@@ -614,6 +633,15 @@ struct Connection::State final : LossListener {
     }
     received.add(pn, now);
     ++stats.packets_received;
+    // We are probing an outage and the peer got through: the path works again, so probe at
+    // once instead of waiting out the backed-off PTO (once per PTO, so it cannot snowball).
+    if (tracker.pto_count() == 0) receipt_probe_pto = 0;
+    if (tracker.pto_count() > 0 && receipt_probe_pto != tracker.pto_count() &&
+        tracker.bytes_in_flight() > 0) {
+      receipt_probe_pto = tracker.pto_count();
+      probes_pending = std::max(probes_pending, 1u);
+      tracker.for_oldest_in_flight(1, [this](const SentPacket& p) { requeue(p); });
+    }
     if (!eliciting) return;
     ack_pending = true;
     ++eliciting_since_ack;
@@ -645,15 +673,15 @@ struct Connection::State final : LossListener {
     util::TimePoint t = std::min(last_received + kIdleTimeout, tracker.deadline());
     if (ack_pending) t = std::min(t, ack_now ? last_received : ack_deadline);
     if (!ping_pending) t = std::min(t, last_sent + kKeepaliveInterval);
-    if (has_frames_due() && probes_pending == 0 && tracker.bytes_in_flight() < cc.window()) {
+    if (has_frames_due() && probes_pending == 0 && tracker.bytes_in_flight() < cc->window()) {
       t = std::min(t, pacer.next_send_time(last_max_payload));
     }
     return t;
   }
 };
 
-Connection::Connection(Role role, util::TimePoint now)
-    : state_(std::make_unique<State>(role, now)) {}
+Connection::Connection(Role role, util::TimePoint now, CongestionAlgorithm algorithm)
+    : state_(std::make_unique<State>(role, now, algorithm)) {}
 Connection::Connection(Connection&&) noexcept = default;
 Connection& Connection::operator=(Connection&&) noexcept = default;
 Connection::~Connection() = default;
@@ -768,7 +796,7 @@ Stats Connection::stats() const {
   st.packets_lost = s.tracker.packets_lost();
   st.smoothed_rtt = s.rtt.smoothed();
   st.rtt_measured = s.rtt.has_sample();
-  st.congestion_window = s.cc.window();
+  st.congestion_window = s.cc->window();
   st.bytes_in_flight = s.tracker.bytes_in_flight();
   st.open_streams = s.streams.size();
   for (const auto& [id, stream] : s.streams) {
@@ -782,9 +810,10 @@ Stats Connection::stats() const {
 void Connection::reset_path(util::TimePoint) {
   State& s = *state_;
   s.rtt.reset();
-  s.cc.reset();
+  s.cc->reset();
   s.pacer.reset();
   s.tracker.reset_backoff();
+  s.tracker.reset_reordering();
 }
 
 }  // namespace punch::transport

@@ -20,6 +20,12 @@ using StreamId = std::uint64_t;
 /// Which end of the connection this is; decides stream-ID parity.
 enum class Role { kClient, kServer };
 
+/// Which congestion controller a Connection runs.
+enum class CongestionAlgorithm {
+  kBbr,      ///< Model-based (default): keeps lossy paths full; see docs/transport.md.
+  kNewReno,  ///< Loss-based RFC 9002 controller, kept for comparison and tests.
+};
+
 /// Something the application should react to, polled with Connection::poll_event().
 struct Event {
   enum class Kind {
@@ -60,8 +66,9 @@ struct OutPacket {
 /// One end of a reliable, multiplexed, congestion-controlled connection.
 class Connection {
  public:
-  /// Starts a connection at `now`; the handshake is already done by then.
-  Connection(Role role, util::TimePoint now);
+  /// Starts a connection at `now` running `algorithm`; the handshake is already done by then.
+  Connection(Role role, util::TimePoint now,
+             CongestionAlgorithm algorithm = CongestionAlgorithm::kBbr);
   Connection(Connection&&) noexcept;
   Connection& operator=(Connection&&) noexcept;
   ~Connection();

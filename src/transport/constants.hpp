@@ -21,6 +21,12 @@ inline constexpr std::uint64_t kPacketThreshold = 3;
 inline constexpr std::int64_t kTimeThresholdNumerator = 9;
 /// Time threshold denominator (see kTimeThresholdNumerator).
 inline constexpr std::int64_t kTimeThresholdDenominator = 8;
+/// Highest the packet threshold may adapt to after spurious losses (RFC 9002 6.1.1 lets it
+/// grow with observed reordering); beyond 20 packets reordering is rare and loss likelier.
+inline constexpr std::uint64_t kMaxPacketThreshold = 20;
+/// Highest the time threshold numerator may adapt to after spurious losses: 16/8 = 2 RTTs,
+/// the most RACK-style reordering windows allow before recovery gets too slow.
+inline constexpr std::int64_t kMaxTimeThresholdNumerator = 16;
 /// Smallest timer worth arming; below this timers are not precise (RFC 9002 6.1.2).
 inline constexpr util::Duration kGranularity = 1ms;
 /// RTT assumed before the first sample; RFC default, relays may be far away (RFC 9002 6.2.2).
@@ -29,6 +35,10 @@ inline constexpr util::Duration kInitialRtt = 333ms;
 inline constexpr unsigned kPtoProbes = 2;
 /// Cap on the PTO backoff exponent, so the period cannot overflow; idle timeout ends it first.
 inline constexpr unsigned kMaxPtoBackoff = 10;
+/// Longest PTO period backoff may reach (unless the RTT alone is longer): an outage that ends
+/// is noticed within this, at a cost of two probes per period while it lasts (RFC 9002 leaves
+/// the backoff unbounded; a tunnel over flaky paths cares more about resuming quickly).
+inline constexpr util::Duration kMaxPtoPeriod = 1s;
 /// Lost packets spanning this many PTO periods collapse the window (RFC 9002 7.6.1).
 inline constexpr std::int64_t kPersistentCongestionThreshold = 3;
 
@@ -65,6 +75,41 @@ inline constexpr double kPacingGainAvoidance = 1.25;
 inline constexpr util::Duration kPacingBurstInterval = 2ms;
 /// Pacer bucket depth never below the initial window, so a quiet sender may burst that much.
 inline constexpr std::uint64_t kMinPacingBurst = kInitialWindow;
+
+// --- BBR (draft-cardwell-iccrg-bbr-congestion-control, v1 with a BBRv2-style loss cap) ---
+
+/// Startup gain 2/ln 2: the smallest that doubles the delivery rate every round trip.
+inline constexpr double kBbrHighGain = 2.885;
+/// Drain gain, the inverse of kBbrHighGain: empties in one round the queue Startup built.
+inline constexpr double kBbrDrainGain = 1.0 / kBbrHighGain;
+/// Window gain in ProbeBW: two BDPs keep the pipe full despite delayed and stretched ACKs.
+inline constexpr double kBbrCwndGain = 2.0;
+/// ProbeBW pacing gain cycle: probe up by a quarter, drain what that queued, cruise six.
+inline constexpr double kBbrPacingGainCycle[] = {1.25, 0.75, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0};
+/// Round trips the max delivery-rate filter spans: long enough to ride out a cycle's dip.
+inline constexpr std::uint64_t kBbrBandwidthWindowRounds = 10;
+/// How long a min-RTT sample stays valid before ProbeRTT re-measures it.
+inline constexpr util::Duration kBbrMinRttWindow = 10s;
+/// Time spent at the minimum window in ProbeRTT: long enough to drain every queue on the path.
+inline constexpr util::Duration kBbrProbeRttDuration = 200ms;
+/// Startup ends when the bandwidth grew by less than this factor ...
+inline constexpr double kBbrFullBandwidthGrowth = 1.25;
+/// ... for this many round trips in a row (the pipe is full).
+inline constexpr std::uint64_t kBbrFullBandwidthRounds = 3;
+/// Smallest BBR window: four packets keep ACK clocking alive even with delayed ACKs.
+inline constexpr std::uint64_t kBbrMinWindow = 4 * kMaxDatagramSize;
+/// Extra window above gain x BDP for ACK aggregation and the packets a pacer burst lets out.
+inline constexpr std::uint64_t kBbrWindowQuanta = 3 * kMaxDatagramSize;
+/// A round trip losing more than this fraction of its packets is heavy loss: far above the
+/// random loss of bad paths (a few percent, which must not shrink the model) and above what
+/// competing BBR flows inflict on each other in a shallow queue (10-20 %).
+inline constexpr double kBbrHeavyLossRate = 0.5;
+/// ... when at least this many packets were lost, so tiny windows are not judged on noise.
+inline constexpr std::uint64_t kBbrHeavyLossMinPackets = 5;
+/// Heavy-loss round trips in a row before the in-flight cap engages: one bad round is a burst.
+inline constexpr std::uint64_t kBbrHeavyLossRounds = 3;
+/// Each heavy-loss round (from the kBbrHeavyLossRounds-th) caps in flight at this fraction.
+inline constexpr double kBbrInflightCapBeta = 0.7;
 
 // --- Streams and flow control (RFC 9000, section 4) ---
 

@@ -17,6 +17,7 @@ class NewReno final : public CongestionController {
   void on_packet_sent(util::TimePoint now, std::uint64_t bytes) override;
   void on_packet_acked(util::TimePoint time_sent, std::uint64_t bytes,
                        std::uint64_t prior_in_flight, util::TimePoint now) override;
+  void on_ack_sample(const RateSample&, util::TimePoint) override {}
   void on_congestion_event(util::TimePoint latest_lost_sent, util::TimePoint now) override;
   void on_persistent_congestion() override;
   std::uint64_t window() const override { return window_; }

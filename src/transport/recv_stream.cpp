@@ -74,6 +74,9 @@ std::size_t RecvStream::read(std::span<std::uint8_t> out) {
   read_offset_ += n;
   consumed_ = read_offset_;
   buffer_.advance_base(read_offset_);
+  // Everything received was read: an idle stream keeps no block (1,000 open streams would
+  // otherwise hold 16 KiB each for a few bytes read long ago).
+  if (read_offset_ == highest_) buffer_.release();
   return n;
 }
 

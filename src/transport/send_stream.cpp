@@ -100,6 +100,8 @@ std::uint64_t SendStream::on_acked(std::uint64_t offset, std::uint64_t length, b
       advanced = true;
     }
     if (advanced) buffer_.advance_base(acked_prefix_);
+    // Everything written was acknowledged: an idle stream keeps no block.
+    if (advanced && acked_prefix_ == write_offset_) buffer_.release();
   }
   if (fin) {
     fin_acked_ = true;

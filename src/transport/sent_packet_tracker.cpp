@@ -14,13 +14,15 @@ void SentPacketTracker::on_packet_sent(SentPacket p) {
   ++next_pn_;
   const State state = p.ack_eliciting ? State::kInFlight : State::kNotInFlight;
   if (p.ack_eliciting) {
+    p.delivery = sampler_.on_packet_sent(p.time_sent, bytes_in_flight_);
     bytes_in_flight_ += p.bytes;
     ++ack_eliciting_in_flight_;
     last_ack_eliciting_sent_ = p.time_sent;
     cc_.on_packet_sent(p.time_sent, p.bytes);
   }
+  const util::TimePoint now = p.time_sent;
   packets_.push_back(Entry{std::move(p), state});
-  pop_resolved();
+  pop_resolved(now);
 }
 
 util::Status SentPacketTracker::on_ack_received(const AckFrame& ack, util::Duration ack_delay,
@@ -31,6 +33,7 @@ util::Status SentPacketTracker::on_ack_received(const AckFrame& ack, util::Durat
     return util::Error{"ACK of packet " + std::to_string(largest) + " which was never sent"};
   }
   const std::uint64_t prior_in_flight = bytes_in_flight_;
+  sampler_.begin_ack(prior_in_flight);
   acked_scratch_.clear();
   bool any_newly_acked = false;
   bool eliciting_newly_acked = false;
@@ -49,10 +52,17 @@ util::Status SentPacketTracker::on_ack_received(const AckFrame& ack, util::Durat
           bytes_in_flight_ -= e.packet.bytes;
           --ack_eliciting_in_flight_;
           acked_scratch_.push_back({e.packet.time_sent, e.packet.bytes});
+          sampler_.on_packet_delivered(e.packet.delivery, e.packet.time_sent, e.packet.bytes, now);
           eliciting_newly_acked = true;
           break;
         case State::kLost:
+          // Delivered after all: it counts towards the delivery rate, not towards in flight,
+          // and the path reorders this much, so wait that long before declaring loss.
           ++spurious_losses_;
+          packet_threshold_ = std::min(std::max(packet_threshold_, e.lost_at_largest - pn + 1),
+                                       kMaxPacketThreshold);
+          time_threshold_ = std::min(time_threshold_ + 1, kMaxTimeThresholdNumerator);
+          sampler_.on_packet_delivered(e.packet.delivery, e.packet.time_sent, e.packet.bytes, now);
           break;
         case State::kNotInFlight:
           break;
@@ -75,8 +85,9 @@ util::Status SentPacketTracker::on_ack_received(const AckFrame& ack, util::Durat
   detect_lost(now, listener);
   for (const Acked& a : acked_scratch_)
     cc_.on_packet_acked(a.time_sent, a.bytes, prior_in_flight, now);
+  cc_.on_ack_sample(sampler_.end_ack(now, rtt_.min(), bytes_in_flight_), now);
   if (any_newly_acked) pto_count_ = 0;
-  pop_resolved();
+  pop_resolved(now);
   return util::ok_status();
 }
 
@@ -84,7 +95,9 @@ void SentPacketTracker::detect_lost(util::TimePoint now, LossListener& listener)
   loss_time_ = util::kNever;
   if (!largest_acked_) return;
   const std::uint64_t largest = *largest_acked_;
-  const util::Duration loss_delay = rtt_.loss_delay();
+  const util::Duration loss_delay = std::max<util::Duration>(
+      std::max(rtt_.smoothed(), rtt_.latest()) * time_threshold_ / kTimeThresholdDenominator,
+      kGranularity);
   const util::TimePoint lost_send_time = now - loss_delay;
   const util::Duration congestion_period =
       (rtt_.pto_base() + kMaxAckDelay) * kPersistentCongestionThreshold;
@@ -102,8 +115,8 @@ void SentPacketTracker::detect_lost(util::TimePoint now, LossListener& listener)
     }
     if (e.state != State::kInFlight) continue;
     const util::TimePoint sent = e.packet.time_sent;
-    if (pn + kPacketThreshold <= largest || sent <= lost_send_time) {
-      declare_lost(e, listener);
+    if (pn + packet_threshold_ <= largest || sent <= lost_send_time) {
+      declare_lost(e, now, listener);
       any_lost = true;
       latest_lost = std::max(latest_lost, sent);
       if (!in_run) {
@@ -125,18 +138,23 @@ void SentPacketTracker::detect_lost(util::TimePoint now, LossListener& listener)
   }
 }
 
-void SentPacketTracker::declare_lost(Entry& e, LossListener& listener) {
+void SentPacketTracker::declare_lost(Entry& e, util::TimePoint now, LossListener& listener) {
   e.state = State::kLost;
+  e.lost_at_largest = largest_acked_.value_or(0);
+  e.lost_time = now;
   bytes_in_flight_ -= e.packet.bytes;
   --ack_eliciting_in_flight_;
   ++packets_lost_;
+  sampler_.on_packet_lost(e.packet.bytes);
   listener.on_packet_lost(e.packet);
 }
 
 util::TimePoint SentPacketTracker::deadline() const {
   if (loss_time_ != util::kNever) return loss_time_;
   if (ack_eliciting_in_flight_ == 0) return util::kNever;
-  return last_ack_eliciting_sent_ + pto_period() * (1 << std::min(pto_count_, kMaxPtoBackoff));
+  const util::Duration base = pto_period();
+  const util::Duration backed_off = base * (1 << std::min(pto_count_, kMaxPtoBackoff));
+  return last_ack_eliciting_sent_ + std::min(backed_off, std::max(base, kMaxPtoPeriod));
 }
 
 SentPacketTracker::TimeoutResult SentPacketTracker::on_timeout(util::TimePoint now,
@@ -144,7 +162,7 @@ SentPacketTracker::TimeoutResult SentPacketTracker::on_timeout(util::TimePoint n
   if (loss_time_ != util::kNever) {
     if (loss_time_ > now) return TimeoutResult::kNone;
     detect_lost(now, listener);
-    pop_resolved();
+    pop_resolved(now);
     return TimeoutResult::kLossDetected;
   }
   if (ack_eliciting_in_flight_ == 0 || deadline() > now) return TimeoutResult::kNone;
@@ -159,10 +177,15 @@ std::vector<SentFrame> SentPacketTracker::take_frame_vector() {
   return v;
 }
 
-void SentPacketTracker::pop_resolved() {
+void SentPacketTracker::pop_resolved(util::TimePoint now) {
   // ACK-only packets are resolved when sent: nobody waits for their acknowledgement, and
   // one still tracked when acknowledged only lets the receiver forget old ranges sooner.
-  while (!packets_.empty() && packets_.front().state != State::kInFlight) {
+  // Lost packets stay for a PTO period, so that a late ACK reveals reordering.
+  const util::Duration keep_lost = pto_period();
+  while (!packets_.empty()) {
+    const Entry& e = packets_.front();
+    if (e.state == State::kInFlight) break;
+    if (e.state == State::kLost && now < e.lost_time + keep_lost) break;
     std::vector<SentFrame>& frames = packets_.front().packet.frames;
     if (frames.capacity() != 0 && spare_frames_.size() < 64) {
       frames.clear();

@@ -1,7 +1,11 @@
 // Loss detection as RFC 9002, section 6 for a single packet number space:
 // remembers what every sent packet carried, processes ACK frames, declares
 // packets lost by packet threshold and time threshold, runs the PTO timer,
-// feeds the RTT estimator and the congestion controller.
+// feeds the RTT estimator, the delivery-rate sampler and the congestion controller.
+//
+// A packet declared lost and then acknowledged was reordered, not lost: the packet and
+// time thresholds grow to what was seen (RFC 9002 6.1.1 and 6.1.2 allow adapting them),
+// so a path that reorders stops causing spurious retransmissions.
 //
 // Packet numbers are consecutive, so packets live in a deque indexed by
 // (pn - first tracked pn): lookups are O(1), and resolved packets leave from
@@ -16,7 +20,9 @@
 
 #include "transport/congestion_controller.hpp"
 #include "transport/connection.hpp"
+#include "transport/constants.hpp"
 #include "transport/frame.hpp"
+#include "transport/rate_sampler.hpp"
 #include "transport/rtt_estimator.hpp"
 #include "util/result.hpp"
 #include "util/time.hpp"
@@ -49,6 +55,7 @@ struct SentPacket {
   std::uint32_t bytes = 0;
   bool ack_eliciting = false;  ///< Ack-eliciting packets are the ones counted in flight.
   std::optional<std::uint64_t> largest_acked;  ///< Largest Acknowledged of an ACK it carried.
+  DeliveryState delivery;  ///< Rate sampler state when sent (set by the tracker).
   std::vector<SentFrame> frames;
 };
 
@@ -88,6 +95,20 @@ class SentPacketTracker {
   void for_oldest_in_flight(std::size_t count, F&& f) const;
   /// Restarts the PTO backoff (a new path).
   void reset_backoff() { pto_count_ = 0; }
+  /// Returns the reordering thresholds to their RFC defaults (a new path).
+  void reset_reordering() {
+    packet_threshold_ = kPacketThreshold;
+    time_threshold_ = kTimeThresholdNumerator;
+  }
+  /// Packets a later acknowledged one must lead by for an earlier one to be lost: starts at
+  /// kPacketThreshold and grows to the reordering seen in spurious losses.
+  std::uint64_t packet_threshold() const { return packet_threshold_; }
+  /// Time threshold numerator over kTimeThresholdDenominator: starts at 9 (9/8 RTT) and grows
+  /// by one per spurious loss, up to kMaxTimeThresholdNumerator.
+  std::int64_t time_threshold() const { return time_threshold_; }
+  /// Notes that the sender has nothing to send: rate samples until the bytes now in flight
+  /// are delivered measure the application, not the path.
+  void on_app_limited() { sampler_.on_app_limited(bytes_in_flight_); }
 
   /// Bytes of ack-eliciting packets neither acknowledged nor declared lost.
   std::uint64_t bytes_in_flight() const { return bytes_in_flight_; }
@@ -97,7 +118,8 @@ class SentPacketTracker {
   std::uint64_t packets_lost() const { return packets_lost_; }
   /// Packets declared lost and acknowledged later.
   std::uint64_t spurious_losses() const { return spurious_losses_; }
-  /// Packets still remembered (bounded by the window plus ACK-only packets of one RTT).
+  /// Packets still remembered (bounded by the window, plus ACK-only packets of one RTT and
+  /// lost packets of one PTO period).
   std::size_t tracked_packets() const { return packets_.size(); }
   /// Takes a cleared frame vector with spare capacity, to spare an allocation per packet.
   std::vector<SentFrame> take_frame_vector();
@@ -107,15 +129,18 @@ class SentPacketTracker {
   struct Entry {
     SentPacket packet;
     State state;
+    std::uint64_t lost_at_largest = 0;  // Largest acknowledged when declared lost.
+    util::TimePoint lost_time{};        // When declared lost.
   };
 
   void detect_lost(util::TimePoint now, LossListener& listener);
-  void declare_lost(Entry& e, LossListener& listener);
-  void pop_resolved();
+  void declare_lost(Entry& e, util::TimePoint now, LossListener& listener);
+  void pop_resolved(util::TimePoint now);
   util::Duration pto_period() const;
 
   RttEstimator& rtt_;
   CongestionController& cc_;
+  RateSampler sampler_;
   std::deque<Entry> packets_;
   std::uint64_t first_pn_ = 0;  // Packet number of packets_.front().
   std::uint64_t next_pn_ = 0;
@@ -126,6 +151,8 @@ class SentPacketTracker {
   util::TimePoint loss_time_ = util::kNever;
   util::TimePoint last_ack_eliciting_sent_{};
   unsigned pto_count_ = 0;
+  std::uint64_t packet_threshold_ = kPacketThreshold;
+  std::int64_t time_threshold_ = kTimeThresholdNumerator;
   std::uint64_t packets_lost_ = 0;
   std::uint64_t spurious_losses_ = 0;
   struct Acked {

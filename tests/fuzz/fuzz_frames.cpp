@@ -1,5 +1,6 @@
 // Fuzz target for the transport's frame decoder and for a Connection fed hostile
-// packets. Input: one flags byte (bit 0: the Connection is the server), then
+// packets. Input: one flags byte (bit 0: the Connection is the server; bit 1: it runs
+// NewReno instead of BBR, so both controllers meet hostile ACKs), then
 // packets as [u16 length][payload], the last one taking whatever is left.
 // Any crash, sanitizer report or broken invariant (encoder not idempotent,
 // a packet over max_payload) is a bug; malformed input must only close the
@@ -68,8 +69,9 @@ void drain(Connection& c, util::TimePoint now) {
   }
 }
 
-void fuzz_connection(bool server, const std::vector<util::ByteView>& packets) {
-  Connection c(server ? Role::kServer : Role::kClient, kT0);
+void fuzz_connection(bool server, bool new_reno, const std::vector<util::ByteView>& packets) {
+  Connection c(server ? Role::kServer : Role::kClient, kT0,
+               new_reno ? CongestionAlgorithm::kNewReno : CongestionAlgorithm::kBbr);
   // Give ACK frames something to acknowledge and streams something to reset.
   const StreamId own = c.open_stream();
   static const std::uint8_t kData[3000] = {};
@@ -120,7 +122,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const util::ByteView in(data, size);
   const auto packets = split(in.subspan(1));
   for (util::ByteView p : packets) fuzz_decoder(p);
-  fuzz_connection((data[0] & 1) != 0, packets);
+  fuzz_connection((data[0] & 1) != 0, (data[0] & 2) != 0, packets);
   return 0;
 }
 
@@ -145,8 +147,8 @@ extern "C" std::size_t punch_fuzz_seed(std::size_t index, std::uint8_t* out, std
       put(s, MaxStreamDataFrame{1, 1 << 21});
       put(s, MaxStreamsFrame{true, 2000});
       break;
-    case 2:  // ACK ranges, PING, PADDING, then a close.
-      s.push_back(0);
+    case 2:  // ACK ranges, PING, PADDING, then a close (NewReno client).
+      s.push_back(2);
       put(s, AckFrame{100, {{2, 2}, {0, 0}}});
       put(s, PingFrame{});
       put(s, PaddingFrame{20});

@@ -1,14 +1,11 @@
-// Two transport Connections joined by two simulated links, driven on virtual time
-// by their next_deadline() and the links' arrivals: the event loop the I/O layer
-// runs for real, with the clock replaced. An event cap turns a protocol that
-// livelocks (deadline never advancing) into a test failure instead of a hang.
+// The common case of the Simulator: a client (a) and a server (b) joined by one
+// link each way, with the names the scenarios use.
 #pragma once
 
 #include <cstdint>
 #include <functional>
 
-#include "sim/sim_link.hpp"
-#include "transport/connection.hpp"
+#include "sim/simulator.hpp"
 
 namespace punch::sim {
 
@@ -19,6 +16,9 @@ struct PairConfig {
   std::uint64_t seed = 1;                ///< Seeds both links (differently).
   std::size_t max_payload = 1166;        ///< What the session layer passes to poll_send.
   std::uint64_t event_cap = 20'000'000;  ///< Loop iterations before run_until gives up.
+  bool deliver_corrupted = false;        ///< See SimConfig::deliver_corrupted.
+  /// Congestion controller of both ends.
+  transport::CongestionAlgorithm algorithm = transport::CongestionAlgorithm::kBbr;
 };
 
 /// A client and a server Connection over simulated links.
@@ -27,47 +27,38 @@ class ConnectionPair {
   /// Creates both connections at kSimEpoch.
   explicit ConnectionPair(const PairConfig& config);
 
+  /// The simulator underneath (for scheduled actions and the observer).
+  Simulator& sim() { return sim_; }
   /// The client end.
-  transport::Connection& a() { return a_; }
+  transport::Connection& a() { return sim_.node(0); }
   /// The server end.
-  transport::Connection& b() { return b_; }
+  transport::Connection& b() { return sim_.node(1); }
   /// Link carrying a's packets.
-  Link& a_to_b() { return ab_; }
+  Link& a_to_b() { return sim_.link(0); }
   /// Link carrying b's packets.
-  Link& b_to_a() { return ba_; }
+  Link& b_to_a() { return sim_.link(1); }
   /// Current virtual time.
-  util::TimePoint now() const { return now_; }
+  util::TimePoint now() const { return sim_.now(); }
   /// Virtual time since the start.
-  util::Duration elapsed() const { return now_ - kSimEpoch; }
+  util::Duration elapsed() const { return sim_.elapsed(); }
   /// Loop iterations so far.
-  std::uint64_t events() const { return events_; }
+  std::uint64_t events() const { return sim_.events(); }
   /// True once run_until stopped because the event cap was reached.
-  bool cap_hit() const { return cap_hit_; }
+  bool cap_hit() const { return sim_.cap_hit(); }
 
-  /// Called after every loop step (before sending), where a scenario reads and writes.
-  void set_app(std::function<void()> app) { app_ = std::move(app); }
-  /// Polls both connections' packets out (run_until does this; call after app actions
-  /// taken outside the loop).
-  void flush();
-  /// Runs until `done()` holds (true), `limit` of virtual time passed, nothing is left to
-  /// happen, or the event cap is hit (false).
-  bool run_until(const std::function<bool()>& done, util::Duration limit);
-  /// Runs for `span` of virtual time.
-  void run_for(util::Duration span);
+  /// See Simulator::set_app.
+  void set_app(std::function<void()> app) { sim_.set_app(std::move(app)); }
+  /// See Simulator::flush.
+  void flush() { sim_.flush(); }
+  /// See Simulator::run_until.
+  bool run_until(const std::function<bool()>& done, util::Duration limit) {
+    return sim_.run_until(done, limit);
+  }
+  /// See Simulator::run_for.
+  void run_for(util::Duration span) { sim_.run_for(span); }
 
  private:
-  void deliver(Link& link, transport::Connection& to);
-  void drain(transport::Connection& from, Link& link);
-
-  PairConfig config_;
-  util::TimePoint now_ = kSimEpoch;
-  transport::Connection a_;
-  transport::Connection b_;
-  Link ab_;
-  Link ba_;
-  std::function<void()> app_;
-  std::uint64_t events_ = 0;
-  bool cap_hit_ = false;
+  Simulator sim_;
 };
 
 }  // namespace punch::sim

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "sim/connection_pair.hpp"
+#include "sim/sim_app.hpp"
 #include "transport/constants.hpp"
 
 namespace punch::sim {
@@ -19,21 +20,6 @@ using transport::Connection;
 using transport::Event;
 using transport::StreamId;
 using namespace std::chrono_literals;
-
-bool sanitized() { return std::getenv("PUNCH_SANITIZED") != nullptr; }
-
-// Deterministic bytes that differ per seed and per position, so reordering shows.
-util::Bytes pattern(std::size_t n, std::uint64_t seed) {
-  util::Bytes out(n);
-  std::uint64_t x = seed * 0x9e3779b97f4a7c15ull + 1;
-  for (std::size_t i = 0; i < n; ++i) {
-    x ^= x << 13;
-    x ^= x >> 7;
-    x ^= x << 17;
-    out[i] = static_cast<std::uint8_t>(x);
-  }
-  return out;
-}
 
 // 20 ms RTT, 50 Mbit/s each way, a queue of about one bandwidth-delay product.
 PairConfig path(double loss, std::uint64_t seed) {
@@ -47,115 +33,6 @@ PairConfig path(double loss, std::uint64_t seed) {
   return c;
 }
 
-// The application on one end: writes queued data as the transport accepts it, reads
-// everything that arrives (unless told to stall), and records events.
-class Endpoint {
- public:
-  struct Outgoing {
-    util::Bytes data;
-    std::size_t written = 0;
-    bool finish = true;
-    bool finished = false;
-  };
-  struct Incoming {
-    util::Bytes data;
-    bool fin = false;
-    bool reset = false;
-  };
-
-  explicit Endpoint(Connection& c) : c_(c) {}
-
-  // Queues `data` on `id` (and a FIN after it if `finish`).
-  void send(StreamId id, util::Bytes data, bool finish = true) {
-    Outgoing& o = out_[id];
-    o.data.insert(o.data.end(), data.begin(), data.end());
-    o.finish = finish;
-    pump(id);
-  }
-
-  void step() {
-    while (auto e = c_.poll_event()) {
-      events.push_back(*e);
-      switch (e->kind) {
-        case Event::Kind::kStreamOpened:
-          in_[e->stream];
-          if (on_open) on_open(e->stream);
-          break;
-        case Event::Kind::kReadable:
-          if (reading) read_all(e->stream);
-          break;
-        case Event::Kind::kWritable:
-          ++writable_events;
-          pump(e->stream);
-          break;
-        case Event::Kind::kStreamReset:
-          in_[e->stream].reset = true;
-          break;
-        case Event::Kind::kClosed:
-          break;
-      }
-    }
-  }
-
-  void resume_reading() {
-    reading = true;
-    for (auto& [id, in] : in_) read_all(id);
-  }
-
-  Incoming& in(StreamId id) { return in_[id]; }
-  Outgoing& out(StreamId id) { return out_[id]; }
-  bool complete(StreamId id, std::size_t size) {
-    auto it = in_.find(id);
-    return it != in_.end() && it->second.fin && it->second.data.size() == size;
-  }
-  std::size_t count(Event::Kind kind, StreamId id) const {
-    std::size_t n = 0;
-    for (const Event& e : events) n += e.kind == kind && e.stream == id ? 1 : 0;
-    return n;
-  }
-
-  std::vector<Event> events;
-  bool reading = true;
-  std::size_t writable_events = 0;
-  std::size_t short_writes = 0;
-  std::function<void(StreamId)> on_open;
-
- private:
-  void pump(StreamId id) {
-    auto it = out_.find(id);
-    if (it == out_.end()) return;
-    Outgoing& o = it->second;
-    while (o.written < o.data.size()) {
-      const std::size_t chunk = std::min<std::size_t>(64 * 1024, o.data.size() - o.written);
-      const std::size_t n = c_.write(id, util::ByteView(o.data).subspan(o.written, chunk));
-      o.written += n;
-      if (n < chunk) {
-        ++short_writes;
-        return;
-      }
-    }
-    if (o.finish && !o.finished) {
-      c_.finish(id);
-      o.finished = true;
-    }
-  }
-
-  void read_all(StreamId id) {
-    Incoming& in = in_[id];
-    std::uint8_t buf[16384];
-    while (std::size_t n = c_.read(id, buf)) in.data.insert(in.data.end(), buf, buf + n);
-    if (c_.read_finished(id)) in.fin = true;
-  }
-
-  Connection& c_;
-  std::map<StreamId, Outgoing> out_;
-  std::map<StreamId, Incoming> in_;
-};
-
-double mbit_per_s(std::size_t bytes, util::Duration d) {
-  return static_cast<double>(bytes) * 8 / 1e6 / std::chrono::duration<double>(d).count();
-}
-
 struct BulkCase {
   double loss;
   std::uint64_t seeds;
@@ -166,12 +43,12 @@ struct BulkCase {
 
 TEST_CASE("sim: 5 MB one way arrives intact within the time budget") {
   constexpr std::size_t kSize = 5 * 1000 * 1000;
-  // NewReno under random loss is slow by design (about 1.22 / sqrt(p) packets per RTT):
-  // the budgets bound regressions, not the algorithm's ceiling.
+  // BBR keeps the path full under random loss (NewReno needed 12 s at 1 % and 45 s at 5 %
+  // here): the budgets are close to the measured times, so a regression shows.
   const BulkCase cases[] = {
       {0.00, 1, 1500ms},
-      {0.01, sanitized() ? 2u : 3u, 12s},
-      {0.05, sanitized() ? 3u : 10u, 45s},
+      {0.01, sanitized() ? 1u : 3u, 1500ms},
+      {0.05, sanitized() ? 1u : 10u, 2s},
   };
   for (const BulkCase& bc : cases) {
     double worst = 1e9;
@@ -249,8 +126,9 @@ TEST_CASE("sim: loopback-like path (50 us, unlimited rate) measures CPU cost") {
 }
 
 TEST_CASE("sim: 5 MB both ways at once") {
-  constexpr std::size_t kSize = 5 * 1000 * 1000;
-  const BulkCase cases[] = {{0.00, 1, 2500ms}, {0.01, 1, 15s}, {0.05, 1, 60s}};
+  // 2 MB under sanitizers, where this is among the slowest cases.
+  const std::size_t size = (sanitized() ? 2 : 5) * std::size_t{1000 * 1000};
+  const BulkCase cases[] = {{0.00, 1, 2500ms}, {0.01, 1, 2500ms}, {0.05, 1, 3s}};
   for (const BulkCase& bc : cases) {
     CAPTURE(bc.loss);
     ConnectionPair p(path(bc.loss, 7));
@@ -260,18 +138,18 @@ TEST_CASE("sim: 5 MB both ways at once") {
       a.step();
       b.step();
     });
-    const util::Bytes up = pattern(kSize, 11);
-    const util::Bytes down = pattern(kSize, 12);
+    const util::Bytes up = pattern(size, 11);
+    const util::Bytes down = pattern(size, 12);
     const StreamId ua = p.a().open_stream();
     const StreamId db = p.b().open_stream();
     a.send(ua, up);
     b.send(db, down);
     const bool done =
-        p.run_until([&] { return b.complete(ua, kSize) && a.complete(db, kSize); }, bc.budget);
+        p.run_until([&] { return b.complete(ua, size) && a.complete(db, size); }, bc.budget);
     CHECK(done);
     CHECK(b.in(ua).data == up);
     CHECK(a.in(db).data == down);
-    MESSAGE("both ways, loss " << bc.loss << ": " << mbit_per_s(kSize, p.elapsed())
+    MESSAGE("both ways, loss " << bc.loss << ": " << mbit_per_s(size, p.elapsed())
                                << " Mbit/s each way");
   }
 }

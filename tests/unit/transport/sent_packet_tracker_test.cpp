@@ -93,21 +93,49 @@ TEST_CASE("sent_packet_tracker: packet threshold, then time threshold") {
   CHECK(f.cc.window() == kInitialWindow / 2);
 }
 
-TEST_CASE("sent_packet_tracker: a late ACK of packets already declared lost is ignored") {
+TEST_CASE("sent_packet_tracker: a late ACK of lost packets reveals reordering") {
   Fixture f;
   for (int i = 0; i < 5; ++i) f.send(kT0);
   REQUIRE(f.ack({{4, 4}}, kT0 + 50ms).ok());
   CHECK(f.rec.lost == std::vector<std::uint64_t>{0, 1});
-  // Their frames were already queued again; the tracker forgot them.
+  CHECK(f.t.packet_threshold() == kPacketThreshold);
+  // They arrive after all: reported (so their requeued frames need not go again), not in
+  // flight twice, and the thresholds grow to the reordering seen (packet 0 was 4 behind).
   REQUIRE(f.ack({{0, 4}}, kT0 + 60ms).ok());
-  CHECK(f.rec.acked == std::vector<std::uint64_t>{4, 2, 3});
+  CHECK(f.rec.acked == std::vector<std::uint64_t>{4, 0, 1, 2, 3});
   CHECK(f.t.bytes_in_flight() == 0);
+  CHECK(f.t.spurious_losses() == 2);
+  CHECK(f.t.packet_threshold() == 5);
+  CHECK(f.t.time_threshold() == kTimeThresholdNumerator + 2);
+  // Now a packet 4 behind the largest acknowledged is not lost yet.
+  for (int i = 0; i < 5; ++i) f.send(kT0 + 61ms);  // 5..9
+  REQUIRE(f.ack({{9, 9}}, kT0 + 62ms).ok());
+  CHECK(f.rec.lost == std::vector<std::uint64_t>{0, 1});
+  REQUIRE(f.ack({{5, 9}}, kT0 + 63ms).ok());
+  CHECK(f.t.spurious_losses() == 2);
+  f.t.reset_reordering();
+  CHECK(f.t.packet_threshold() == kPacketThreshold);
+  CHECK(f.t.time_threshold() == kTimeThresholdNumerator);
 }
 
-TEST_CASE("sent_packet_tracker: PTO fires with exponential backoff") {
+TEST_CASE("sent_packet_tracker: lost packets are forgotten a PTO period after their loss") {
   Fixture f;
+  for (int i = 0; i < 5; ++i) f.send(kT0);
+  REQUIRE(f.ack({{4, 4}}, kT0 + 50ms).ok());
+  CHECK(f.t.tracked_packets() == 5);  // 0 and 1 lost but kept, so everything after too.
+  REQUIRE(f.ack({{2, 3}}, kT0 + 51ms).ok());
+  CHECK(f.t.tracked_packets() == 5);
+  f.send(kT0 + 50ms + f.rtt.pto_base() + kMaxAckDelay);
+  CHECK(f.t.tracked_packets() == 1);        // Only the new one.
+  REQUIRE(f.ack({{0, 1}}, kT0 + 2s).ok());  // Too late to matter: ignored.
+  CHECK(f.t.spurious_losses() == 0);
+}
+
+TEST_CASE("sent_packet_tracker: PTO fires with exponential backoff, capped at kMaxPtoPeriod") {
+  Fixture f;
+  f.rtt.update(10ms, util::Duration{0}, kT0 - 1s);
   f.send(kT0);
-  const util::Duration period = f.rtt.pto_base() + kMaxAckDelay;  // 999 + 25 ms
+  const util::Duration period = f.rtt.pto_base() + kMaxAckDelay;  // 10 + 20 + 25 ms
   CHECK(f.t.deadline() == kT0 + period);
   CHECK(f.t.on_timeout(kT0 + period - 1ms, f.rec) == SentPacketTracker::TimeoutResult::kNone);
   CHECK(f.t.on_timeout(kT0 + period, f.rec) == SentPacketTracker::TimeoutResult::kProbe);
@@ -116,11 +144,18 @@ TEST_CASE("sent_packet_tracker: PTO fires with exponential backoff") {
   CHECK(f.t.deadline() == kT0 + period + 2 * period);
   CHECK(f.t.on_timeout(kT0 + 3 * period, f.rec) == SentPacketTracker::TimeoutResult::kProbe);
   CHECK(f.t.deadline() == kT0 + period + 4 * period);
+  // 32 periods (1.76 s) would exceed the cap: an outage that ends is noticed within it.
+  CHECK(f.t.on_timeout(kT0 + 5 * period, f.rec) == SentPacketTracker::TimeoutResult::kProbe);
+  CHECK(f.t.deadline() == kT0 + period + 8 * period);
+  CHECK(f.t.on_timeout(kT0 + 9 * period, f.rec) == SentPacketTracker::TimeoutResult::kProbe);
+  CHECK(f.t.deadline() == kT0 + period + 16 * period);
+  CHECK(f.t.on_timeout(kT0 + 17 * period, f.rec) == SentPacketTracker::TimeoutResult::kProbe);
+  CHECK(f.t.deadline() == kT0 + period + kMaxPtoPeriod);
   std::vector<std::uint64_t> oldest;
   f.t.for_oldest_in_flight(1, [&](const SentPacket& p) { oldest.push_back(p.packet_number); });
   CHECK(oldest == std::vector<std::uint64_t>{0});
   // An acknowledgement resets the backoff.
-  REQUIRE(f.ack({{1, 1}}, kT0 + 4 * period).ok());
+  REQUIRE(f.ack({{1, 1}}, kT0 + 20 * period).ok());
   CHECK(f.t.pto_count() == 0);
 }
 
