@@ -207,8 +207,8 @@ void Channel::start_bridge(util::ByteView to_local, bool expect_reply) {
       if (socks_) {
         socks_->reply(wire::to_socks_reply(reply.status), util::Address{});
         local_->write(socks_->take_output());
+        if (reply.status != wire::StreamStatus::kOk) close_gracefully_ = true;
       }
-      if (reply.status != wire::StreamStatus::kOk) close_gracefully_ = true;
       if (on_reply_) on_reply_(reply);
     });
   }
@@ -324,12 +324,19 @@ void Channel::on_session_down(const std::string& reason, bool clean) {
 }
 
 void Channel::bridge_finished(const std::string& reason) {
-  if (reason.empty() || !close_gracefully_ || !local_) {
+  if (reason.empty() || !local_) {
     finish(reason);
     return;
   }
-  // A refusal was queued for the local client (a SOCKS5 error reply): let it
-  // out and end with a FIN rather than a reset that could discard it.
+  if (!close_gracefully_) {
+    // The far side failed (refused, reset, gone): the local connection ends
+    // the way a TCP connection to that target would, with a reset.
+    local_->abort();
+    finish(reason);
+    return;
+  }
+  // A SOCKS5 error reply is queued for the local client: let it out and end
+  // with a FIN rather than a reset that could discard it.
   local_->finish([this, reason](const std::string&) { finish(reason); });
 }
 

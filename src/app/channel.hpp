@@ -122,7 +122,7 @@ class Channel {
   util::Bytes local_early_;  // local bytes read before the bridge started
   bool local_eof_ = false;
   std::string local_error_;
-  bool close_gracefully_ = false;  // a refusal reply is queued locally: FIN, not RST
+  bool close_gracefully_ = false;  // a SOCKS5 refusal is queued locally: FIN, not RST
   std::function<void(const std::string&)> on_finished_;
   std::function<void(const wire::StreamReply&)> on_reply_;
 };

@@ -125,8 +125,14 @@ forward_port() {
 # start_http_server DIR: serves DIR over HTTP on loopback; sets HTTP_PORT.
 start_http_server() {
   HTTP_PORT=$(free_tcp_port)
-  python3 -m http.server --bind 127.0.0.1 --directory "$1" "$HTTP_PORT" \
-    >"$WORK/http.log" 2>"$WORK/http.log2" &
+  # http.server's own listen backlog is 5; hundreds of concurrent clients need more.
+  python3 -c '
+import functools, http.server, sys
+class Server(http.server.ThreadingHTTPServer):
+    request_queue_size = 1024
+handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=sys.argv[1])
+Server(("127.0.0.1", int(sys.argv[2])), handler).serve_forever()
+' "$1" "$HTTP_PORT" >"$WORK/http.log" 2>"$WORK/http.log2" &
   PIDS+=($!)
   local i=0
   # Polls for the port to accept, bounded: http.server prints nothing reliable.
