@@ -93,7 +93,8 @@ struct Connection::State final : LossListener {
   std::uint64_t recv_consumed = 0;
   std::uint64_t recv_max_data = kConnectionReceiveWindow;
   bool max_data_pending = false;
-  std::size_t recv_fragments = 0;  // Sum of RecvStream::fragments() over live streams.
+  std::size_t recv_fragments = 0;   // Sum of RecvStream::fragments() over live streams.
+  std::uint64_t send_buffered = 0;  // Sum of SendStream::buffered() over live streams.
 
   // --- Timers ---
   util::TimePoint last_received;
@@ -184,10 +185,22 @@ struct Connection::State final : LossListener {
     }
   }
 
+  // What write() may add to `s` now: its own buffer's free space, limited beyond its
+  // reserve by what the whole connection still has room for.
+  std::uint64_t write_room(const Stream& s) const {
+    const std::uint64_t own = s.send.free_space();
+    const std::uint64_t held = s.send.buffered();
+    const std::uint64_t reserve = held < kStreamSendReserve ? kStreamSendReserve - held : 0;
+    const std::uint64_t shared =
+        send_buffered < kConnectionSendBuffer ? kConnectionSendBuffer - send_buffered : 0;
+    return std::min(own, std::max(reserve, shared));
+  }
+
   // Forgets a stream once neither direction can change any more; `s` dies here.
   void maybe_retire(Stream& s) {
     if (!s.send.terminal() || !s.recv.terminal()) return;
     recv_fragments -= s.recv.fragments();
+    send_buffered -= s.send.buffered();
     if (!is_local(s.id)) {
       ++peer_streams_retired;
       local_max_streams = peer_streams_retired + kMaxConcurrentStreams;
@@ -344,7 +357,9 @@ struct Connection::State final : LossListener {
     Stream* s = *found;
     if (s == nullptr) return;
     // The peer will not read: abandon our direction as RFC 9000 3.5 asks.
+    const std::uint64_t held = s->send.buffered();
     if (s->send.reset(f.error_code)) {
+      send_buffered -= held;
       schedule_control(*s);
       notify_reset(*s);
     }
@@ -366,8 +381,15 @@ struct Connection::State final : LossListener {
       if (f.kind == SentFrameKind::kStream) {
         Stream* s = find(f.stream);
         if (s == nullptr) continue;
+        const std::uint64_t held = s->send.buffered();
         stats.stream_bytes_acked += s->send.on_acked(f.offset, f.length, f.fin);
-        if (s->write_blocked && s->send.free_space() >= kWritableThreshold) {
+        send_buffered -= held - s->send.buffered();
+        // Under a full connection budget a stream's room tops out at its reserve,
+        // so it is woken once half of that is free rather than never.
+        const std::uint64_t room = write_room(*s);
+        const bool budget_full = send_buffered + kWritableThreshold > kConnectionSendBuffer;
+        if (s->write_blocked &&
+            (room >= kWritableThreshold || (budget_full && room >= kStreamSendReserve / 2))) {
           s->write_blocked = false;
           push_event(Event::Kind::kWritable, s->id);
         }
@@ -717,10 +739,10 @@ std::size_t Connection::write(StreamId stream, util::ByteView data) {
   State& s = *state_;
   Stream* st = s.find(stream);
   if (s.closed || st == nullptr || data.empty()) return 0;
-  const std::size_t n = st->send.write(data);
-  if (n < data.size() && st->send.free_space() == 0 && !st->send.is_reset()) {
-    st->write_blocked = true;
-  }
+  const std::uint64_t room = s.write_room(*st);
+  const std::size_t n = st->send.write(data.first(std::min<std::uint64_t>(room, data.size())));
+  s.send_buffered += n;
+  if (n < data.size() && !st->send.is_reset()) st->write_blocked = true;
   if (n > 0) s.schedule(*st);
   return n;
 }
@@ -740,7 +762,11 @@ void Connection::reset(StreamId stream, std::uint64_t error_code) {
   if (s.closed || st == nullptr) return;
   st->local_reset = true;
   st->write_blocked = false;
-  if (st->send.reset(error_code)) s.schedule_control(*st);
+  const std::uint64_t held = st->send.buffered();
+  if (st->send.reset(error_code)) {
+    s.send_buffered -= held;
+    s.schedule_control(*st);
+  }
   const State::RecvSnapshot before = State::snapshot(*st);
   st->recv.stop(error_code);
   s.account(*st, before);

@@ -115,6 +115,14 @@ inline constexpr double kBbrInflightCapBeta = 0.7;
 
 /// Unacknowledged bytes a stream buffers for sending; write() accepts no more.
 inline constexpr std::uint64_t kStreamSendBuffer = 1 << 20;
+/// Unacknowledged bytes all streams together buffer for sending, beyond each stream's
+/// kStreamSendReserve: 1,000 busy streams must not cost 1,000 x kStreamSendBuffer (1 GB).
+/// Matches kConnectionReceiveWindow, which is all the peer would take anyway.
+inline constexpr std::uint64_t kConnectionSendBuffer = 16 << 20;
+/// Bytes every stream may buffer whatever the others hold, so streams whose readers stall
+/// (their data waits for flow-control credit) can never starve the rest; with at most
+/// kMaxConcurrentStreams local streams this bounds send memory at 16 + 64 MiB.
+inline constexpr std::uint64_t kStreamSendReserve = 64 << 10;
 /// Receive window per stream: bytes the peer may send beyond what the app has read.
 inline constexpr std::uint64_t kStreamReceiveWindow = 1 << 20;
 /// Receive window for the whole connection: bounds receive memory over all streams.

@@ -384,4 +384,43 @@ TEST_CASE("connection: confetti data (one byte every other offset) is cut off") 
   CHECK(offset < 2 * kMaxReceiveFragments + 2000);
 }
 
+TEST_CASE("connection: all streams together buffer at most the connection budget plus reserves") {
+  Connection c(Role::kClient, kT0);
+  const util::Bytes big(kStreamSendBuffer, 7);
+  constexpr int kStreams = 100;
+  std::vector<StreamId> ids;
+  std::uint64_t total = 0;
+  for (int i = 0; i < kStreams; ++i) {
+    ids.push_back(c.open_stream());
+    const std::size_t n = c.write(ids.back(), big);
+    // Every stream gets at least its reserve, so none can be starved by the others.
+    CHECK(n >= kStreamSendReserve);
+    total += n;
+  }
+  CHECK(total <= kConnectionSendBuffer + kStreams * kStreamSendReserve);
+  CHECK(total < kStreams * kStreamSendBuffer / 4);
+  CHECK(c.stats().send_buffered == total);
+  MESSAGE(kStreams << " streams of 1 MiB: " << total / 1024 << " KiB accepted");
+
+  // Acknowledgements free budget; a stream stuck at its reserve is woken again.
+  std::uint64_t last_pn = 0;
+  util::TimePoint now = kT0;
+  std::uint64_t pn = 0;
+  bool writable = false;
+  while (!writable && now < kT0 + 30s) {
+    bool sent = false;
+    while (auto p = c.poll_send(now, kMax)) {
+      last_pn = p->packet_number;
+      sent = true;
+    }
+    now += 20ms;
+    if (sent) c.on_packet(pn++, payload({AckFrame{0, {{0, last_pn}}}}), now);
+    for (const Event& e : events(c)) {
+      writable = writable || (e.kind == Event::Kind::kWritable && e.stream == ids.back());
+    }
+  }
+  CHECK(writable);
+  CHECK(c.write(ids.back(), big) > 0);
+}
+
 }  // namespace punch::transport
