@@ -3,7 +3,7 @@
 JOBS ?= $(shell nproc)
 WERROR := $(if $(CI),ON,OFF)
 
-.PHONY: all setup build build-asan test demo format format-check clean
+.PHONY: all setup build build-asan test demo bench format format-check clean
 
 all: build
 
@@ -35,6 +35,11 @@ test: format-check build build-asan
 
 demo: build
 	@scripts/demo build/punch
+
+# Throughput, CPU and memory figures (bench/README.md): printed, never asserted.
+bench: build
+	@scripts/setup --bench
+	@PUNCH_BIN=build/punch bench/run
 
 clean:
 	rm -rf build build-asan
