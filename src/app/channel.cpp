@@ -202,6 +202,7 @@ void Channel::start_bridge(util::ByteView to_local, bool expect_reply) {
   bridge_ = std::make_unique<StreamBridge>(
       owner_.endpoint_, cid_, *stream_, *local_, [this] { owner_.changed(); },
       [this](const std::string& reason) { bridge_finished(reason); });
+  bridge_->on_fin_sent([this] { owner_.watch(*this); });
   if (expect_reply) {
     bridge_->expect_reply([this](const wire::StreamReply& reply) {
       if (socks_) {
@@ -357,6 +358,7 @@ void Channel::finish(const std::string& reason) {
   phase_ = Phase::kDone;
   if (!reason.empty()) util::log_debug(label_ + ": " + reason);
   shutdown();
+  owner_.channel_finished();
   owner_.changed();  // the Forwarder forgets done channels on its next poll
   if (on_finished_) on_finished_(reason);
 }

@@ -72,6 +72,8 @@ class Channel {
   void on_stream_event(const transport::Event& event);
   /// Checks the bridge after a flush.
   void poll();
+  /// True while our FIN waits for its acknowledgement.
+  bool awaiting_ack() const { return bridge_ && bridge_->awaiting_ack(); }
   /// The session ended.
   void on_session_down(const std::string& reason, bool clean);
   /// Ends the channel now: resets the stream if it runs, resets the local end.

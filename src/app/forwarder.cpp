@@ -294,10 +294,20 @@ void Forwarder::on_session_down(std::uint64_t cid, const std::string& reason, bo
 }
 
 void Forwarder::poll() {
-  for (const auto& channel : channels_) {
-    if (!channel->done()) channel->poll();
+  // Only channels waiting for the acknowledgement of their FIN can complete
+  // here; with a thousand forwards open, visiting all of them every loop
+  // iteration cost a fifth of the CPU.
+  std::vector<Channel*> still;
+  for (Channel* channel : finishing_) {
+    if (channel->done()) continue;
+    channel->poll();
+    if (!channel->done() && channel->awaiting_ack()) still.push_back(channel);
   }
+  finishing_.swap(still);
+  if (!sweep_) return;
+  sweep_ = false;
   // Forget finished channels; their callbacks have all returned by now.
+  std::erase_if(finishing_, [](const Channel* c) { return c->done(); });
   for (auto it = by_stream_.begin(); it != by_stream_.end();) {
     it = it->second->done() ? by_stream_.erase(it) : std::next(it);
   }

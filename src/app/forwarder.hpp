@@ -80,6 +80,10 @@ class Forwarder {
 
   /// Called by channels when they need the endpoint flushed.
   void changed() { changed_(); }
+  /// Called by a channel whose FIN awaits its acknowledgement: poll() checks it.
+  void watch(Channel& channel) { finishing_.push_back(&channel); }
+  /// Called by a channel that finished: poll() forgets it.
+  void channel_finished() { sweep_ = true; }
 
  private:
   friend class Channel;
@@ -107,7 +111,9 @@ class Forwarder {
   std::vector<std::unique_ptr<io::TcpListener>> local_listeners_;  // -L then -D
   std::vector<std::unique_ptr<Channel>> channels_;
   std::map<std::pair<std::uint64_t, transport::StreamId>, Channel*> by_stream_;
-  std::uint64_t session_ = 0;  // connector: the one session, once up
+  std::vector<Channel*> finishing_;  // channels whose FIN awaits its acknowledgement
+  bool sweep_ = false;               // some channel finished since the last poll()
+  std::uint64_t session_ = 0;        // connector: the one session, once up
   bool stdio_used_ = false;
   bool closed_ = false;
 };

@@ -8,6 +8,13 @@ namespace {
 // Bytes read from the stream per call: large enough that a Gbit/s stream costs
 // few calls, small enough to stay in cache.
 constexpr std::size_t kReadChunk = 64 * 1024;
+
+// Stream bytes pass through here on their way out; pull() uses it synchronously,
+// so one buffer serves every bridge (a thousand forwards need not hold 64 MB).
+std::span<std::uint8_t> read_scratch() {
+  static std::uint8_t buffer[kReadChunk];
+  return buffer;
+}
 // Application error code of a RESET_STREAM punch sends; the peer treats every
 // reset alike (the far TCP connection is reset), so one code suffices.
 constexpr std::uint64_t kResetCode = 1;
@@ -21,9 +28,7 @@ StreamBridge::StreamBridge(session::Endpoint& endpoint, std::uint64_t cid,
       stream_(stream),
       local_(local),
       changed_(std::move(changed)),
-      finished_(std::move(finished)) {
-  read_buffer_.resize(kReadChunk);
-}
+      finished_(std::move(finished)) {}
 
 transport::Connection* StreamBridge::connection() {
   session::Session* s = endpoint_.session(cid_);
@@ -80,6 +85,7 @@ void StreamBridge::push_pending() {
       fin_sent_ = true;
       c->finish(stream_);
       changed_();
+      if (on_fin_sent_) on_fin_sent_();
     }
   } else {
     local_.resume();
@@ -118,10 +124,11 @@ void StreamBridge::pull() {
   if (c == nullptr) return;
   bool read_any = false;
   while (local_.queued() < io::Duplex::kHighWater) {
-    const std::size_t n = c->read(stream_, read_buffer_);
+    const std::span<std::uint8_t> scratch = read_scratch();
+    const std::size_t n = c->read(stream_, scratch);
     if (n == 0) break;
     read_any = true;
-    util::ByteView data(read_buffer_.data(), n);
+    util::ByteView data(scratch.data(), n);
     if (awaiting_reply_) {
       std::size_t used = 0;
       if (!strip_reply(data, used)) {

@@ -38,6 +38,8 @@ class StreamBridge {
 
   /// Makes the bridge strip a wire::StreamReply off the stream before passing bytes on.
   void expect_reply(ReplyFn on_reply);
+  /// Sets what to call once our FIN is queued: from then on poll() has work to do.
+  void on_fin_sent(std::function<void()> fn) { on_fin_sent_ = std::move(fn); }
   /// Starts: writes `to_local` (stream bytes already read past a preamble) to
   /// the local side, then moves data both ways.
   void start(util::ByteView to_local = {});
@@ -54,6 +56,8 @@ class StreamBridge {
   /// closed it after completing its direction, so buffered bytes are all there is.
   void on_session_down(const std::string& reason, bool peer_finished_cleanly);
 
+  /// True while our FIN waits for its acknowledgement (poll() completes it).
+  bool awaiting_ack() const { return fin_sent_ && !out_done_ && !reported_; }
   /// True once finished (either way).
   bool finished() const { return reported_; }
   /// Stream bytes moved to the local side.
@@ -76,6 +80,7 @@ class StreamBridge {
   std::function<void()> changed_;
   FinishedFn finished_;
   ReplyFn on_reply_;
+  std::function<void()> on_fin_sent_;
   bool awaiting_reply_ = false;
   util::Bytes reply_buffer_;  // reply bytes so far, while awaiting it
   bool started_ = false;
@@ -88,7 +93,6 @@ class StreamBridge {
   bool reported_ = false;
   std::uint64_t bytes_in_ = 0;
   std::uint64_t bytes_out_ = 0;
-  util::Bytes read_buffer_;
 };
 
 }  // namespace punch::app

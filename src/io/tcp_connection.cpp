@@ -14,7 +14,17 @@ namespace punch::io {
 namespace {
 
 // One read of up to 64 KiB per callback, as InputStream does: a transport frame's worth.
-constexpr std::size_t kReadChunk = 64 * 1024;
+// Bytes read per call. Forwards can have a thousand connections paused at once,
+// each holding at most one read the tunnel could not take yet, so this bounds
+// that memory (16 MB per thousand) while a bulk stream still needs few calls.
+constexpr std::size_t kReadChunk = 16 * 1024;
+
+// One read buffer for every connection: libuv allocates, reads and calls back
+// one connection at a time, and the data callback's view ends with the call.
+std::uint8_t* shared_read_buffer() {
+  static std::uint8_t buffer[kReadChunk];
+  return buffer;
+}
 
 uv_stream_t* as_stream(uv_tcp_t* tcp) { return reinterpret_cast<uv_stream_t*>(tcp); }
 
@@ -305,10 +315,9 @@ void TcpConnection::start_reading() {
   const int rc = uv_read_start(
       as_stream(handle_),
       [](uv_handle_t* h, size_t, uv_buf_t* buf) {
-        auto* self = static_cast<TcpConnection*>(h->data);
-        self->read_buffer_.resize(kReadChunk);
-        buf->base = reinterpret_cast<char*>(self->read_buffer_.data());
-        buf->len = self->read_buffer_.size();
+        (void)h;
+        buf->base = reinterpret_cast<char*>(shared_read_buffer());
+        buf->len = kReadChunk;
       },
       [](uv_stream_t* s, ssize_t nread, const uv_buf_t* buf) {
         auto* self = static_cast<TcpConnection*>(s->data);

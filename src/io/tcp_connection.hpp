@@ -127,7 +127,6 @@ class TcpConnection final : public Duplex {
   std::string pending_message_;
   ConnectFn on_connect_;
 
-  util::Bytes read_buffer_;
   bool started_ = false;
   bool paused_ = false;
   bool reading_ = false;

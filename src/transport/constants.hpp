@@ -121,8 +121,9 @@ inline constexpr std::uint64_t kStreamSendBuffer = 1 << 20;
 inline constexpr std::uint64_t kConnectionSendBuffer = 16 << 20;
 /// Bytes every stream may buffer whatever the others hold, so streams whose readers stall
 /// (their data waits for flow-control credit) can never starve the rest; with at most
-/// kMaxConcurrentStreams local streams this bounds send memory at 16 + 64 MiB.
-inline constexpr std::uint64_t kStreamSendReserve = 64 << 10;
+/// kMaxConcurrentStreams local streams this bounds send memory at 16 + 16 MiB. 16 KiB a
+/// round trip still moves 16 MB/s per stream at 1 ms, the RTT of a loopback or LAN relay.
+inline constexpr std::uint64_t kStreamSendReserve = 16 << 10;
 /// Receive window per stream: bytes the peer may send beyond what the app has read.
 inline constexpr std::uint64_t kStreamReceiveWindow = 1 << 20;
 /// Receive window for the whole connection: bounds receive memory over all streams.
