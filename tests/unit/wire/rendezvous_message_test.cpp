@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "unit/wire/fixture_helpers.hpp"
 #include "wire/packet_type.hpp"
 
 // Hex fixtures are written one wire field per string literal; clang-format would
@@ -45,12 +46,7 @@ NodeId node_id() {
 util::Address addr4() { return util::Address::v4(192, 0, 2, 1, 4660); }
 util::Address addr6() { return *util::Address::parse("[2001:db8::1]:443"); }
 
-util::Bytes hex(const std::string& h) {
-  bool ok = false;
-  util::Bytes b = util::from_hex(h, &ok);
-  REQUIRE(ok);
-  return b;
-}
+using wire::testing::hex;
 
 struct Fixture {
   const char* name;

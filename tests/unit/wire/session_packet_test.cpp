@@ -4,6 +4,7 @@
 
 #include <string>
 
+#include "unit/wire/fixture_helpers.hpp"
 #include "wire/packet_type.hpp"
 
 // Hex fixtures are written one wire field per string literal; clang-format would
@@ -25,12 +26,7 @@ constexpr std::uint64_t kPn = 0x1112131415161718;
 #define KIND_PROTECTED "01"
 #define PN "1112131415161718"
 
-util::Bytes hex(const std::string& h) {
-  bool ok = false;
-  util::Bytes b = util::from_hex(h, &ok);
-  REQUIRE(ok);
-  return b;
-}
+using wire::testing::hex;
 
 // True if `inner` is exactly the bytes [offset, offset + size) of `outer`, as a view.
 bool views(util::ByteView inner, const util::Bytes& outer, std::size_t offset, std::size_t size) {

@@ -5,6 +5,8 @@
 #include <string>
 #include <vector>
 
+#include "unit/wire/fixture_helpers.hpp"
+
 // Hex fixtures are written one wire field per string literal; clang-format would
 // re-flow them and hide the field boundaries.
 // clang-format off
@@ -24,20 +26,9 @@ namespace {
 #define V6_ADDR "20010db8000000000000000000000001"  // 2001:db8::1
 #define EXAMPLE "0b" "6578616d706c652e636f6d"       // "example.com"
 
-util::Bytes hex(const std::string& h) {
-  bool ok = false;
-  util::Bytes b = util::from_hex(h, &ok);
-  REQUIRE(ok);
-  return b;
-}
+using wire::testing::hex;
 
-template <typename T>
-std::string encoded(const T& m) {
-  util::Bytes out = {0xee};  // Encoders append; what was there stays.
-  wire::encode(m, out);
-  CHECK(out.front() == 0xee);
-  return util::to_hex(util::ByteView(out).subspan(1));
-}
+using wire::testing::encoded;
 
 struct GreetingFixture {
   const char* name;

@@ -6,6 +6,8 @@
 #include <string>
 #include <vector>
 
+#include "unit/wire/fixture_helpers.hpp"
+
 // Hex fixtures are written one wire field per string literal; clang-format would
 // re-flow them and hide the field boundaries.
 // clang-format off
@@ -24,20 +26,9 @@ namespace {
 #define ORIGIN "0e" "3132372e302e302e313a35353535"   // "127.0.0.1:5555"
 #define PAYLOAD "474554202f20485454502f312e310d0a"  // "GET / HTTP/1.1\r\n"
 
-util::Bytes hex(const std::string& h) {
-  bool ok = false;
-  util::Bytes b = util::from_hex(h, &ok);
-  REQUIRE(ok);
-  return b;
-}
+using wire::testing::hex;
 
-template <typename T>
-std::string encoded(const T& m) {
-  util::Bytes out = {0xee};  // Encoders append; what was there stays.
-  wire::encode(m, out);
-  CHECK(out.front() == 0xee);
-  return util::to_hex(util::ByteView(out).subspan(1));
-}
+using wire::testing::encoded;
 
 struct RequestFixture {
   const char* name;
@@ -82,15 +73,7 @@ std::vector<ReplyFixture> replies() {
   };
 }
 
-template <typename Decode>
-void check_prefixes_need_more(const util::Bytes& full, Decode decode) {
-  for (std::size_t n = 0; n < full.size(); ++n) {
-    CAPTURE(n);
-    const auto d = decode(util::ByteView(full).first(n));
-    CHECK(d.need_more());
-    CHECK(d.consumed == 0);
-  }
-}
+using wire::testing::check_prefixes_need_more;
 
 }  // namespace
 
