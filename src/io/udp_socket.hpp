@@ -76,7 +76,7 @@ class UdpSocket final : public util::DatagramSink {
   uv_prepare_t* prepare_ = nullptr;  // flushes the batch before the loop blocks
   std::vector<Batched> batch_;
   util::Bytes batch_bytes_;
-  bool gso_ = true;  // cleared when the kernel refuses UDP_SEGMENT
+  bool gso_ = true;       // cleared when the kernel refuses UDP_SEGMENT
   bool too_big_ = false;  // the last sendmmsg failed with EMSGSIZE
   ReceiveFn on_receive_;
   util::Bytes recv_buffer_;

@@ -108,14 +108,14 @@ struct Connection::State final : LossListener {
   // --- Path MTU discovery (RFC 8899, simplified; sizes are UDP payload bytes) ---
   std::size_t overhead = 0;                       // What the session adds to a payload.
   std::size_t datagram_size = kBaseDatagramSize;  // Validated: packets may be this big.
-  std::size_t failed_size = SIZE_MAX;   // Smallest size given up on, until failed_until.
+  std::size_t failed_size = SIZE_MAX;             // Smallest size given up on, until failed_until.
   util::TimePoint failed_until = util::kNever;
-  unsigned probe_failures = 0;          // Lost probes of the size being searched.
+  unsigned probe_failures = 0;  // Lost probes of the size being searched.
   bool probe_in_flight = false;
-  std::uint64_t probe_pn = 0;           // Packet number of the probe in flight.
-  std::uint64_t path_first_pn = 0;      // Probes sent before this went over an older path.
-  util::TimePoint probe_holdoff{};      // No probe before this (after a black hole).
-  util::TimePoint last_loss{};          // Latest loss of a packet other than a probe.
+  std::uint64_t probe_pn = 0;       // Packet number of the probe in flight.
+  std::uint64_t path_first_pn = 0;  // Probes sent before this went over an older path.
+  util::TimePoint probe_holdoff{};  // No probe before this (after a black hole).
+  util::TimePoint last_loss{};      // Latest loss of a packet other than a probe.
 
   // --- Closing ---
   bool closed = false;

@@ -61,8 +61,8 @@ util::Status SentPacketTracker::on_ack_received(const AckFrame& ack, util::Durat
           // A late probe was slow to serialize, if anything: no lesson about reordering.
           if (!e.packet.mtu_probe) {
             ++spurious_losses_;
-            packet_threshold_ = std::min(
-                std::max(packet_threshold_, e.lost_at_largest - pn + 1), kMaxPacketThreshold);
+            packet_threshold_ = std::min(std::max(packet_threshold_, e.lost_at_largest - pn + 1),
+                                         kMaxPacketThreshold);
             time_threshold_ = std::min(time_threshold_ + 1, kMaxTimeThresholdNumerator);
           }
           sampler_.on_packet_delivered(e.packet.delivery, e.packet.time_sent, e.packet.bytes, now);
