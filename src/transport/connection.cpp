@@ -413,7 +413,10 @@ struct Connection::State final : LossListener {
     return std::min(max_payload, payload_for(datagram_size));
   }
 
-  void set_datagram_size(std::size_t size) { datagram_size = size; }
+  void set_datagram_size(std::size_t size) {
+    datagram_size = size;
+    cc->set_max_datagram(size);
+  }
 
   // The size to probe next, or 0 when none: the next one of the table, unless it failed
   // lately or exceeds what the caller can protect.

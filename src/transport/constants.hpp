@@ -127,7 +127,8 @@ inline constexpr util::Duration kBbrProbeRttDuration = 200ms;
 inline constexpr double kBbrFullBandwidthGrowth = 1.25;
 /// ... for this many round trips in a row (the pipe is full).
 inline constexpr std::uint64_t kBbrFullBandwidthRounds = 3;
-/// Smallest BBR window: four packets keep ACK clocking alive even with delayed ACKs.
+/// Smallest BBR window: four packets keep ACK clocking alive even with delayed ACKs (this and
+/// the windows above are given at kMaxDatagramSize and scale with the datagram size used).
 inline constexpr std::uint64_t kBbrMinWindow = 4 * kMaxDatagramSize;
 /// Extra window above gain x BDP for ACK aggregation and the packets a pacer burst lets out.
 inline constexpr std::uint64_t kBbrWindowQuanta = 3 * kMaxDatagramSize;
