@@ -71,6 +71,10 @@ inline constexpr std::size_t kBaseDatagramSize = 1200;
 inline constexpr std::size_t kProbeDatagramSizes[] = {1452, 8952, 16384};
 /// Largest UDP payload ever sent: the session sizes its buffers and ceiling by this.
 inline constexpr std::size_t kMaxProbeDatagramSize = 16384;
+static_assert(kProbeDatagramSizes[0] > kBaseDatagramSize &&
+                  kProbeDatagramSizes[sizeof kProbeDatagramSizes / sizeof(std::size_t) - 1] ==
+                      kMaxProbeDatagramSize,
+              "probe sizes ascend from above the base to kMaxProbeDatagramSize");
 /// Lost probes of one size before the search stops at the last good size: a single loss
 /// may be congestion, three in a row are the path (RFC 8899 MAX_PROBES = 3).
 inline constexpr unsigned kMaxProbeAttempts = 3;
