@@ -94,9 +94,9 @@ inline constexpr util::Duration kBlackHoleHoldoff = std::chrono::seconds(30);
 
 // --- Congestion control (RFC 9002, section 7) ---
 
-/// Datagram size the congestion controller counts in: the base size, not the probed one, so
-/// that windows in bytes keep their meaning when the size changes (a window below one big
-/// packet still lets it out, as the in-flight < window rule admits any size).
+/// Datagram size the windows below are given at (RFC 9002 7.2 uses the max datagram): the
+/// base size; the controllers scale the ones kept in packets (minimum windows, BBR quanta,
+/// NewReno's increase) to the size validated by path MTU discovery.
 inline constexpr std::uint64_t kMaxDatagramSize = kBaseDatagramSize;
 /// Initial window: 10 packets, as RFC 9002 7.2 allows (bounded by 14720 bytes).
 inline constexpr std::uint64_t kInitialWindow = 10 * kMaxDatagramSize;
