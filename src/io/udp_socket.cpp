@@ -61,6 +61,7 @@ util::Status UdpSocket::bind(const util::Address& local, ReceiveFn on_receive) {
   to_sockaddr(local, ss);
   int rc = uv_udp_bind(handle_, reinterpret_cast<const sockaddr*>(&ss), 0);
   if (rc != 0) return util::Error{"cannot bind UDP " + local.to_string() + ": " + uv_strerror(rc)};
+  set_dont_fragment(ss.ss_family);
   int size = kSocketBuffer;
   uv_send_buffer_size(reinterpret_cast<uv_handle_t*>(handle_), &size);
   size = kSocketBuffer;
@@ -86,6 +87,21 @@ util::Status UdpSocket::bind(const util::Address& local, ReceiveFn on_receive) {
       });
   if (rc != 0) return util::Error{std::string("cannot receive on UDP socket: ") + uv_strerror(rc)};
   return util::ok_status();
+}
+
+void UdpSocket::set_dont_fragment(int family) {
+  int fd = -1;
+  if (uv_fileno(reinterpret_cast<uv_handle_t*>(handle_), &fd) != 0) return;
+  // PROBE: set DF and never fragment locally, yet ignore the kernel's cached path MTU, so a
+  // path MTU probe the path cannot carry is dropped (or fails with EMSGSIZE) and the
+  // transport's own discovery decides the size; failures leave the kernel default.
+  if (family == AF_INET6) {
+    const int v = IPV6_PMTUDISC_PROBE;
+    ::setsockopt(fd, IPPROTO_IPV6, IPV6_MTU_DISCOVER, &v, sizeof v);
+    // A dual-stack socket sends IPv4 too (to mapped addresses); set both.
+  }
+  const int v = IP_PMTUDISC_PROBE;
+  ::setsockopt(fd, IPPROTO_IP, IP_MTU_DISCOVER, &v, sizeof v);
 }
 
 util::Address UdpSocket::local_address() const {
@@ -129,8 +145,9 @@ void UdpSocket::flush() {
 // Sends batch_[first..] as up to kMaxMessages messages in one sendmmsg; runs of
 // datagrams to one address with one size (the last may be shorter) go as one
 // GSO message. Returns the index after the last datagram handed to the kernel
-// or dropped for an error; `first` itself means EAGAIN.
-std::size_t UdpSocket::send_groups(std::size_t first) {
+// or dropped for an error; `first` itself means EAGAIN. `single` sends each
+// datagram as its own message.
+std::size_t UdpSocket::send_groups(std::size_t first, bool single) {
   int fd = -1;
   if (uv_fileno(reinterpret_cast<uv_handle_t*>(handle_), &fd) != 0) return batch_.size();
   mmsghdr msgs[kMaxMessages];
@@ -143,7 +160,7 @@ std::size_t UdpSocket::send_groups(std::size_t first) {
     const Batched& head = batch_[i];
     std::size_t count = 1;
     std::size_t bytes = head.size;
-    if (gso_) {
+    if (gso_ && !single) {
       // Consecutive entries are contiguous in batch_bytes_, so a run is one iovec.
       while (i + count < batch_.size() && count < kMaxSegments) {
         const Batched& b = batch_[i + count];
@@ -180,11 +197,19 @@ std::size_t UdpSocket::send_groups(std::size_t first) {
   }
   ++stats_.send_calls;
   const int rc = ::sendmmsg(fd, msgs, n, 0);
+  too_big_ = rc < 0 && errno == EMSGSIZE;
   if (rc < 0) {
     if (errno == EAGAIN || errno == EWOULDBLOCK) return first;
-    if (counts[0] > 1 && (errno == EIO || errno == EINVAL || errno == ENOPROTOOPT)) {
-      gso_ = false;  // no UDP GSO here (old kernel, or the device refuses): plain batches
-      return send_groups(first);
+    if (counts[0] > 1 &&
+        (errno == EIO || errno == EINVAL || errno == ENOPROTOOPT || errno == EMSGSIZE)) {
+      // Either no UDP GSO here (old kernel, or the device refuses), or the run's segment
+      // size exceeds the interface MTU: a path MTU probe heads it (the datagram after a
+      // probe is smaller, so it joins the run). Sending one by one tells which: a head
+      // too big for the interface fails alone with EMSGSIZE and is dropped as any lost
+      // probe, and GSO stays on; otherwise GSO goes for good.
+      const std::size_t after = send_groups(first, true);
+      if (!too_big_ && after != first) gso_ = false;
+      return after;
     }
     stats_.send_errors += counts[0];  // e.g. no route: UDP drops that message
     return first + counts[0];

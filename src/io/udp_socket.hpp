@@ -69,13 +69,15 @@ class UdpSocket final : public util::DatagramSink {
   static constexpr std::size_t kMaxQueued = 8192;
   void send_queued();
   void enqueue(const sockaddr_storage& to, util::ByteView data);
-  std::size_t send_groups(std::size_t first);
+  std::size_t send_groups(std::size_t first, bool single = false);
+  void set_dont_fragment(int family);
 
   uv_udp_t* handle_ = nullptr;
   uv_prepare_t* prepare_ = nullptr;  // flushes the batch before the loop blocks
   std::vector<Batched> batch_;
   util::Bytes batch_bytes_;
-  bool gso_ = true;  // cleared when the kernel refuses UDP_SEGMENT
+  bool gso_ = true;       // cleared when the kernel refuses UDP_SEGMENT
+  bool too_big_ = false;  // the last sendmmsg failed with EMSGSIZE
   ReceiveFn on_receive_;
   util::Bytes recv_buffer_;
   std::deque<std::unique_ptr<Pending>> queue_;

@@ -11,8 +11,11 @@ namespace {
 // Finished (which completes the client's handshake); hold a few instead of
 // waiting a PTO for them.
 constexpr std::size_t kMaxEarlyPackets = 16;
-constexpr std::size_t kMaxPayload =
-    Session::kMaxDatagram - wire::kProtectedHeaderSize - crypto::PacketProtection::kTagSize;
+// What protection adds to every transport payload.
+constexpr std::size_t kOverhead = wire::kProtectedHeaderSize + crypto::PacketProtection::kTagSize;
+// The most the transport may put in one packet (an MTU probe, or a packet at a validated
+// size); the transport itself keeps to 1200-byte datagrams until a probe proved more.
+constexpr std::size_t kMaxPayload = Session::kMaxDatagram - kOverhead;
 }  // namespace
 
 Session::Session(SessionRole role, std::uint64_t connection_id, const crypto::Identity& identity,
@@ -76,6 +79,7 @@ void Session::check_handshake(util::TimePoint now) {
                                                             : keys.client_to_server);
   connection_ = std::make_unique<transport::Connection>(
       client ? transport::Role::kClient : transport::Role::kServer, now);
+  connection_->set_datagram_overhead(kOverhead);
   // An idle new session would otherwise have no RTT sample until its first
   // keepalive; one PING measures the path at once (reported in --events).
   connection_->ping();

@@ -15,6 +15,7 @@
 #include "crypto/packet_protection.hpp"
 #include "crypto/random.hpp"
 #include "transport/connection.hpp"
+#include "transport/constants.hpp"
 #include "util/address.hpp"
 #include "util/datagram_sink.hpp"
 #include "util/time.hpp"
@@ -34,8 +35,9 @@ struct SessionStats {
 /// A session with one peer over one connection ID.
 class Session {
  public:
-  /// UDP payload punch sends at most, before path MTU discovery (RFC 9000's minimum).
-  static constexpr std::size_t kMaxDatagram = 1200;
+  /// UDP payload punch sends at most: the largest path MTU probe (the transport starts at
+  /// 1200, RFC 9000's minimum, and uses more only once a probe proved the path carries it).
+  static constexpr std::size_t kMaxDatagram = transport::kMaxProbeDatagramSize;
 
   /// Prepares a session; `identity`, `rng` and `sink` must outlive it. `expected`
   /// is the peer ID the handshake must prove. Packets go to `path`.

@@ -15,7 +15,7 @@ void Bbr::reset() {
   mode_ = Mode::kStartup;
   pacing_gain_ = kBbrHighGain;
   cwnd_gain_ = kBbrHighGain;
-  cwnd_ = kInitialWindow;
+  cwnd_ = initial_window();
   prior_cwnd_ = 0;
   bw_rounds_ = {};
   pacing_rate_ = 0;
@@ -49,7 +49,7 @@ void Bbr::on_congestion_event(util::TimePoint, util::TimePoint) {}
 void Bbr::on_persistent_congestion() {
   // Nothing got through for several PTOs (a blackhole, a dead path): restart ACK clocking
   // from the minimum window. The model survives; the window regrows by what gets acked.
-  cwnd_ = kBbrMinWindow;
+  cwnd_ = scaled(kBbrMinWindow);
 }
 
 double Bbr::bandwidth() const {
@@ -62,26 +62,26 @@ double Bbr::bandwidth() const {
 
 std::uint64_t Bbr::bdp() const {
   const double bw = bandwidth();
-  if (bw <= 0 || min_rtt_ <= util::Duration{0}) return kInitialWindow;
+  if (bw <= 0 || min_rtt_ <= util::Duration{0}) return initial_window();
   return static_cast<std::uint64_t>(bw * seconds(min_rtt_));
 }
 
 std::uint64_t Bbr::target_window(double gain) const {
-  if (bandwidth() <= 0 || min_rtt_ <= util::Duration{0}) return kInitialWindow;
-  return static_cast<std::uint64_t>(gain * static_cast<double>(bdp())) + kBbrWindowQuanta;
+  if (bandwidth() <= 0 || min_rtt_ <= util::Duration{0}) return initial_window();
+  return static_cast<std::uint64_t>(gain * static_cast<double>(bdp())) + scaled(kBbrWindowQuanta);
 }
 
 std::uint64_t Bbr::window() const {
   std::uint64_t w = std::min(cwnd_, inflight_cap_);
-  if (mode_ == Mode::kProbeRtt) w = std::min(w, kBbrMinWindow);
-  return std::max(w, kBbrMinWindow);
+  if (mode_ == Mode::kProbeRtt) w = std::min(w, scaled(kBbrMinWindow));
+  return std::max(w, scaled(kBbrMinWindow));
 }
 
 double Bbr::pacing_rate(const RttEstimator& rtt) const {
   if (pacing_rate_ > 0) return pacing_rate_;
   // No bandwidth sample yet: the initial window per (smoothed) RTT, at Startup gain.
   const double s = seconds(rtt.has_sample() ? rtt.smoothed() : kInitialRtt);
-  return kBbrHighGain * static_cast<double>(kInitialWindow) / std::max(s, 1e-3);
+  return kBbrHighGain * static_cast<double>(initial_window()) / std::max(s, 1e-3);
 }
 
 void Bbr::on_ack_sample(const RateSample& rs, util::TimePoint now) {
@@ -132,13 +132,13 @@ void Bbr::update_loss(const RateSample& rs) {
     // model believes). Stay well below it until rounds are clean again.
     const auto in_flight = std::min(round_max_in_flight_, inflight_cap_);
     inflight_cap_ =
-        std::max(kBbrMinWindow,
+        std::max(scaled(kBbrMinWindow),
                  static_cast<std::uint64_t>(kBbrInflightCapBeta * static_cast<double>(in_flight)));
     // Startup that meets such loss has found the ceiling (BBRv2 exits Startup on loss too).
     filled_pipe_ = true;
   } else if (!heavy && inflight_cap_ != kNoCap) {
     // Additive regrowth, one packet per clean round, as after any multiplicative decrease.
-    inflight_cap_ += kMaxDatagramSize;
+    inflight_cap_ += max_datagram();
     // Once the cap no longer binds the model it is pointless: lift it.
     if (inflight_cap_ >= 2 * target_window(kBbrCwndGain)) inflight_cap_ = kNoCap;
   }
@@ -212,7 +212,7 @@ void Bbr::update_min_rtt(const RateSample& rs, util::TimePoint now) {
   if (mode_ != Mode::kProbeRtt) return;
   if (!probe_rtt_timing_) {
     // Dwell once the queue we built is gone: in flight at the minimum window.
-    if (rs.bytes_in_flight <= kBbrMinWindow) {
+    if (rs.bytes_in_flight <= scaled(kBbrMinWindow)) {
       probe_rtt_timing_ = true;
       probe_rtt_done_ = now + kBbrProbeRttDuration;
       probe_rtt_round_done_ = false;
@@ -240,10 +240,10 @@ void Bbr::update_window(const RateSample& rs) {
   const std::uint64_t target = target_window(cwnd_gain_);
   if (filled_pipe_) {
     cwnd_ = std::min(cwnd_ + rs.newly_acked, target);
-  } else if (cwnd_ < target || rs.total_delivered < kInitialWindow) {
+  } else if (cwnd_ < target || rs.total_delivered < initial_window()) {
     cwnd_ += rs.newly_acked;
   }
-  cwnd_ = std::max(cwnd_, kBbrMinWindow);
+  cwnd_ = std::max(cwnd_, scaled(kBbrMinWindow));
 }
 
 }  // namespace punch::transport

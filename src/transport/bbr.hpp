@@ -76,8 +76,8 @@ class Bbr final : public CongestionController {
   Mode mode_ = Mode::kStartup;
   double pacing_gain_ = kBbrHighGain;
   double cwnd_gain_ = kBbrHighGain;
-  std::uint64_t cwnd_ = kInitialWindow;
-  std::uint64_t prior_cwnd_ = 0;  // Saved on entering ProbeRTT.
+  std::uint64_t cwnd_ = kInitialWindow;  // Set by reset().
+  std::uint64_t prior_cwnd_ = 0;         // Saved on entering ProbeRTT.
 
   // Max filter: the best sample of each of the last kBbrBandwidthWindowRounds rounds.
   struct RoundMax {

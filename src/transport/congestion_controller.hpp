@@ -5,8 +5,10 @@
 // per-ACK delivery-rate samples.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 
+#include "transport/constants.hpp"
 #include "transport/rate_sampler.hpp"
 #include "transport/rtt_estimator.hpp"
 #include "util/time.hpp"
@@ -35,8 +37,26 @@ class CongestionController {
   virtual std::uint64_t window() const = 0;
   /// Bytes per second to pace at given `rtt`.
   virtual double pacing_rate(const RttEstimator& rtt) const = 0;
-  /// Returns to the initial state (a new path).
+  /// Returns to the initial state (a new path); the datagram size stays.
   virtual void reset() = 0;
+
+  /// Sets the largest datagram now sent (`bytes`, never below kMaxDatagramSize), which the
+  /// windows kept in packets (minimum, quanta, increase) scale with.
+  void set_max_datagram(std::uint64_t bytes) { max_datagram_ = std::max(bytes, kMaxDatagramSize); }
+  /// Largest datagram now sent, in bytes.
+  std::uint64_t max_datagram() const { return max_datagram_; }
+
+ protected:
+  /// `base_bytes`, a window given at kMaxDatagramSize, for the current datagram size.
+  std::uint64_t scaled(std::uint64_t base_bytes) const {
+    return base_bytes / kMaxDatagramSize * max_datagram_;
+  }
+  /// Initial window (RFC 9002 7.2): kInitialWindow, but at least two datagrams, so that
+  /// the receiver acknowledges at once instead of after its ACK delay.
+  std::uint64_t initial_window() const { return std::max(kInitialWindow, 2 * max_datagram_); }
+
+ private:
+  std::uint64_t max_datagram_ = kMaxDatagramSize;
 };
 
 }  // namespace punch::transport

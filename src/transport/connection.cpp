@@ -1,6 +1,7 @@
 #include "transport/connection.hpp"
 
 #include <algorithm>
+#include <cstdint>
 #include <cstdio>
 #include <deque>
 #include <string>
@@ -103,6 +104,19 @@ struct Connection::State final : LossListener {
   unsigned probes_pending = 0;
   unsigned receipt_probe_pto = 0;  // PTO count at which a received packet last forced a probe.
   std::size_t last_max_payload = kMaxDatagramSize;
+  util::TimePoint clock{};  // `now` of the current call, for the LossListener callbacks.
+
+  // --- Path MTU discovery (RFC 8899, simplified; sizes are UDP payload bytes) ---
+  std::size_t overhead = 0;                       // What the session adds to a payload.
+  std::size_t datagram_size = kBaseDatagramSize;  // Validated: packets may be this big.
+  std::size_t failed_size = SIZE_MAX;             // Smallest size given up on, until failed_until.
+  util::TimePoint failed_until = util::kNever;
+  unsigned probe_failures = 0;  // Lost probes of the size being searched.
+  bool probe_in_flight = false;
+  std::uint64_t probe_pn = 0;       // Packet number of the probe in flight.
+  std::uint64_t path_first_pn = 0;  // Probes sent before this went over an older path.
+  util::TimePoint probe_holdoff{};  // No probe before this (after a black hole).
+  util::TimePoint last_loss{};      // Latest loss of a packet other than a probe.
 
   // --- Closing ---
   bool closed = false;
@@ -375,6 +389,7 @@ struct Connection::State final : LossListener {
   // ---------------------------------------------------------------- LossListener
 
   void on_packet_acked(const SentPacket& p) override {
+    if (p.mtu_probe) on_probe_acked(p);
     // The peer has seen our ACK up to this point: no need to keep repeating those ranges.
     if (p.largest_acked) received.forget_below(*p.largest_acked + 1);
     for (const SentFrame& f : p.frames) {
@@ -403,7 +418,116 @@ struct Connection::State final : LossListener {
     }
   }
 
-  void on_packet_lost(const SentPacket& p) override { requeue(p); }
+  void on_packet_lost(const SentPacket& p) override {
+    if (p.mtu_probe) return on_probe_lost(p);
+    last_loss = clock;
+    requeue(p);
+  }
+
+  // ---------------------------------------------------------------- path MTU
+
+  std::size_t payload_for(std::size_t datagram) const {
+    return datagram > overhead ? datagram - overhead : 0;
+  }
+
+  // Payload a packet may fill now: the validated size, within what the caller can protect.
+  std::size_t packet_payload(std::size_t max_payload) const {
+    return std::min(max_payload, payload_for(datagram_size));
+  }
+
+  void set_datagram_size(std::size_t size) {
+    datagram_size = size;
+    cc->set_max_datagram(size);
+  }
+
+  // The size to probe next, or 0 when none: the next one of the table, unless it failed
+  // lately or exceeds what the caller can protect.
+  std::size_t next_probe_size(std::size_t max_payload) const {
+    for (const std::size_t size : kProbeDatagramSizes) {
+      if (size <= datagram_size) continue;
+      if (size >= failed_size || payload_for(size) > max_payload) return 0;
+      return size;
+    }
+    return 0;
+  }
+
+  // A probe is due once the path has an RTT sample, is not in PTO recovery and lost
+  // nothing lately, so that a lost probe most likely means a size the path refuses.
+  std::size_t probe_due(util::TimePoint now, std::size_t max_payload) {
+    if (probe_in_flight || probes_pending > 0 || tracker.pto_count() > 0) return 0;
+    if (!rtt.has_sample() || now < probe_holdoff) return 0;
+    if (now < last_loss + rtt.smoothed() * kProbeQuietRtts) return 0;
+    if (now >= failed_until) {
+      // The raise timer: the path may have grown since the search stopped.
+      failed_size = SIZE_MAX;
+      failed_until = util::kNever;
+    }
+    return next_probe_size(max_payload);
+  }
+
+  void on_probe_acked(const SentPacket& p) {
+    if (p.packet_number == probe_pn) probe_in_flight = false;
+    if (p.packet_number < path_first_pn) return;
+    const std::size_t size = p.bytes + overhead;
+    if (size <= datagram_size) return;
+    set_datagram_size(size);
+    probe_failures = 0;
+  }
+
+  void on_probe_lost(const SentPacket& p) {
+    if (p.packet_number == probe_pn) probe_in_flight = false;
+    if (p.packet_number < path_first_pn) return;
+    const std::size_t size = p.bytes + overhead;
+    if (size <= datagram_size || size >= failed_size) return;
+    if (++probe_failures < kMaxProbeAttempts) return;
+    // The path refuses this size: stay at the last good one until the raise timer.
+    probe_failures = 0;
+    failed_size = size;
+    failed_until = clock + kProbeRaiseInterval;
+  }
+
+  // PING and PADDING up to the probe size: nothing to resend if it is lost.
+  OutPacket build_probe(util::TimePoint now, std::size_t size) {
+    OutPacket out;
+    out.payload.reserve(payload_for(size));
+    util::ByteWriter w(out.payload);
+    encode(w, PingFrame{});
+    encode(w, PaddingFrame{payload_for(size) - out.payload.size()});
+    out.packet_number = tracker.next_packet_number();
+    SentPacket sp;
+    sp.packet_number = out.packet_number;
+    sp.time_sent = now;
+    sp.bytes = static_cast<std::uint32_t>(out.payload.size());
+    sp.ack_eliciting = true;
+    sp.mtu_probe = true;
+    pacer.on_sent(now, sp.bytes);
+    tracker.on_packet_sent(std::move(sp));
+    probe_in_flight = true;
+    probe_pn = out.packet_number;
+    last_sent = now;
+    ++stats.packets_sent;
+    ++stats.mtu_probes_sent;
+    stats.bytes_sent += out.payload.size();
+    return out;
+  }
+
+  // Black hole detection (RFC 8899 4.3): PTOs in a row with big packets may mean the path
+  // stopped carrying them; fall back to the base size so that the PTO probes get through.
+  void check_black_hole(util::TimePoint now) {
+    if (tracker.pto_count() < kBlackHolePtos || datagram_size <= kBaseDatagramSize) return;
+    set_datagram_size(kBaseDatagramSize);
+    probe_failures = 0;
+    probe_holdoff = now + kBlackHoleHoldoff;
+  }
+
+  void reset_mtu(util::TimePoint now) {
+    set_datagram_size(kBaseDatagramSize);
+    failed_size = SIZE_MAX;
+    failed_until = util::kNever;
+    probe_failures = 0;
+    probe_holdoff = now;
+    path_first_pn = tracker.next_packet_number();
+  }
 
   // Puts a packet's frames back in line to be sent in new packets.
   void requeue(const SentPacket& p) {
@@ -563,12 +687,20 @@ struct Connection::State final : LossListener {
   }
 
   std::optional<OutPacket> poll_send(util::TimePoint now, std::size_t max_payload) {
-    if (closed) return build_close(now, max_payload);
-    last_max_payload = max_payload;
+    if (closed) return build_close(now, packet_payload(max_payload));
+    clock = now;
+    const std::size_t mtu_probe = probe_due(now, max_payload);
+    max_payload = packet_payload(max_payload);
+    // A packet leaves once the bucket holds a base-size packet, whatever its size: the
+    // bucket may go into debt for the rest (it always holds a full packet's worth, so the
+    // debt is never forgiven), and a small packet never waits for a big one's tokens.
+    pacer.set_max_packet(mtu_probe != 0 ? payload_for(mtu_probe) : max_payload);
     pacer.set_rate(cc->pacing_rate(rtt));
+    last_max_payload = std::min<std::size_t>(max_payload, kMaxDatagramSize);
     const bool probing = probes_pending > 0;
     const bool cwnd_ok = probing || tracker.bytes_in_flight() < cc->window();
-    const bool may_elicit = cwnd_ok && (probing || pacer.can_send(now, max_payload));
+    const bool may_elicit = cwnd_ok && (probing || pacer.can_send(now, last_max_payload));
+    if (may_elicit && mtu_probe != 0) return build_probe(now, mtu_probe);
     const bool ack_due = ack_pending && (ack_now || now >= ack_deadline);
     if (!may_elicit && !ack_due) return std::nullopt;
     if (may_elicit && !has_frames_due()) {
@@ -632,6 +764,7 @@ struct Connection::State final : LossListener {
   }
 
   void on_packet(std::uint64_t pn, util::ByteView payload, util::TimePoint now) {
+    clock = now;
     if (closed) {
       // Our CONNECTION_CLOSE may have been lost: answer stray packets with it, a few times.
       if (repeat_close && !close_pending && close_sends < kMaxCloseSends) close_pending = true;
@@ -677,11 +810,13 @@ struct Connection::State final : LossListener {
   }
 
   void on_timeout(util::TimePoint now) {
+    clock = now;
     if (closed) return;
     if (now >= last_received + kIdleTimeout) {
       return close_with("idle timeout: peer stopped answering", nullptr, now);
     }
     if (tracker.on_timeout(now, *this) == SentPacketTracker::TimeoutResult::kProbe) {
+      check_black_hole(now);
       probes_pending = kPtoProbes;
       // The oldest packet in flight is the likeliest lost: resend its frames in the probe.
       tracker.for_oldest_in_flight(1, [this](const SentPacket& p) { requeue(p); });
@@ -820,6 +955,8 @@ Stats Connection::stats() const {
   const State& s = *state_;
   Stats st = s.stats;
   st.packets_lost = s.tracker.packets_lost();
+  st.mtu_probes_lost = s.tracker.probes_lost();
+  st.max_datagram = s.datagram_size;
   st.smoothed_rtt = s.rtt.smoothed();
   st.rtt_measured = s.rtt.has_sample();
   st.congestion_window = s.cc->window();
@@ -833,8 +970,14 @@ Stats Connection::stats() const {
   return st;
 }
 
-void Connection::reset_path(util::TimePoint) {
+void Connection::set_datagram_overhead(std::size_t bytes) {
+  state_->overhead = bytes;
+  state_->set_datagram_size(state_->datagram_size);
+}
+
+void Connection::reset_path(util::TimePoint now) {
   State& s = *state_;
+  s.reset_mtu(now);
   s.rtt.reset();
   s.cc->reset();
   s.pacer.reset();

@@ -55,6 +55,9 @@ struct Stats {
   std::uint64_t buffer_memory = 0;      ///< Bytes allocated for stream buffers.
   std::uint64_t open_streams = 0;       ///< Streams not yet fully closed and forgotten.
   std::uint64_t duplicate_packets = 0;  ///< Packets ignored as already received.
+  std::uint64_t max_datagram = 0;       ///< Validated UDP payload size packets may fill.
+  std::uint64_t mtu_probes_sent = 0;    ///< Path MTU probes sent.
+  std::uint64_t mtu_probes_lost = 0;    ///< Path MTU probes lost (not counted in packets_lost).
 };
 
 /// A packet payload to protect and send.
@@ -76,8 +79,9 @@ class Connection {
   /// Processes a decrypted packet; duplicates are ignored, malformed frames close
   /// the connection with a protocol-error reason (never abort).
   void on_packet(std::uint64_t packet_number, util::ByteView payload, util::TimePoint now);
-  /// Next payload to send now (at most `max_payload` bytes), or nullopt when
-  /// congestion control, pacing or lack of data says wait.
+  /// Next payload to send now, or nullopt when congestion control, pacing or lack of data
+  /// says wait; `max_payload` is the most the caller can protect, and the payload stays
+  /// within the path MTU validated so far (or is an MTU probe up to `max_payload`).
   std::optional<OutPacket> poll_send(util::TimePoint now, std::size_t max_payload);
   /// When on_timeout() must next run (loss, PTO, ACK delay, keepalive, idle); kNever if none.
   util::TimePoint next_deadline() const;
@@ -112,7 +116,10 @@ class Connection {
   Stats stats() const;
   /// Sends a PING in the next packet, so the peer's ACK yields an RTT sample.
   void ping();
-  /// Restarts RTT estimation and congestion control, for a new network path.
+  /// Tells the connection that the caller adds `bytes` (header and AEAD tag) to every
+  /// payload, so that UDP datagram sizes map to payload sizes; 0 until called.
+  void set_datagram_overhead(std::size_t bytes);
+  /// Restarts RTT estimation, congestion control and the path MTU, for a new network path.
   void reset_path(util::TimePoint now);
 
  private:

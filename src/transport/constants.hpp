@@ -59,10 +59,45 @@ inline constexpr std::uint64_t kAckOnlyBeforePing = 16;
 /// duplicates (the peer declares them lost and resends their frames).
 inline constexpr std::size_t kMaxTrackedAckRanges = 256;
 
+// --- Datagram size (RFC 8899 DPLPMTUD, simplified; see docs/transport.md) ---
+
+/// UDP payload every path must carry: RFC 9000's minimum, which fits an IPv6 minimum MTU of
+/// 1280 with room for tunnels; packets are this big until a probe proved more.
+inline constexpr std::size_t kBaseDatagramSize = 1200;
+/// UDP payload sizes probed for, ascending: 1452 fills a 1500-byte Ethernet MTU under
+/// IPv6 (40) and UDP (8) headers (so also under IPv4's 28); 8952 does the same for
+/// 9000-byte jumbo frames; 16384 is where per-datagram costs stop mattering (loopback
+/// carries 64 KiB, but bigger datagrams only add copying and loss granularity).
+inline constexpr std::size_t kProbeDatagramSizes[] = {1452, 8952, 16384};
+/// Largest UDP payload ever sent: the session sizes its buffers and ceiling by this.
+inline constexpr std::size_t kMaxProbeDatagramSize = 16384;
+static_assert(kProbeDatagramSizes[0] > kBaseDatagramSize &&
+                  kProbeDatagramSizes[sizeof kProbeDatagramSizes / sizeof(std::size_t) - 1] ==
+                      kMaxProbeDatagramSize,
+              "probe sizes ascend from above the base to kMaxProbeDatagramSize");
+/// Lost probes of one size before the search stops at the last good size: a single loss
+/// may be congestion, three in a row are the path (RFC 8899 MAX_PROBES = 3).
+inline constexpr unsigned kMaxProbeAttempts = 3;
+/// Smoothed RTTs without a (non-probe) loss before a probe goes out, so that a probe
+/// lost to congestion is not taken for a size the path refuses.
+inline constexpr std::int64_t kProbeQuietRtts = 2;
+/// After the search stopped, it starts again this long later, for a path that grew
+/// (RFC 8899 PMTU_RAISE_TIMER suggests 600 s).
+inline constexpr util::Duration kProbeRaiseInterval = std::chrono::minutes(10);
+/// Consecutive PTOs with nothing acknowledged before packets above the base size are
+/// suspected of vanishing in a black hole (RFC 8899 4.3) and the size returns to the base:
+/// the next PTO probes are then small and get through whenever the path still works.
+inline constexpr unsigned kBlackHolePtos = 2;
+/// After a black hole fallback the search restarts this much later: soon enough for a
+/// mere outage to cost little, late enough that a real black hole is not hit every RTT.
+inline constexpr util::Duration kBlackHoleHoldoff = std::chrono::seconds(30);
+
 // --- Congestion control (RFC 9002, section 7) ---
 
-/// Datagram size the congestion controller counts in (RFC 9002 7.2 uses the max datagram).
-inline constexpr std::uint64_t kMaxDatagramSize = 1200;
+/// Datagram size the windows below are given at (RFC 9002 7.2 uses the max datagram): the
+/// base size; the controllers scale the ones kept in packets (minimum windows, BBR quanta,
+/// NewReno's increase) to the size validated by path MTU discovery.
+inline constexpr std::uint64_t kMaxDatagramSize = kBaseDatagramSize;
 /// Initial window: 10 packets, as RFC 9002 7.2 allows (bounded by 14720 bytes).
 inline constexpr std::uint64_t kInitialWindow = 10 * kMaxDatagramSize;
 /// The window never goes below two packets, so loss recovery can still make progress.
@@ -96,7 +131,8 @@ inline constexpr util::Duration kBbrProbeRttDuration = 200ms;
 inline constexpr double kBbrFullBandwidthGrowth = 1.25;
 /// ... for this many round trips in a row (the pipe is full).
 inline constexpr std::uint64_t kBbrFullBandwidthRounds = 3;
-/// Smallest BBR window: four packets keep ACK clocking alive even with delayed ACKs.
+/// Smallest BBR window: four packets keep ACK clocking alive even with delayed ACKs (this and
+/// the windows above are given at kMaxDatagramSize and scale with the datagram size used).
 inline constexpr std::uint64_t kBbrMinWindow = 4 * kMaxDatagramSize;
 /// Extra window above gain x BDP for ACK aggregation and the packets a pacer burst lets out.
 inline constexpr std::uint64_t kBbrWindowQuanta = 3 * kMaxDatagramSize;

@@ -24,7 +24,7 @@ void NewReno::on_packet_acked(util::TimePoint time_sent, std::uint64_t bytes,
   acked_in_avoidance_ += bytes;
   if (acked_in_avoidance_ >= window_) {
     acked_in_avoidance_ -= window_;
-    window_ += kMaxDatagramSize;
+    window_ += max_datagram();
   }
 }
 
@@ -33,13 +33,13 @@ void NewReno::on_congestion_event(util::TimePoint latest_lost_sent, util::TimePo
   // same congestion event.
   if (in_recovery(latest_lost_sent)) return;
   recovery_start_ = now;
-  ssthresh_ = std::max(window_ / 2, kMinimumWindow);
+  ssthresh_ = std::max(window_ / 2, scaled(kMinimumWindow));
   window_ = ssthresh_;
   acked_in_avoidance_ = 0;
 }
 
 void NewReno::on_persistent_congestion() {
-  window_ = kMinimumWindow;
+  window_ = scaled(kMinimumWindow);
   recovery_start_.reset();
   acked_in_avoidance_ = 0;
 }
@@ -52,7 +52,7 @@ double NewReno::pacing_rate(const RttEstimator& rtt) const {
 }
 
 void NewReno::reset() {
-  window_ = kInitialWindow;
+  window_ = initial_window();
   ssthresh_ = std::numeric_limits<std::uint64_t>::max();
   acked_in_avoidance_ = 0;
   recovery_start_.reset();

@@ -20,7 +20,7 @@ class NewReno final : public CongestionController {
   void on_ack_sample(const RateSample&, util::TimePoint) override {}
   void on_congestion_event(util::TimePoint latest_lost_sent, util::TimePoint now) override;
   void on_persistent_congestion() override;
-  std::uint64_t window() const override { return window_; }
+  std::uint64_t window() const override { return std::max(window_, scaled(kMinimumWindow)); }
   double pacing_rate(const RttEstimator& rtt) const override;
   void reset() override;
 

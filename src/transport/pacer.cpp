@@ -12,12 +12,21 @@ namespace punch::transport {
 void Pacer::set_rate(double bytes_per_second) {
   if (!(bytes_per_second > 0) || std::isinf(bytes_per_second)) {
     rate_ = std::numeric_limits<double>::infinity();
-    capacity_ = static_cast<double>(kMinPacingBurst);
+    capacity_ = min_capacity();
     return;
   }
   rate_ = bytes_per_second;
   const double burst_seconds = std::chrono::duration<double>(kPacingBurstInterval).count();
-  capacity_ = std::max(static_cast<double>(kMinPacingBurst), rate_ * burst_seconds);
+  capacity_ = std::max(min_capacity(), rate_ * burst_seconds);
+}
+
+void Pacer::set_max_packet(std::uint64_t bytes) {
+  max_packet_ = bytes;
+  capacity_ = std::max(capacity_, min_capacity());
+}
+
+double Pacer::min_capacity() const {
+  return static_cast<double>(std::max<std::uint64_t>(kMinPacingBurst, max_packet_));
 }
 
 void Pacer::refill(util::TimePoint now) {
@@ -56,13 +65,14 @@ util::TimePoint Pacer::next_send_time(std::uint64_t bytes) const {
 void Pacer::on_sent(util::TimePoint now, std::uint64_t bytes) {
   if (std::isinf(rate_)) return;
   refill(now);
-  // Probes may overdraw the bucket; the debt delays the packets after them.
+  // Probes and packets bigger than the amount asked of can_send() may overdraw the bucket;
+  // the debt delays the packets after them (the floor only matters for PTO probes).
   tokens_ = std::max(tokens_ - static_cast<double>(bytes), -capacity_);
 }
 
 void Pacer::reset() {
   rate_ = std::numeric_limits<double>::infinity();
-  capacity_ = static_cast<double>(kMinPacingBurst);
+  capacity_ = min_capacity();
   tokens_ = capacity_;
   started_ = false;
   last_ = util::TimePoint{};

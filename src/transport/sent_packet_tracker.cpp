@@ -58,10 +58,13 @@ util::Status SentPacketTracker::on_ack_received(const AckFrame& ack, util::Durat
         case State::kLost:
           // Delivered after all: it counts towards the delivery rate, not towards in flight,
           // and the path reorders this much, so wait that long before declaring loss.
-          ++spurious_losses_;
-          packet_threshold_ = std::min(std::max(packet_threshold_, e.lost_at_largest - pn + 1),
-                                       kMaxPacketThreshold);
-          time_threshold_ = std::min(time_threshold_ + 1, kMaxTimeThresholdNumerator);
+          // A late probe was slow to serialize, if anything: no lesson about reordering.
+          if (!e.packet.mtu_probe) {
+            ++spurious_losses_;
+            packet_threshold_ = std::min(std::max(packet_threshold_, e.lost_at_largest - pn + 1),
+                                         kMaxPacketThreshold);
+            time_threshold_ = std::min(time_threshold_ + 1, kMaxTimeThresholdNumerator);
+          }
           sampler_.on_packet_delivered(e.packet.delivery, e.packet.time_sent, e.packet.bytes, now);
           break;
         case State::kNotInFlight:
@@ -117,6 +120,8 @@ void SentPacketTracker::detect_lost(util::TimePoint now, LossListener& listener)
     const util::TimePoint sent = e.packet.time_sent;
     if (pn + packet_threshold_ <= largest || sent <= lost_send_time) {
       declare_lost(e, now, listener);
+      // A lost MTU probe says nothing about congestion, nor does it end a run of losses.
+      if (e.packet.mtu_probe) continue;
       any_lost = true;
       latest_lost = std::max(latest_lost, sent);
       if (!in_run) {
@@ -144,8 +149,12 @@ void SentPacketTracker::declare_lost(Entry& e, util::TimePoint now, LossListener
   e.lost_time = now;
   bytes_in_flight_ -= e.packet.bytes;
   --ack_eliciting_in_flight_;
-  ++packets_lost_;
-  sampler_.on_packet_lost(e.packet.bytes);
+  if (e.packet.mtu_probe) {
+    ++probes_lost_;
+  } else {
+    ++packets_lost_;
+    sampler_.on_packet_lost(e.packet.bytes);
+  }
   listener.on_packet_lost(e.packet);
 }
 

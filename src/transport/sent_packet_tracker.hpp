@@ -54,6 +54,9 @@ struct SentPacket {
   util::TimePoint time_sent{};
   std::uint32_t bytes = 0;
   bool ack_eliciting = false;  ///< Ack-eliciting packets are the ones counted in flight.
+  /// A path MTU probe: its loss says the path refuses the size, not that it is congested,
+  /// so it feeds neither the controller nor the loss counters (RFC 9000 14.4).
+  bool mtu_probe = false;
   std::optional<std::uint64_t> largest_acked;  ///< Largest Acknowledged of an ACK it carried.
   DeliveryState delivery;  ///< Rate sampler state when sent (set by the tracker).
   std::vector<SentFrame> frames;
@@ -65,7 +68,7 @@ class LossListener {
   virtual ~LossListener() = default;
   /// `p` was acknowledged (possibly after having been declared lost: a spurious loss).
   virtual void on_packet_acked(const SentPacket& p) = 0;
-  /// `p` is considered lost; its frames need resending.
+  /// `p` is considered lost; its frames need resending (an MTU probe carries none).
   virtual void on_packet_lost(const SentPacket& p) = 0;
 };
 
@@ -114,8 +117,10 @@ class SentPacketTracker {
   std::uint64_t bytes_in_flight() const { return bytes_in_flight_; }
   /// Consecutive PTOs without an acknowledgement.
   unsigned pto_count() const { return pto_count_; }
-  /// Packets declared lost so far.
+  /// Packets declared lost so far, MTU probes not included.
   std::uint64_t packets_lost() const { return packets_lost_; }
+  /// MTU probes declared lost so far.
+  std::uint64_t probes_lost() const { return probes_lost_; }
   /// Packets declared lost and acknowledged later.
   std::uint64_t spurious_losses() const { return spurious_losses_; }
   /// Packets still remembered (bounded by the window, plus ACK-only packets of one RTT and
@@ -154,6 +159,7 @@ class SentPacketTracker {
   std::uint64_t packet_threshold_ = kPacketThreshold;
   std::int64_t time_threshold_ = kTimeThresholdNumerator;
   std::uint64_t packets_lost_ = 0;
+  std::uint64_t probes_lost_ = 0;
   std::uint64_t spurious_losses_ = 0;
   struct Acked {
     util::TimePoint time_sent;

@@ -15,6 +15,7 @@ struct PairConfig {
   LinkConfig b_to_a;                     ///< Link from the server (b) to the client (a).
   std::uint64_t seed = 1;                ///< Seeds both links (differently).
   std::size_t max_payload = 1166;        ///< What the session layer passes to poll_send.
+  std::size_t datagram_overhead = 0;     ///< See SimConfig::datagram_overhead.
   std::uint64_t event_cap = 20'000'000;  ///< Loop iterations before run_until gives up.
   bool deliver_corrupted = false;        ///< See SimConfig::deliver_corrupted.
   /// Congestion controller of both ends.

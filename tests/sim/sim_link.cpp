@@ -29,6 +29,11 @@ bool Link::send(util::Bytes datagram, util::TimePoint now, std::size_t to) {
   const std::uint64_t corrupt_at = rng_();
   const double jitter_fraction = uniform();
   const double wire_bytes = static_cast<double>(datagram.size() + config_.overhead_bytes);
+  // Drawn above even when dropped here, so the MTU does not shift other patterns.
+  if (config_.mtu != 0 && datagram.size() + config_.overhead_bytes > config_.mtu) {
+    ++stats_.dropped_mtu;
+    return false;
+  }
   util::TimePoint start = now;
   util::Duration serialize{0};
   if (config_.rate_bytes_per_second > 0) {

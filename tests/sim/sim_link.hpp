@@ -41,6 +41,9 @@ struct LinkConfig {
   double duplicate = 0.0;  ///< Probability a datagram is delivered twice.
   double corrupt = 0.0;    ///< Probability one byte of a delivered datagram is flipped.
   std::size_t overhead_bytes = kWireOverhead;  ///< Per-datagram bytes counted, not carried.
+  /// Largest IP packet the link carries (carried bytes plus overhead_bytes); bigger ones
+  /// are dropped, as a router drops a DF packet over its MTU; 0: unlimited.
+  std::size_t mtu = 0;
 };
 
 /// Counters of one link direction.
@@ -51,6 +54,7 @@ struct LinkStats {
   std::uint64_t dropped_random = 0;     ///< Dropped by random loss.
   std::uint64_t dropped_burst = 0;      ///< Dropped by burst loss.
   std::uint64_t dropped_blackhole = 0;  ///< Dropped while blackholed.
+  std::uint64_t dropped_mtu = 0;        ///< Dropped for exceeding the MTU.
   std::uint64_t reordered = 0;          ///< Held back by reorder_delay.
   std::uint64_t duplicated = 0;         ///< Extra copies made.
   std::uint64_t corrupted = 0;          ///< Delivered with a flipped byte.

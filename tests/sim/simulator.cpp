@@ -20,6 +20,7 @@ std::size_t Simulator::add_link(const LinkConfig& config) {
 
 std::size_t Simulator::add_node(transport::Role role, transport::CongestionAlgorithm algorithm) {
   nodes_.push_back(Node{std::make_unique<transport::Connection>(role, now_, algorithm)});
+  nodes_.back().conn->set_datagram_overhead(config_.datagram_overhead);
   return nodes_.size() - 1;
 }
 

@@ -20,8 +20,11 @@ namespace punch::sim {
 
 /// Network-wide parameters.
 struct SimConfig {
-  std::uint64_t seed = 1;                ///< Seeds every link (each differently).
-  std::size_t max_payload = 1166;        ///< What the session layer passes to poll_send.
+  std::uint64_t seed = 1;          ///< Seeds every link (each differently).
+  std::size_t max_payload = 1166;  ///< What the session layer passes to poll_send.
+  /// What the session layer adds to a payload (header, AEAD tag): given to every node's
+  /// Connection::set_datagram_overhead. With the defaults no MTU probe fits max_payload.
+  std::size_t datagram_overhead = 0;
   std::uint64_t event_cap = 20'000'000;  ///< Loop iterations before run_until gives up.
   /// Corrupted datagrams are dropped as the session's AEAD would (false), or handed to
   /// on_packet as garbage to prove the transport survives it (true).

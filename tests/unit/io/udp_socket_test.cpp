@@ -189,3 +189,34 @@ TEST_CASE("UdpSocket batches a burst into few system calls, in order and intact"
   }
   CHECK(io::close_loop(&loop) == 0);
 }
+
+TEST_CASE("UdpSocket carries MTU probe sizes intact and drops an oversize datagram alone") {
+  uv_loop_t loop;
+  REQUIRE(uv_loop_init(&loop) == 0);
+  {
+    std::vector<std::string> at_b;
+    UdpSocket a(&loop);
+    UdpSocket b(&loop);
+    REQUIRE(a.bind(kLoopbackAnyPort, [](const util::Address&, util::ByteView) {}).ok());
+    REQUIRE(b.bind(kLoopbackAnyPort, [&](const util::Address&, util::ByteView data) {
+               at_b.push_back(text_of(data));
+             }).ok());
+    // A probe followed by smaller packets (the probe heads a GSO run), the probe sizes,
+    // and one datagram above what UDP can carry at all (EMSGSIZE), which must cost
+    // only itself.
+    std::vector<std::string> sent;
+    for (const std::size_t size : {16384, 1200, 1200, 1452, 8952, 8952, 70000, 1200}) {
+      std::string d(size, '\0');
+      for (std::size_t i = 0; i < d.size(); ++i) d[i] = static_cast<char>((i * 7 + size) % 251);
+      a.send(b.local_address(), util::as_bytes(d));
+      if (size <= 65507) sent.push_back(d);
+    }
+    a.flush();
+    run_until(&loop, [&] { return at_b.size() >= sent.size(); });
+    REQUIRE(at_b.size() == sent.size());
+    for (std::size_t i = 0; i < sent.size(); ++i) CHECK(at_b[i] == sent[i]);
+    CHECK(a.stats().send_errors == 1);
+    CHECK(a.stats().sent == sent.size());
+  }
+  CHECK(io::close_loop(&loop) == 0);
+}

@@ -431,3 +431,42 @@ TEST_CASE("close() during the handshake abandons it quietly") {
   CHECK(p.connector.end_reason() == "changed my mind");
   CHECK(p.connector.next_deadline() == util::kNever);
 }
+
+TEST_CASE("path MTU: datagrams grow to kMaxDatagram where the network carries them") {
+  Pair p(50);
+  std::size_t largest = 0;
+  p.hold = [&largest](const Datagram& d) {
+    largest = std::max(largest, d.data.size());
+    return false;
+  };
+  p.establish();
+  const std::string text(300'000, 'm');
+  const transport::StreamId s = send_text(p.connector, text);
+  p.run_for(2s);
+  REQUIRE(opened_stream(p.listener.connection()));
+  CHECK(read_all(p.listener.connection(), s) == text);
+  CHECK(p.connector.connection().stats().max_datagram == Session::kMaxDatagram);
+  CHECK(largest == Session::kMaxDatagram);
+}
+
+TEST_CASE("path MTU: a network dropping datagrams above 1452 bytes keeps them at 1452") {
+  // As a 1500-byte Ethernet MTU under IPv6 would, with DF set on the socket.
+  Pair p(60);
+  std::size_t largest_passed = 0;
+  p.hold = [&largest_passed](const Datagram& d) {
+    if (d.data.size() > 1452) return true;
+    largest_passed = std::max(largest_passed, d.data.size());
+    return false;
+  };
+  p.establish();
+  const std::string text(300'000, 'e');
+  const transport::StreamId s = send_text(p.connector, text);
+  p.run_for(5s);
+  REQUIRE(opened_stream(p.listener.connection()));
+  CHECK(read_all(p.listener.connection(), s) == text);
+  const transport::Stats st = p.connector.connection().stats();
+  CHECK(st.max_datagram == 1452);
+  CHECK(largest_passed == 1452);
+  CHECK(st.packets_lost == 0);  // Only probes were dropped.
+  CHECK(st.mtu_probes_lost == transport::kMaxProbeAttempts);
+}

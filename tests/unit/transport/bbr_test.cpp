@@ -167,3 +167,17 @@ TEST_CASE("bbr: reset returns to Startup without a model") {
 }
 
 }  // namespace punch::transport
+
+namespace punch::transport {
+
+TEST_CASE("bbr: the minimum window holds four datagrams of the size in use") {
+  Bbr cc;
+  CHECK(cc.window() == kInitialWindow);
+  cc.set_max_datagram(16384);
+  cc.on_persistent_congestion();
+  CHECK(cc.window() == 4 * 16384);
+  cc.reset();
+  CHECK(cc.window() == 4 * 16384);  // Above the initial window of two datagrams.
+}
+
+}  // namespace punch::transport

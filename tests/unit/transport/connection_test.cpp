@@ -424,3 +424,170 @@ TEST_CASE("connection: all streams together buffer at most the connection budget
 }
 
 }  // namespace punch::transport
+
+namespace punch::transport {
+namespace {
+
+// What the session adds per datagram, and the ceiling it passes (the largest probe).
+constexpr std::size_t kOverhead = 34;
+constexpr std::size_t kCeiling = kMaxProbeDatagramSize - kOverhead;
+
+// True when `p` is PING then PADDING only, filling `datagram` bytes with the overhead.
+bool is_probe_of(const OutPacket& p, std::size_t datagram) {
+  const auto fs = frames_of(p);
+  return p.payload.size() + kOverhead == datagram && fs.size() == 2 &&
+         std::holds_alternative<PingFrame>(fs[0]) && std::holds_alternative<PaddingFrame>(fs[1]);
+}
+
+// A client whose first PING was acknowledged at kT0 + 10 ms: it has an RTT sample, so
+// MTU probes may start. The peer's packet numbers start at 100.
+struct Probing {
+  explicit Probing(CongestionAlgorithm algorithm = CongestionAlgorithm::kBbr)
+      : c(Role::kClient, kT0, algorithm) {
+    c.set_datagram_overhead(kOverhead);
+    c.ping();
+    auto p = c.poll_send(kT0, kCeiling);
+    REQUIRE(p);
+    CHECK(p->payload.size() < 100);  // Not a probe: no RTT sample yet.
+    ack(p->packet_number);
+  }
+  void ack(std::uint64_t pn) { ack(pn, pn); }
+  void ack(std::uint64_t smallest, std::uint64_t largest) {
+    now += 10ms;
+    c.on_packet(peer_pn++, payload({AckFrame{0, {{smallest, largest}}}}), now);
+  }
+  OutPacket send() {
+    auto p = c.poll_send(now, kCeiling);
+    REQUIRE(p);
+    return *p;
+  }
+  // Sends three PINGs after a probe and acknowledges just them: the probe is lost.
+  void lose_probe(const OutPacket& probe) {
+    std::uint64_t last = 0;
+    for (int i = 0; i < 3; ++i) {
+      c.ping();
+      last = send().packet_number;
+    }
+    ack(probe.packet_number + 1, last);
+  }
+  Connection c;
+  util::TimePoint now = kT0;
+  std::uint64_t peer_pn = 100;
+};
+
+}  // namespace
+
+TEST_CASE("connection: MTU probes are PING + PADDING; an acknowledged one raises the size") {
+  Probing t;
+  CHECK(t.c.stats().max_datagram == kBaseDatagramSize);
+  const OutPacket first = t.send();
+  CHECK(is_probe_of(first, 1452));
+  CHECK(t.c.stats().mtu_probes_sent == 1);
+  // One probe at a time: the next packet waits for this one's fate.
+  CHECK_FALSE(t.c.poll_send(t.now, kCeiling));
+  t.ack(first.packet_number);
+  CHECK(t.c.stats().max_datagram == 1452);
+  const OutPacket second = t.send();
+  CHECK(is_probe_of(second, 8952));
+  t.ack(second.packet_number);
+  const OutPacket third = t.send();
+  CHECK(is_probe_of(third, 16384));
+  t.ack(third.packet_number);
+  CHECK(t.c.stats().max_datagram == 16384);
+  CHECK_FALSE(t.c.poll_send(t.now, kCeiling));  // The search is over.
+
+  // Data now fills the validated size, and never more than the caller can protect.
+  const StreamId s = t.c.open_stream();
+  const util::Bytes big(100'000, 0x5a);
+  REQUIRE(t.c.write(s, big) == big.size());
+  const auto small = t.c.poll_send(t.now, 1000);
+  REQUIRE(small);
+  CHECK(small->payload.size() == 1000);
+  CHECK(t.send().payload.size() == kCeiling);
+}
+
+TEST_CASE("connection: a lost MTU probe is no congestion; three losses end the search") {
+  Probing t(CongestionAlgorithm::kNewReno);
+  t.ack(t.send().packet_number);  // 1452 is good.
+  const std::uint64_t window = t.c.stats().congestion_window;
+  for (unsigned attempt = 0; attempt < kMaxProbeAttempts; ++attempt) {
+    CAPTURE(attempt);
+    const OutPacket probe = t.send();
+    REQUIRE(is_probe_of(probe, 8952));
+    t.lose_probe(probe);
+    CHECK(t.c.stats().mtu_probes_lost == attempt + 1);
+  }
+  const Stats st = t.c.stats();
+  CHECK(st.max_datagram == 1452);
+  CHECK(st.packets_lost == 0);
+  CHECK(st.congestion_window >= window);  // No halving for any of them.
+  CHECK(st.bytes_in_flight == 0);
+  // No further probe (16384 is not tried above a size that failed) until the raise timer.
+  CHECK_FALSE(t.c.poll_send(t.now, kCeiling));
+  // Keepalives hold the connection while the raise timer runs; then 8952 is tried again.
+  const util::TimePoint raise = t.now + kProbeRaiseInterval;
+  bool probed_early = false;
+  bool probed = false;
+  while (!probed && t.now < raise + kKeepaliveInterval) {
+    t.now = t.c.next_deadline() - 10ms;
+    t.c.on_timeout(t.now + 10ms);
+    std::optional<std::uint64_t> last;
+    while (auto p = t.c.poll_send(t.now + 10ms, kCeiling)) {
+      if (is_probe_of(*p, 8952)) (t.now + 10ms < raise ? probed_early : probed) = true;
+      last = p->packet_number;
+    }
+    if (last) t.ack(*last);
+  }
+  CHECK_FALSE(t.c.closed());
+  CHECK_FALSE(probed_early);
+  CHECK(probed);
+}
+
+TEST_CASE("connection: reset_path returns to the base size; old probes do not count") {
+  Probing t;
+  t.ack(t.send().packet_number);
+  const OutPacket stale = t.send();
+  REQUIRE(is_probe_of(stale, 8952));
+  t.c.reset_path(t.now);
+  CHECK(t.c.stats().max_datagram == kBaseDatagramSize);
+  // The old path carried it, which says nothing about the new one; its acknowledgement
+  // is an RTT sample, though, so the search starts over from the smallest size.
+  t.ack(stale.packet_number);
+  CHECK(t.c.stats().max_datagram == kBaseDatagramSize);
+  CHECK(is_probe_of(t.send(), 1452));
+}
+
+TEST_CASE("connection: PTOs with big packets in flight fall back to the base size") {
+  Probing t;
+  for (int i = 0; i < 3; ++i) t.ack(t.send().packet_number);
+  REQUIRE(t.c.stats().max_datagram == 16384);
+  const StreamId s = t.c.open_stream();
+  const util::Bytes data(50'000, 0x33);
+  REQUIRE(t.c.write(s, data) == data.size());
+  while (t.c.poll_send(t.now, kCeiling)) {
+  }
+  // Nothing is acknowledged any more: the big packets vanish in a black hole. PTOs follow,
+  // and after kBlackHolePtos of them the probes that go out are small.
+  const util::TimePoint start = t.now;
+  std::size_t last_size = 0;
+  for (int i = 0; i < 20 && t.c.stats().max_datagram != kBaseDatagramSize; ++i) {
+    t.now = t.c.next_deadline();
+    t.c.on_timeout(t.now);
+    while (auto p = t.c.poll_send(t.now, kCeiling)) last_size = p->payload.size();
+  }
+  CHECK(t.c.stats().max_datagram == kBaseDatagramSize);
+  CHECK(last_size + kOverhead <= kBaseDatagramSize);
+  CHECK(t.now - start < 2s);
+}
+
+TEST_CASE("connection: without overhead and a 1166-byte ceiling nothing is probed") {
+  Connection c(Role::kClient, kT0);
+  c.ping();
+  auto p = c.poll_send(kT0, kMax);
+  REQUIRE(p);
+  c.on_packet(0, payload({AckFrame{0, {{p->packet_number, p->packet_number}}}}), kT0 + 10ms);
+  CHECK_FALSE(c.poll_send(kT0 + 10ms, kMax));
+  CHECK(c.stats().mtu_probes_sent == 0);
+}
+
+}  // namespace punch::transport

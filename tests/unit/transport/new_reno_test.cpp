@@ -84,3 +84,20 @@ TEST_CASE("new_reno: pacing rate is the window per smoothed RTT, doubled in slow
 }
 
 }  // namespace punch::transport
+
+namespace punch::transport {
+
+TEST_CASE("new_reno: windows kept in packets scale with the datagram size") {
+  NewReno cc;
+  cc.set_max_datagram(16384);
+  cc.reset();
+  CHECK(cc.window() == 2 * 16384);  // The initial window holds two datagrams at least.
+  cc.on_persistent_congestion();
+  CHECK(cc.window() == 2 * 16384);  // So does the minimum window.
+  cc.set_max_datagram(kMaxDatagramSize);
+  CHECK(cc.window() == 2 * 16384);  // Shrinking the size leaves the window as it is.
+  cc.reset();
+  CHECK(cc.window() == kInitialWindow);
+}
+
+}  // namespace punch::transport

@@ -65,3 +65,27 @@ TEST_CASE("pacer: the bucket never holds more than the burst allowance") {
 }
 
 }  // namespace punch::transport
+
+namespace punch::transport {
+
+TEST_CASE("pacer: the bucket always holds the largest packet, even at a low rate") {
+  Pacer p;
+  constexpr std::uint64_t kBig = 16350;  // Above kMinPacingBurst.
+  static_assert(kBig > kMinPacingBurst);
+  p.set_max_packet(kBig);
+  p.set_rate(1e5);  // 100 kB/s: 2 ms of it is 200 bytes, the bucket is the packet.
+  REQUIRE(p.can_send(kT0, kBig));
+  p.on_sent(kT0, kBig);
+  CHECK_FALSE(p.can_send(kT0, kBig));
+  // It refills at the rate, and the packet fits again once the bucket is full.
+  const util::TimePoint next = p.next_send_time(kBig);
+  CHECK(next - kT0 >= 163ms);
+  CHECK(next - kT0 <= 164ms);
+  CHECK(p.can_send(next, kBig));
+  // Without set_max_packet a packet above the bucket could never leave at this rate.
+  Pacer q;
+  q.set_rate(1e5);
+  CHECK_FALSE(q.can_send(kT0 + 10s, kBig));
+}
+
+}  // namespace punch::transport

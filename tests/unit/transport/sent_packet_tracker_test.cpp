@@ -186,3 +186,34 @@ TEST_CASE("sent_packet_tracker: tracked packets stay bounded as ACKs arrive") {
 }
 
 }  // namespace punch::transport
+
+namespace punch::transport {
+
+TEST_CASE("sent_packet_tracker: a lost MTU probe leaves the controller and loss count alone") {
+  Fixture f;
+  f.send(kT0);
+  REQUIRE(f.ack({{0, 0}}, kT0 + 10ms).ok());
+  f.cc.on_congestion_event(kT0, kT0);  // Leave slow start, so the window shows any halving.
+  const std::uint64_t window = f.cc.window();
+  SentPacket probe;
+  probe.packet_number = f.t.next_packet_number();
+  probe.time_sent = kT0 + 20ms;
+  probe.bytes = 8918;
+  probe.ack_eliciting = true;
+  probe.mtu_probe = true;
+  f.t.on_packet_sent(std::move(probe));
+  CHECK(f.t.bytes_in_flight() == 8918);  // Probes count in flight while they are out.
+  for (int i = 0; i < 3; ++i) f.send(kT0 + 20ms);
+  REQUIRE(f.ack({{2, 4}}, kT0 + 30ms).ok());
+  CHECK(f.rec.lost == std::vector<std::uint64_t>{1});  // The listener still hears of it.
+  CHECK(f.t.packets_lost() == 0);
+  CHECK(f.t.probes_lost() == 1);
+  CHECK(f.t.bytes_in_flight() == 0);
+  CHECK(f.cc.window() >= window);
+  // A late acknowledgement of the probe teaches nothing about reordering.
+  REQUIRE(f.ack({{1, 1}}, kT0 + 31ms).ok());
+  CHECK(f.t.spurious_losses() == 0);
+  CHECK(f.t.packet_threshold() == kPacketThreshold);
+}
+
+}  // namespace punch::transport
