@@ -344,7 +344,7 @@ TEST_CASE("registration, handshake and a transfer both ways survive 5% random lo
     auto connector = w.add(Address::v4(192, 0, 2, 20, 5000), false);
     const std::uint64_t cid = w.session_up(*listener, *connector, 30s);
 
-    util::Bytes up(200'000), down(150'000);
+    util::Bytes up(2'000'000), down(1'500'000);
     for (std::size_t i = 0; i < up.size(); ++i) up[i] = static_cast<std::uint8_t>(i * 13 + seed);
     for (std::size_t i = 0; i < down.size(); ++i) down[i] = static_cast<std::uint8_t>(i * 5 + 1);
     Session* cs = connector->endpoint.session(cid);
