@@ -37,6 +37,11 @@ void Bbr::reset() {
   round_max_in_flight_ = 0;
   inflight_cap_ = kNoCap;
   heavy_rounds_ = 0;
+  extra_acked_ = {};
+  extra_acked_index_ = 0;
+  extra_acked_rounds_ = 0;
+  ack_epoch_start_ = util::TimePoint{};
+  ack_epoch_acked_ = 0;
 }
 
 void Bbr::on_packet_sent(util::TimePoint, std::uint64_t) {}
@@ -92,6 +97,7 @@ void Bbr::on_ack_sample(const RateSample& rs, util::TimePoint now) {
   check_full_pipe(rs);
   check_drain(rs, now);
   update_min_rtt(rs, now);
+  update_ack_aggregation(rs, now);
   // Pacing: gain x bandwidth; during Startup never slower than before (samples are noisy).
   const double rate = pacing_gain_ * bandwidth();
   if (rate > 0 && (filled_pipe_ || rate > pacing_rate_)) pacing_rate_ = rate;
@@ -235,9 +241,38 @@ void Bbr::update_min_rtt(const RateSample& rs, util::TimePoint now) {
   }
 }
 
+// Linux's bbr_update_ack_aggregation(): measures how far acknowledgements run
+// ahead of the bandwidth estimate within an epoch, and keeps the windowed max.
+void Bbr::update_ack_aggregation(const RateSample& rs, util::TimePoint now) {
+  if (rs.newly_acked == 0) return;
+  if (round_start_ && ++extra_acked_rounds_ >= kBbrExtraAckedRounds) {
+    extra_acked_rounds_ = 0;
+    extra_acked_index_ ^= 1;
+    extra_acked_[extra_acked_index_] = 0;
+  }
+  const double epoch = seconds(now - ack_epoch_start_);
+  auto expected = static_cast<std::uint64_t>(bandwidth() * epoch);
+  // An epoch ends when acknowledgements fell behind the bandwidth (no burst) or
+  // when it grew old enough that its count says nothing any more.
+  if (ack_epoch_acked_ <= expected || ack_epoch_acked_ >= kBbrExtraAckedEpochReset) {
+    ack_epoch_acked_ = 0;
+    ack_epoch_start_ = now;
+    expected = 0;
+  }
+  ack_epoch_acked_ += rs.newly_acked;
+  const std::uint64_t extra = std::min(ack_epoch_acked_ - expected, cwnd_);
+  extra_acked_[extra_acked_index_] = std::max(extra_acked_[extra_acked_index_], extra);
+}
+
+std::uint64_t Bbr::aggregation_window() const {
+  if (!filled_pipe_) return 0;
+  const auto cap = static_cast<std::uint64_t>(bandwidth() * seconds(kBbrExtraAckedMax));
+  return std::min(std::max(extra_acked_[0], extra_acked_[1]), cap);
+}
+
 void Bbr::update_window(const RateSample& rs) {
   if (rs.newly_acked == 0) return;
-  const std::uint64_t target = target_window(cwnd_gain_);
+  const std::uint64_t target = target_window(cwnd_gain_) + aggregation_window();
   if (filled_pipe_) {
     cwnd_ = std::min(cwnd_ + rs.newly_acked, target);
   } else if (cwnd_ < target || rs.total_delivered < initial_window()) {

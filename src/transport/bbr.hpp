@@ -12,6 +12,13 @@
 // longer matters. The thresholds are high on purpose: a guard that fires on moderate loss
 // squeezes the smaller of two flows sharing a drop-tail queue (it sees the higher loss
 // rate) and breaks BBR's convergence to fair shares.
+//
+// ACK aggregation (Linux BBR's extra_acked): when acknowledgements arrive in bursts
+// (delayed ACKs, a peer or relay that handles a batch of packets per event-loop pass,
+// as every punch process does), gain x BDP from the *minimum* RTT leaves the sender
+// idle between bursts. The windowed max of "bytes acknowledged in this burst beyond
+// what the bandwidth explains" is added to the window. Without it, a loopback relay
+// ran at 0.8 Gbit/s with every process half idle; with it, 1.4-1.5 Gbit/s.
 #pragma once
 
 #include <array>
@@ -58,6 +65,8 @@ class Bbr final : public CongestionController {
   std::uint64_t inflight_cap() const { return inflight_cap_; }
   /// Current pacing gain.
   double pacing_gain() const { return pacing_gain_; }
+  /// Window added for ACK aggregation, in bytes (0 until the pipe is full).
+  std::uint64_t aggregation_window() const;
 
  private:
   static constexpr std::uint64_t kNoCap = std::numeric_limits<std::uint64_t>::max();
@@ -72,6 +81,7 @@ class Bbr final : public CongestionController {
   void update_min_rtt(const RateSample& rs, util::TimePoint now);
   void enter_probe_bw(util::TimePoint now);
   void update_window(const RateSample& rs);
+  void update_ack_aggregation(const RateSample& rs, util::TimePoint now);
 
   Mode mode_ = Mode::kStartup;
   double pacing_gain_ = kBbrHighGain;
@@ -110,6 +120,13 @@ class Bbr final : public CongestionController {
   std::uint64_t round_max_in_flight_ = 0;
   std::uint64_t inflight_cap_ = kNoCap;
   std::uint64_t heavy_rounds_ = 0;  // Consecutive rounds with heavy loss.
+  // ACK aggregation: a max filter in two halves of kBbrExtraAckedRounds round trips,
+  // and the current epoch (acknowledged bytes since it started).
+  std::array<std::uint64_t, 2> extra_acked_{};
+  std::size_t extra_acked_index_ = 0;
+  std::uint64_t extra_acked_rounds_ = 0;
+  util::TimePoint ack_epoch_start_{};
+  std::uint64_t ack_epoch_acked_ = 0;
 };
 
 }  // namespace punch::transport

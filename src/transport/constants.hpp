@@ -136,6 +136,15 @@ inline constexpr std::uint64_t kBbrFullBandwidthRounds = 3;
 inline constexpr std::uint64_t kBbrMinWindow = 4 * kMaxDatagramSize;
 /// Extra window above gain x BDP for ACK aggregation and the packets a pacer burst lets out.
 inline constexpr std::uint64_t kBbrWindowQuanta = 3 * kMaxDatagramSize;
+/// Round trips per half of the ACK-aggregation max filter (Linux BBR's 5): the estimate
+/// remembers the largest burst of the last 5 to 10 round trips.
+inline constexpr std::uint64_t kBbrExtraAckedRounds = 5;
+/// Cap on the window added for ACK aggregation, as time at the bottleneck rate (Linux BBR's
+/// 100 ms): bursty acknowledgements may justify that much, a broken estimate no more.
+inline constexpr util::Duration kBbrExtraAckedMax = 100ms;
+/// Bytes after which an ACK-aggregation epoch restarts however it went: a count that old
+/// says nothing about bursts (Linux BBR restarts after 2^20 packets; bytes here).
+inline constexpr std::uint64_t kBbrExtraAckedEpochReset = std::uint64_t{1} << 30;
 /// A round trip losing more than this fraction of its packets is heavy loss: far above the
 /// random loss of bad paths (a few percent, which must not shrink the model) and above what
 /// competing BBR flows inflict on each other in a shallow queue (10-20 %).

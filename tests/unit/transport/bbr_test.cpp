@@ -72,8 +72,11 @@ TEST_CASE("bbr: Startup ends when bandwidth stops growing, then ProbeBW keeps ga
   CHECK(d.cc.mode() == Bbr::Mode::kProbeBw);
   const std::uint64_t bdp = d.cc.bdp();
   CHECK(bdp == doctest::Approx(37500).epsilon(0.001));
-  CHECK(d.cc.window() ==
-        static_cast<std::uint64_t>(kBbrCwndGain * static_cast<double>(bdp)) + kBbrWindowQuanta);
+  // One ACK per round trip is the burstiest acknowledgement there is: the
+  // aggregation allowance covers that whole round.
+  CHECK(d.cc.aggregation_window() == doctest::Approx(37500).epsilon(0.001));
+  CHECK(d.cc.window() == static_cast<std::uint64_t>(kBbrCwndGain * static_cast<double>(bdp)) +
+                             kBbrWindowQuanta + d.cc.aggregation_window());
   RttEstimator rtt;
   CHECK(d.cc.pacing_rate(rtt) == doctest::Approx(d.cc.pacing_gain() * Driver::kBw));
   // The gain cycles through probing up and draining within a few rounds.
@@ -178,6 +181,54 @@ TEST_CASE("bbr: the minimum window holds four datagrams of the size in use") {
   CHECK(cc.window() == 4 * 16384);
   cc.reset();
   CHECK(cc.window() == 4 * 16384);  // Above the initial window of two datagrams.
+}
+
+TEST_CASE("bbr: the ACK-aggregation allowance follows bursts, not a smooth ACK stream") {
+  constexpr double kBw = 1.25e6;  // 10 Mbit/s
+  constexpr auto kRtt = 30ms;
+  // Smooth: an ACK every 1.2 kB, spaced at 96 % of the bandwidth (a real ACK
+  // stream runs below the max-filtered bandwidth, so each epoch soon ends).
+  Driver smooth;
+  smooth.settle();
+  const util::Duration spacing = std::chrono::microseconds(1000);
+  for (int i = 0; i < 2000; ++i) {
+    RateSample rs;
+    rs.prior_delivered = smooth.delivered;
+    smooth.delivered += 1200;
+    rs.total_delivered = smooth.delivered;
+    rs.delivered = 1200;
+    rs.delivery_rate = kBw;
+    rs.interval = kRtt;
+    rs.rtt = kRtt;
+    rs.newly_acked = 1200;
+    rs.acked_packets = 1;
+    rs.prior_in_flight = 40000;
+    rs.bytes_in_flight = 40000;
+    smooth.now += spacing;
+    smooth.cc.on_ack_sample(rs, smooth.now);
+  }
+  // Bursty: the same bandwidth acknowledged 12 kB at a time, every 9.6 ms.
+  Driver bursty;
+  bursty.settle();
+  for (int i = 0; i < 200; ++i) bursty.round(kBw, 9600us, 40000, 0, 12000);
+  MESSAGE("aggregation allowance: smooth " << smooth.cc.aggregation_window() << " B, bursty "
+                                           << bursty.cc.aggregation_window() << " B");
+  // Filter halves rotate every kBbrExtraAckedRounds rounds, so Startup's bursts are gone.
+  CHECK(smooth.cc.aggregation_window() <= 2 * 1200);
+  CHECK(bursty.cc.aggregation_window() >= 12000);
+  // The window holds the burst on top of gain x BDP.
+  CHECK(bursty.cc.window() >=
+        static_cast<std::uint64_t>(kBbrCwndGain * static_cast<double>(bursty.cc.bdp())) +
+            bursty.cc.aggregation_window());
+  // Never more than 100 ms at the bottleneck rate, however bursty.
+  Driver extreme;
+  extreme.settle();
+  for (int i = 0; i < 50; ++i) extreme.round(kBw, 1s, 40000, 0, 1250000);
+  CHECK(extreme.cc.aggregation_window() <=
+        static_cast<std::uint64_t>(extreme.cc.bandwidth() * 0.1) + 1);
+  // A new path forgets it.
+  bursty.cc.reset();
+  CHECK(bursty.cc.aggregation_window() == 0);
 }
 
 }  // namespace punch::transport
