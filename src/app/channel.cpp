@@ -171,6 +171,8 @@ void Channel::read_request() {
   }
 }
 
+// Reads a stream that carries no payload: an awaited -R reply (opener), else
+// anything the peer sends is discarded; its FIN ends the channel.
 void Channel::read_control() {
   transport::Connection* c = connection();
   if (c == nullptr) return;
@@ -178,7 +180,8 @@ void Channel::read_control() {
   for (;;) {
     const std::size_t n = c->read(*stream_, chunk);
     if (n == 0) break;
-    if (!request_) continue;  // reply handled: nothing more is expected; discard
+    owner_.changed();         // reading opened flow-control credit
+    if (!request_) continue;  // no reply awaited (or handled): discard
     buffer_.insert(buffer_.end(), chunk, chunk + n);
     const auto decoded = wire::decode_stream_reply(buffer_);
     if (decoded.need_more()) continue;
@@ -292,18 +295,8 @@ void Channel::on_stream_event(const transport::Event& event) {
       if (event.kind == transport::Event::Kind::kReadable) read_request();
       break;
     case Phase::kControl:
-      if (event.kind == transport::Event::Kind::kReadable) read_control();
-      break;
     case Phase::kRefused:
-      if (event.kind == transport::Event::Kind::kReadable) {
-        if (transport::Connection* c = connection()) {
-          std::uint8_t sink[kPreambleReadChunk];
-          while (c->read(*stream_, sink) > 0) {
-          }
-          owner_.changed();
-          if (c->read_finished(*stream_)) finish("");
-        }
-      }
+      if (event.kind == transport::Event::Kind::kReadable) read_control();
       break;
     default:
       break;  // kConnecting: the stream waits (flow control holds the peer back)

@@ -134,10 +134,16 @@ handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=sys.
 Server(("127.0.0.1", int(sys.argv[2])), handler).serve_forever()
 ' "$1" "$HTTP_PORT" >"$WORK/http.log" 2>"$WORK/http.log2" &
   PIDS+=($!)
-  local i=0
-  # Polls for the port to accept, bounded: http.server prints nothing reliable.
-  until (exec 3<>"/dev/tcp/127.0.0.1/$HTTP_PORT") 2>/dev/null; do
-    i=$((i + 1)); [ $i -gt $((100 * SLOW)) ] && fail "http server did not start"
+  wait_tcp_port "$HTTP_PORT" "http server"
+}
+
+# wait_tcp_port PORT WHAT: waits until 127.0.0.1:PORT accepts connections, for
+# servers (http.server, sshd -D) that say nothing reliable when they are ready.
+wait_tcp_port() {
+  local port=$1 what=$2 i=0
+  # Polls the port, bounded: there is no event to wait on.
+  until (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; do
+    i=$((i + 1)); [ $i -gt $((100 * SLOW)) ] && fail "$what did not start on port $port"
     sleep 0.05
   done
 }

@@ -27,14 +27,9 @@ StrictModes no
 UsePAM no
 PidFile $WORK/sshd.pid
 CONF
-"$SSHD" -D -e -f "$WORK/sshd_config" 2>"$WORK/sshd.log" &
+"$SSHD" -D -e -f "$WORK/sshd_config" 2>"$WORK/sshd.err" &
 PIDS+=($!)
-i=0
-# Polls for the port to accept, bounded: sshd -D prints nothing when ready.
-until (exec 3<>"/dev/tcp/127.0.0.1/$SSH_PORT") 2>/dev/null; do
-  i=$((i + 1)); [ $i -gt $((100 * SLOW)) ] && fail "sshd did not start: $(tail -3 "$WORK/sshd.log")"
-  sleep 0.05
-done
+wait_tcp_port "$SSH_PORT" sshd  # on failure, lib.sh shows sshd.err
 
 start_rendezvous
 start_forward_listener

@@ -90,6 +90,14 @@ struct Server {
   std::vector<std::unique_ptr<TcpConnection>> accepted;
 };
 
+// Connects `client` to `server` through `host` and runs the loop until the
+// connect callback ran and the server accepted; `result` then holds the outcome.
+void connect_client(TestLoop& loop, Server& server, TcpConnection& client, ConnectResult& result,
+                    const char* host = "127.0.0.1") {
+  client.connect(host, server.listener.local_address().port, result.fn());
+  REQUIRE(loop.run_until([&] { return result.calls > 0 && !server.accepted.empty(); }));
+}
+
 // A port on 127.0.0.1 that nothing listens on: bound once, then released.
 std::uint16_t closed_port(uv_loop_t* loop) {
   TcpListener l(loop);
@@ -175,8 +183,7 @@ TEST_CASE("TcpConnection moves 32 MB through an echo server with back-pressure")
     REQUIRE(server.status.ok());
     TcpConnection client(loop.get());
     ConnectResult result;
-    client.connect("127.0.0.1", server.listener.local_address().port, result.fn());
-    REQUIRE(loop.run_until([&] { return result.calls > 0 && !server.accepted.empty(); }));
+    connect_client(loop, server, client, result);
     REQUIRE(result.error == ConnectError::kNone);
 
     // Echo server: stops reading while its own queue is full, resumes on drain.
@@ -253,8 +260,7 @@ TEST_CASE("TcpConnection half-closes each direction on its own") {
     REQUIRE(server.status.ok());
     TcpConnection client(loop.get());
     ConnectResult result;
-    client.connect("127.0.0.1", server.listener.local_address().port, result.fn());
-    REQUIRE(loop.run_until([&] { return result.calls > 0 && !server.accepted.empty(); }));
+    connect_client(loop, server, client, result);
     TcpConnection& peer = *server.accepted.front();
 
     Seen at_server;
@@ -295,8 +301,7 @@ TEST_CASE("TcpConnection abort() resets the connection for the peer") {
     REQUIRE(server.status.ok());
     auto client = std::make_unique<TcpConnection>(loop.get());
     ConnectResult result;
-    client->connect("127.0.0.1", server.listener.local_address().port, result.fn());
-    REQUIRE(loop.run_until([&] { return result.calls > 0 && !server.accepted.empty(); }));
+    connect_client(loop, server, *client, result);
     TcpConnection& peer = *server.accepted.front();
     Seen at_server;
     peer.start(at_server.on_data(), at_server.on_end());
@@ -390,8 +395,7 @@ TEST_CASE("TcpConnection resolves localhost and connects to it") {
     ConnectResult result;
     // localhost may resolve to ::1 first, where nothing listens: the connection
     // must fall through to 127.0.0.1.
-    client.connect("localhost", server.listener.local_address().port, result.fn());
-    REQUIRE(loop.run_until([&] { return result.calls > 0 && !server.accepted.empty(); }));
+    connect_client(loop, server, client, result, "localhost");
     CHECK(result.error == ConnectError::kNone);
     CHECK(client.peer_address() == server.listener.local_address());
   }
@@ -550,8 +554,7 @@ TEST_CASE("TcpConnection reports a write to a reset connection as the end of inp
     REQUIRE(server.status.ok());
     TcpConnection client(loop.get());
     ConnectResult result;
-    client.connect("127.0.0.1", server.listener.local_address().port, result.fn());
-    REQUIRE(loop.run_until([&] { return result.calls > 0 && !server.accepted.empty(); }));
+    connect_client(loop, server, client, result);
     Seen seen;
     client.start(seen.on_data(), seen.on_end());
     client.pause();  // not reading: only the write can discover the reset
