@@ -14,6 +14,13 @@ class DatagramSink {
   virtual ~DatagramSink() = default;
   /// Queues `data` for sending to `to`; the bytes are copied before returning.
   virtual void send(const Address& to, ByteView data) = 0;
+  /// Like send(), with the IP TTL (IPv6 hop limit) set to `ttl` for this datagram only.
+  /// Hole punching primes its own NAT with packets that die one hop beyond it
+  /// (docs/direct_path.md); a sink that models no hops may send it as usual.
+  virtual void send_with_ttl(const Address& to, ByteView data, int ttl) {
+    static_cast<void>(ttl);
+    send(to, data);
+  }
 };
 
 }  // namespace punch::util
