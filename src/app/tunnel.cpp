@@ -119,8 +119,9 @@ class Tunnel {
     timer_.arm(endpoint_.next_deadline(), now);
   }
 
-  // Emits a session's "path" event once its first RTT sample exists, so the
-  // reported rtt_ms is a measurement and never the transport's initial guess.
+  // Emits a session's "path" event once the path in use has an RTT sample (after
+  // session start and after every path change, which restarts the estimate), so
+  // rtt_ms is a measurement of that path, never the transport's initial guess.
   void report_paths() {
     for (auto& [cid, info] : sessions_) {
       if (info.path_reported || info.down) continue;
@@ -129,11 +130,46 @@ class Tunnel {
       const transport::Stats st = s->connection().stats();
       if (!st.rtt_measured) continue;
       info.path_reported = true;
-      events_.emit(
-          "path", {{"peer", info.peer},
-                   {"path", "relay"},
-                   {"address", s->path().to_string()},
-                   {"rtt_ms", std::chrono::duration<double, std::milli>(st.smoothed_rtt).count()}});
+      const double rtt_ms = std::chrono::duration<double, std::milli>(st.smoothed_rtt).count();
+      const std::string kind = s->direct() ? "direct" : "relay";
+      events_.emit("path", {{"peer", info.peer},
+                            {"path", kind},
+                            {"address", s->path().to_string()},
+                            {"rtt_ms", rtt_ms}});
+      util::log_info("session with " + info.peer + " on the " + kind + " path " +
+                     s->path().to_string() + ", rtt " + std::to_string(rtt_ms) + " ms");
+    }
+  }
+
+  void on_path_event(const session::EndpointEvent& e) {
+    const auto it = sessions_.find(e.connection_id);
+    if (it == sessions_.end()) return;
+    const path::PathEvent& p = e.path_event;
+    const std::string& peer = it->second.peer;
+    const auto ms = [](util::Duration d) {
+      return std::to_string(std::chrono::duration<double, std::milli>(d).count());
+    };
+    switch (p.kind) {
+      case path::PathEvent::Kind::kSwitched:
+        // Reported by report_paths() once the new path has its first RTT sample.
+        it->second.path_reported = false;
+        util::log_debug(peer + ": switching to " + (p.direct ? "direct path " : "relay ") +
+                        p.address.to_string() + " (" + p.detail + ")");
+        break;
+      case path::PathEvent::Kind::kCandidates:
+        util::log_debug(peer + ": peer's candidates: " + p.detail);
+        break;
+      case path::PathEvent::Kind::kProbing:
+        util::log_debug(peer + ": probing " + p.detail);
+        break;
+      case path::PathEvent::Kind::kValidated:
+        util::log_debug(peer + ": direct path " + p.address.to_string() + " (" + p.detail +
+                        ") answers, rtt " + ms(p.rtt) + " ms");
+        break;
+      case path::PathEvent::Kind::kLost:
+        util::log_info("session with " + peer + ": direct path " + p.address.to_string() +
+                       " stopped answering; back to the relay");
+        break;
     }
   }
 
@@ -178,6 +214,9 @@ class Tunnel {
           break;
         case session::EndpointEvent::Kind::kStream:
           forwarder_.on_stream_event(e->connection_id, e->stream_event);
+          break;
+        case session::EndpointEvent::Kind::kPath:
+          on_path_event(*e);
           break;
       }
       if (stopped_) return;

@@ -1,5 +1,6 @@
 #include "session/endpoint.hpp"
 
+#include <algorithm>
 #include <utility>
 
 #include "wire/session_packet.hpp"
@@ -10,14 +11,19 @@ namespace {
 // How long a live session waits before asking the rendezvous again to restore
 // its relay: long enough for the peer's own re-registration to land.
 constexpr util::Duration kReintroduceRetry = std::chrono::seconds(2);
+// Invites remembered for accept() at most: each costs a few bytes, and a listener
+// that never answers them must not grow without bound.
+constexpr std::size_t kMaxRememberedInvites = 1024;
 }  // namespace
 
 Endpoint::Endpoint(const crypto::Identity& identity, util::Address rendezvous, bool listener,
-                   crypto::RandomSource& rng, util::DatagramSink& sink)
+                   crypto::RandomSource& rng, util::DatagramSink& sink,
+                   const path::PathConfig& path_config)
     : identity_(&identity),
       rng_(&rng),
       sink_(&sink),
-      rendezvous_(identity, rendezvous, listener, rng, sink) {}
+      rendezvous_(identity, rendezvous, listener, rng, sink),
+      path_config_(path_config) {}
 
 void Endpoint::start(util::TimePoint now) {
   rendezvous_.start(now);
@@ -103,15 +109,51 @@ std::uint64_t Endpoint::connect(const crypto::NodeId& target, util::TimePoint no
 void Endpoint::accept(std::uint64_t connection_id, const crypto::NodeId& peer,
                       util::TimePoint now) {
   if (!sessions_.count(connection_id)) {
-    auto s = std::make_unique<Session>(SessionRole::kListener, connection_id, *identity_, peer,
-                                       rendezvous_.server(), *rng_, *sink_);
-    s->start(now);
-    sessions_.emplace(connection_id, Entry{std::move(s)});
+    Session& s = add_session(
+        std::make_unique<Session>(SessionRole::kListener, connection_id, *identity_, peer,
+                                  rendezvous_.server(), *rng_, *sink_, path_config_),
+        now);
+    if (const auto it = invited_from_.find(connection_id); it != invited_from_.end())
+      s.paths().add_remote_candidate({wire::CandidateKind::kReflexive, it->second}, now);
   }
+  invited_from_.erase(connection_id);
   rendezvous_.accept(connection_id, now);
 }
 
+Session& Endpoint::add_session(std::unique_ptr<Session> s, util::TimePoint now) {
+  s->paths().set_local_candidates(local_candidates(), now);
+  s->start(now);
+  const std::uint64_t cid = s->connection_id();
+  return *sessions_.emplace(cid, Entry{std::move(s)}).first->second.session;
+}
+
+void Endpoint::set_host_addresses(std::vector<util::Address> addresses, util::TimePoint now) {
+  if (addresses == host_addresses_) return;
+  host_addresses_ = std::move(addresses);
+  refresh_candidates(now);
+}
+
+std::vector<wire::Candidate> Endpoint::local_candidates() const {
+  std::vector<wire::Candidate> out;
+  for (const util::Address& a : host_addresses_) out.push_back({wire::CandidateKind::kHost, a});
+  if (rendezvous_.registered()) {
+    const util::Address& r = rendezvous_.reflexive_address();
+    // Without a NAT the reflexive address is a host address already.
+    if (std::find(host_addresses_.begin(), host_addresses_.end(), r) == host_addresses_.end())
+      out.push_back({wire::CandidateKind::kReflexive, r});
+  }
+  return out;
+}
+
+void Endpoint::refresh_candidates(util::TimePoint now) {
+  const std::vector<wire::Candidate> candidates = local_candidates();
+  for (auto& [cid, entry] : sessions_) {
+    if (!entry.session->ended()) entry.session->paths().set_local_candidates(candidates, now);
+  }
+}
+
 void Endpoint::refuse(std::uint64_t connection_id, const std::string& reason, util::TimePoint now) {
+  invited_from_.erase(connection_id);
   rendezvous_.refuse(connection_id, reason, now);
 }
 
@@ -138,6 +180,7 @@ void Endpoint::pump_rendezvous_events(util::TimePoint now) {
     switch (e->kind) {
       case RendezvousEvent::Kind::kRegistered:
         out.kind = EndpointEvent::Kind::kRegistered;
+        refresh_candidates(now);
         // After a rendezvous restart the relays are gone with its state; asking
         // again with the same connection IDs rebuilds them (listeners re-accept
         // on their own). Otherwise the answer is just CONNECT_OK again.
@@ -151,6 +194,8 @@ void Endpoint::pump_rendezvous_events(util::TimePoint now) {
         break;
       case RendezvousEvent::Kind::kInvite:
         out.kind = EndpointEvent::Kind::kInvite;
+        if (invited_from_.size() >= kMaxRememberedInvites) invited_from_.erase(invited_from_.begin());
+        invited_from_[e->connection_id] = e->address;
         break;
       case RendezvousEvent::Kind::kConnectFailed:
         // A failed re-introduction of a live session (see kRegistered) is retried
@@ -165,11 +210,13 @@ void Endpoint::pump_rendezvous_events(util::TimePoint now) {
       case RendezvousEvent::Kind::kConnectOk: {
         const auto it = pending_connects_.find(e->connection_id);
         if (it == pending_connects_.end()) continue;  // duplicate CONNECT_OK
-        auto s = std::make_unique<Session>(SessionRole::kConnector, e->connection_id, *identity_,
-                                           it->second, rendezvous_.server(), *rng_, *sink_);
+        Session& s = add_session(
+            std::make_unique<Session>(SessionRole::kConnector, e->connection_id, *identity_,
+                                      it->second, rendezvous_.server(), *rng_, *sink_,
+                                      path_config_),
+            now);
         pending_connects_.erase(it);
-        s->start(now);
-        sessions_.emplace(e->connection_id, Entry{std::move(s)});
+        s.paths().add_remote_candidate({wire::CandidateKind::kReflexive, e->address}, now);
         continue;
       }
     }
@@ -190,6 +237,7 @@ void Endpoint::collect(std::uint64_t cid, Entry& entry) {
     entry.announced_up = true;
     session_event(EndpointEvent::Kind::kSessionUp).address = s.path();
   }
+  while (auto pe = s.paths().poll_event()) session_event(EndpointEvent::Kind::kPath).path_event = *pe;
   if (s.established()) {
     while (auto te = s.connection().poll_event()) {
       if (te->kind == transport::Event::Kind::kClosed) continue;  // reported as kSessionDown

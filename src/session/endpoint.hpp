@@ -13,6 +13,7 @@
 
 #include "crypto/identity.hpp"
 #include "crypto/random.hpp"
+#include "path/path_manager.hpp"
 #include "session/rendezvous_client.hpp"
 #include "session/session.hpp"
 #include "transport/connection.hpp"
@@ -32,6 +33,7 @@ struct EndpointEvent {
     kSessionUp,      ///< Handshake done with `peer`; `address` = path in use.
     kSessionDown,    ///< Session ended; `reason` says why.
     kStream,         ///< A transport event `stream_event` on session `connection_id`.
+    kPath,           ///< Direct-path news `path_event` on session `connection_id`.
   };
   Kind kind = Kind::kStream;
   std::uint64_t connection_id = 0;
@@ -39,6 +41,7 @@ struct EndpointEvent {
   util::Address address{};
   std::string reason{};
   transport::Event stream_event{transport::Event::Kind::kReadable, 0};
+  path::PathEvent path_event{};
 };
 
 /// Counters for logs and tests.
@@ -50,9 +53,10 @@ struct EndpointStats {
 class Endpoint {
  public:
   /// `identity`, `rng` and `sink` must outlive the endpoint. `listener` registers
-  /// as a node that accepts invites.
+  /// as a node that accepts invites; `path_config` applies to every session.
   Endpoint(const crypto::Identity& identity, util::Address rendezvous, bool listener,
-           crypto::RandomSource& rng, util::DatagramSink& sink);
+           crypto::RandomSource& rng, util::DatagramSink& sink,
+           const path::PathConfig& path_config = {});
 
   /// Starts registering with the rendezvous.
   void start(util::TimePoint now);
@@ -73,6 +77,9 @@ class Endpoint {
   void accept(std::uint64_t connection_id, const crypto::NodeId& peer, util::TimePoint now);
   /// Listener: refuses invite `connection_id`, telling the connector `reason`.
   void refuse(std::uint64_t connection_id, const std::string& reason, util::TimePoint now);
+  /// This host's interface addresses with our socket's port: the host candidates
+  /// every session offers its peer (with the reflexive address, once registered).
+  void set_host_addresses(std::vector<util::Address> addresses, util::TimePoint now);
   /// The session for `connection_id`, or null.
   Session* session(std::uint64_t connection_id);
   /// Closes a session with `reason` (told to the peer) and forgets it.
@@ -95,6 +102,9 @@ class Endpoint {
   };
   void pump_rendezvous_events(util::TimePoint now);
   void collect(std::uint64_t cid, Entry& entry);
+  std::vector<wire::Candidate> local_candidates() const;
+  void refresh_candidates(util::TimePoint now);
+  Session& add_session(std::unique_ptr<Session> s, util::TimePoint now);
 
   const crypto::Identity* identity_;
   crypto::RandomSource* rng_;
@@ -102,6 +112,9 @@ class Endpoint {
   RendezvousClient rendezvous_;
   std::map<std::uint64_t, Entry> sessions_;
   std::map<std::uint64_t, crypto::NodeId> pending_connects_;  // cid -> target
+  std::map<std::uint64_t, util::Address> invited_from_;       // cid -> connector's address
+  path::PathConfig path_config_;
+  std::vector<util::Address> host_addresses_;
   // Live sessions whose relay must be re-introduced (after a rendezvous restart
   // the listener may re-register later than we do): cid -> when to ask again.
   std::map<std::uint64_t, util::TimePoint> reintroduce_;

@@ -3,6 +3,7 @@
 #include <utility>
 
 #include "util/assert.hpp"
+#include "wire/path_frame.hpp"
 
 namespace punch::session {
 
@@ -19,9 +20,13 @@ constexpr std::size_t kMaxPayload = Session::kMaxDatagram - kOverhead;
 }  // namespace
 
 Session::Session(SessionRole role, std::uint64_t connection_id, const crypto::Identity& identity,
-                 const crypto::NodeId& expected, util::Address path, crypto::RandomSource& rng,
-                 util::DatagramSink& sink)
-    : role_(role), connection_id_(connection_id), expected_(expected), path_(path), sink_(&sink) {
+                 const crypto::NodeId& expected, util::Address relay, crypto::RandomSource& rng,
+                 util::DatagramSink& sink, const path::PathConfig& path_config)
+    : role_(role),
+      connection_id_(connection_id),
+      expected_(expected),
+      path_(relay, path_config, rng),
+      sink_(&sink) {
   const crypto::NodeId want = expected;
   auto check = [want](const crypto::NodeId& got) -> util::Status {
     if (got == want) return util::ok_status();
@@ -36,7 +41,7 @@ Session::Session(SessionRole role, std::uint64_t connection_id, const crypto::Id
 
 void Session::start(util::TimePoint now) { handshake_->start(now); }
 
-void Session::on_packet(const wire::SessionPacket& packet, const util::Address& /*from*/,
+void Session::on_packet(const wire::SessionPacket& packet, const util::Address& from,
                         util::TimePoint now) {
   if (ended_) return;
   if (packet.kind == wire::SessionKind::kHandshake) {
@@ -46,23 +51,62 @@ void Session::on_packet(const wire::SessionPacket& packet, const util::Address& 
   }
   if (!established()) {
     if (early_.size() < kMaxEarlyPackets) {
-      early_.emplace_back(packet.header.begin(), packet.payload.end());
+      early_.emplace_back(util::Bytes(packet.header.begin(), packet.payload.end()), from);
     } else {
       ++stats_.early_dropped;
     }
     return;
   }
-  process_protected(packet, now);
+  process_protected(packet, from, now);
 }
 
-void Session::process_protected(const wire::SessionPacket& packet, util::TimePoint now) {
+void Session::process_protected(const wire::SessionPacket& packet, const util::Address& from,
+                                util::TimePoint now) {
+  if (packet.packet_number & wire::kPathPacketNumberBit) {
+    process_path_packet(packet, from, now);
+    return;
+  }
   plain_.clear();
   if (!open_->open(packet.packet_number, packet.header, packet.payload, plain_)) {
     ++stats_.undecryptable;  // forged, corrupted or replayed garbage: drop, never fatal
     return;
   }
+  path_.on_authenticated(from, now);
   connection_->on_packet(packet.packet_number, plain_, now);
   if (connection_->closed()) end(connection_->close_reason());
+  after_input(now);
+}
+
+void Session::process_path_packet(const wire::SessionPacket& packet, const util::Address& from,
+                                  util::TimePoint now) {
+  plain_.clear();
+  if (!open_->open(packet.packet_number, packet.header, packet.payload, plain_)) {
+    ++stats_.undecryptable;
+    return;
+  }
+  // Checked after authentication, so forged packet numbers cannot shift the window.
+  if (!path_replay_.accept(packet.packet_number)) {
+    ++stats_.path_replayed;
+    return;
+  }
+  auto frames = wire::decode_path_frames(plain_);
+  if (!frames) {
+    // Only our peer can have sealed it; still, a bad probe is not worth the session.
+    ++stats_.path_malformed;
+    return;
+  }
+  path_.on_frames(from, *frames, now);
+  after_input(now);
+}
+
+void Session::after_input(util::TimePoint now) {
+  // Packets in flight on the old path are still acknowledged when they arrive; only
+  // the estimates of the path (RTT, bandwidth, MTU) start over.
+  if (path_.take_switched() && established()) {
+    connection_->reset_path(now);
+    // A first RTT sample of the new path, even when the session is idle.
+    connection_->ping();
+  }
 }
 
 void Session::check_handshake(util::TimePoint now) {
@@ -83,10 +127,11 @@ void Session::check_handshake(util::TimePoint now) {
   // An idle new session would otherwise have no RTT sample until its first
   // keepalive; one PING measures the path at once (reported in --events).
   connection_->ping();
+  path_.start(now);
   auto early = std::move(early_);
   early_.clear();
-  for (const util::Bytes& datagram : early) {
-    if (auto p = wire::decode_session_packet(datagram)) process_protected(*p, now);
+  for (const auto& [datagram, from] : early) {
+    if (auto p = wire::decode_session_packet(datagram)) process_protected(*p, from, now);
   }
 }
 
@@ -100,12 +145,16 @@ void Session::on_timeout(util::TimePoint now) {
     connection_->on_timeout(now);
     if (connection_->closed()) end(connection_->close_reason());
   }
+  if (established() && !ended_ && path_.next_deadline() <= now) {
+    path_.on_timeout(now);
+    after_input(now);
+  }
 }
 
 util::TimePoint Session::next_deadline() const {
   if (ended_) return util::kNever;
   util::TimePoint t = handshake_->next_deadline();
-  if (established()) t = std::min(t, connection_->next_deadline());
+  if (established()) t = std::min({t, connection_->next_deadline(), path_.next_deadline()});
   return t;
 }
 
@@ -113,20 +162,36 @@ void Session::flush(util::TimePoint now) {
   for (const util::Bytes& records : handshake_->take_outgoing()) {
     scratch_.clear();
     wire::encode_handshake_packet(connection_id_, records, scratch_);
-    sink_->send(path_, scratch_);
+    sink_->send(path_.relay(), scratch_);
   }
   if (!established()) return;
+  // Path packets first: a fallback found on the timer must apply before the
+  // transport's packets pick their destination.
+  while (auto t = path_.poll_transmit(now)) {
+    seal_and_send(next_path_pn_++, t->frames, t->to, t->ttl);
+  }
+  after_input(now);
   while (auto out = connection_->poll_send(now, kMaxPayload)) {
-    scratch_.clear();
-    // Reserved up front so the header view stays valid while seal() appends.
-    scratch_.reserve(kMaxDatagram + crypto::PacketProtection::kTagSize);
-    wire::encode_protected_header(connection_id_, out->packet_number, scratch_);
-    const util::ByteView aad(scratch_.data(), wire::kProtectedHeaderSize);
-    seal_->seal(out->packet_number, aad, out->payload, scratch_);
-    PUNCH_ASSERT(scratch_.size() <= kMaxDatagram);
-    sink_->send(path_, scratch_);
+    seal_and_send(out->packet_number, out->payload, path_.current(), 0);
+    path_.on_sent(out->answer_expected, now);
   }
   if (connection_->closed()) end(connection_->close_reason());
+}
+
+void Session::seal_and_send(std::uint64_t packet_number, util::ByteView payload,
+                            const util::Address& to, int ttl) {
+  scratch_.clear();
+  // Reserved up front so the header view stays valid while seal() appends.
+  scratch_.reserve(kMaxDatagram + crypto::PacketProtection::kTagSize);
+  wire::encode_protected_header(connection_id_, packet_number, scratch_);
+  const util::ByteView aad(scratch_.data(), wire::kProtectedHeaderSize);
+  seal_->seal(packet_number, aad, payload, scratch_);
+  PUNCH_ASSERT(scratch_.size() <= kMaxDatagram);
+  if (ttl > 0) {
+    sink_->send_with_ttl(to, scratch_, ttl);
+  } else {
+    sink_->send(to, scratch_);
+  }
 }
 
 void Session::close(const std::string& reason, util::TimePoint now) {

@@ -14,6 +14,8 @@
 #include "crypto/identity.hpp"
 #include "crypto/packet_protection.hpp"
 #include "crypto/random.hpp"
+#include "path/path_manager.hpp"
+#include "session/replay_window.hpp"
 #include "transport/connection.hpp"
 #include "transport/constants.hpp"
 #include "util/address.hpp"
@@ -30,6 +32,8 @@ enum class SessionRole { kConnector, kListener };
 struct SessionStats {
   std::uint64_t undecryptable = 0;  ///< Protected packets that failed authentication.
   std::uint64_t early_dropped = 0;  ///< Protected packets that arrived before our keys.
+  std::uint64_t path_replayed = 0;  ///< Path packets refused as duplicates or too old.
+  std::uint64_t path_malformed = 0;  ///< Authenticated path packets with bad frames.
 };
 
 /// A session with one peer over one connection ID.
@@ -40,10 +44,11 @@ class Session {
   static constexpr std::size_t kMaxDatagram = transport::kMaxProbeDatagramSize;
 
   /// Prepares a session; `identity`, `rng` and `sink` must outlive it. `expected`
-  /// is the peer ID the handshake must prove. Packets go to `path`.
+  /// is the peer ID the handshake must prove. Packets go to `relay` until a direct
+  /// path is validated (never with `path_config.relay_only`).
   Session(SessionRole role, std::uint64_t connection_id, const crypto::Identity& identity,
-          const crypto::NodeId& expected, util::Address path, crypto::RandomSource& rng,
-          util::DatagramSink& sink);
+          const crypto::NodeId& expected, util::Address relay, crypto::RandomSource& rng,
+          util::DatagramSink& sink, const path::PathConfig& path_config = {});
   Session(Session&&) noexcept = default;
   Session& operator=(Session&&) noexcept = default;
   ~Session() = default;
@@ -73,8 +78,14 @@ class Session {
   std::uint64_t connection_id() const { return connection_id_; }
   /// The peer the handshake must prove (and did, once established).
   const crypto::NodeId& peer() const { return expected_; }
-  /// Where packets go now.
-  const util::Address& path() const { return path_; }
+  /// Where packets go now (the relay or a direct path).
+  const util::Address& path() const { return path_.current(); }
+  /// True while packets go over a direct path.
+  bool direct() const { return path_.direct(); }
+  /// Direct-path discovery: give it candidates, take its events.
+  path::PathManager& paths() { return path_; }
+  /// Same, read-only.
+  const path::PathManager& paths() const { return path_; }
   /// Counters.
   const SessionStats& stats() const { return stats_; }
   /// Closes the transport with `reason` (sent to the peer), or abandons the handshake.
@@ -82,19 +93,27 @@ class Session {
 
  private:
   void check_handshake(util::TimePoint now);
-  void process_protected(const wire::SessionPacket& packet, util::TimePoint now);
+  void process_protected(const wire::SessionPacket& packet, const util::Address& from,
+                         util::TimePoint now);
+  void process_path_packet(const wire::SessionPacket& packet, const util::Address& from,
+                           util::TimePoint now);
+  void seal_and_send(std::uint64_t packet_number, util::ByteView payload,
+                     const util::Address& to, int ttl);
+  void after_input(util::TimePoint now);
   void end(std::string reason);
 
   SessionRole role_;
   std::uint64_t connection_id_;
   crypto::NodeId expected_;
-  util::Address path_;
+  path::PathManager path_;
   util::DatagramSink* sink_;
   std::unique_ptr<crypto::Handshake> handshake_;
   std::unique_ptr<crypto::PacketProtection> seal_;
   std::unique_ptr<crypto::PacketProtection> open_;
   std::unique_ptr<transport::Connection> connection_;
-  std::deque<util::Bytes> early_;  // protected packets that beat our keys
+  std::deque<std::pair<util::Bytes, util::Address>> early_;  // packets that beat our keys
+  ReplayWindow path_replay_;
+  std::uint64_t next_path_pn_ = wire::kPathPacketNumberBit;
   util::Bytes scratch_;
   util::Bytes plain_;
   SessionStats stats_;

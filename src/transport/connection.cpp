@@ -747,6 +747,7 @@ struct Connection::State final : LossListener {
     sp.time_sent = now;
     sp.bytes = static_cast<std::uint32_t>(out.payload.size());
     sp.ack_eliciting = eliciting;
+    out.answer_expected = eliciting;
     if (eliciting) {
       pacer.on_sent(now, sp.bytes);
       ping_pending = false;

@@ -1,0 +1,74 @@
+// Every tunable of direct-path discovery in one place, with its unit and the
+// reason for its value (docs/direct_path.md explains the whole procedure).
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+
+#include "util/time.hpp"
+
+namespace punch::path {
+
+using namespace std::chrono_literals;
+
+// --- Priming (../shared/LAB.md, trap 1) ---
+
+/// TTL of priming packets: enough to leave our own NAT (which creates the mapping),
+/// too little to reach the peer's NAT (whose conntrack would otherwise record our
+/// packet as an inbound flow and push its own mapping onto another port).
+inline constexpr int kPrimeTtl = 2;
+/// Priming packets per candidate and round: two, so one lost on the LAN still primes.
+inline constexpr int kPrimeCount = 2;
+/// How long full-TTL probes to a newly learnt reflexive candidate wait after priming it
+/// when the peer's own priming cannot be inferred from its CANDIDATES frame: long enough
+/// for a peer that learnt of us at the same time to prime too.
+inline constexpr util::Duration kPrimeWait = 150ms;
+/// In the first round, full-TTL probes to the peer's public side wait for its CANDIDATES
+/// frame (sent right after it primed towards us), but no longer than this: a lost frame
+/// is resent after 250 ms, and a peer that never sends one still gets probed.
+inline constexpr util::Duration kPeerPrimingTimeout = 1s;
+
+// --- Probing rounds ---
+
+/// Gaps between a round's challenges to one candidate (then the round ends): quick
+/// first retries for lost probes, then spaced for a peer that starts probing late.
+inline constexpr util::Duration kProbeGaps[] = {100ms, 200ms, 400ms, 800ms};
+/// A probe is answered by then or counts as lost, even on the longest path.
+inline constexpr util::Duration kProbeAnswerTimeout = 3s;
+/// First wait before a new round after one that validated nothing or after a fallback;
+/// doubles each time up to kMaxRoundBackoff, so a dead direct path costs little.
+inline constexpr util::Duration kMinRoundBackoff = 1s;
+/// Longest wait between rounds: a path that heals (a firewall rule removed) is found
+/// again within half a minute.
+inline constexpr util::Duration kMaxRoundBackoff = 30s;
+/// Remote candidates kept at most (host + reflexive from the peer, plus peer-reflexive
+/// ones learnt from packets); bounds the probing a peer can make us do.
+inline constexpr std::size_t kMaxRemoteCandidates = 24;
+
+// --- Candidate exchange (through the relay) ---
+
+/// First resend of an unacknowledged CANDIDATES frame; doubles up to kMaxCandidatesResend.
+inline constexpr util::Duration kCandidatesResend = 250ms;
+/// Longest gap between resends of an unacknowledged CANDIDATES frame.
+inline constexpr util::Duration kMaxCandidatesResend = 8s;
+
+// --- Using a direct path ---
+
+/// A validated path replaces the current one of the same class only when its RTT is
+/// below this share of the current RTT (hysteresis: no flapping between near equals).
+inline constexpr double kSwitchRttRatio = 0.75;
+/// A direct path whose expected answers stay away this long is dead (at least; see
+/// kDeadRttFactor): short enough to be back on the relay well within 3 s.
+inline constexpr util::Duration kMinDeadTimeout = 1s;
+/// ... or this many RTTs of the path plus kDeadSlack, if longer.
+inline constexpr int kDeadRttFactor = 3;
+/// ACK delay and jitter allowance in the dead timeout.
+inline constexpr util::Duration kDeadSlack = 200ms;
+/// A direct path that carried nothing expecting an answer for this long gets a challenge:
+/// real NAT mappings die near 30 s, Linux's conntrack after 30 s unreplied / 120 s stream.
+inline constexpr util::Duration kDirectKeepalive = 15s;
+/// While on a direct path the relay leg gets a challenge this often: the rendezvous
+/// forgets a silent relay after 120 s, and falling back needs it alive.
+inline constexpr util::Duration kRelayKeepalive = 30s;
+
+}  // namespace punch::path

@@ -1,0 +1,468 @@
+#include "path/path_manager.hpp"
+
+#include <algorithm>
+#include <iterator>
+#include <utility>
+
+#include "path/constants.hpp"
+
+namespace punch::path {
+namespace {
+
+// Host candidates are LAN paths: preferred over anything through a NAT's public side.
+int preference_class(const wire::Candidate& c) {
+  return c.kind == wire::CandidateKind::kHost ? 0 : 1;
+}
+
+const char* kind_name(wire::CandidateKind kind) {
+  switch (kind) {
+    case wire::CandidateKind::kHost:
+      return "host";
+    case wire::CandidateKind::kReflexive:
+      return "reflexive";
+    case wire::CandidateKind::kPeerReflexive:
+      return "peer-reflexive";
+  }
+  return "?";
+}
+
+std::string describe(const std::vector<wire::Candidate>& list) {
+  std::string s;
+  for (const wire::Candidate& c : list) {
+    if (!s.empty()) s += ", ";
+    s += c.address.to_string() + " (" + kind_name(c.kind) + ")";
+  }
+  return s.empty() ? "none" : s;
+}
+
+double ratio_of(util::Duration a, util::Duration b) {
+  return b.count() > 0 ? static_cast<double>(a.count()) / static_cast<double>(b.count()) : 0.0;
+}
+
+}  // namespace
+
+PathManager::PathManager(util::Address relay, const PathConfig& config, crypto::RandomSource& rng)
+    : relay_(relay), config_(config), rng_(&rng), current_(relay), backoff_(kMinRoundBackoff) {}
+
+bool PathManager::usable(const util::Address& a) const {
+  return a.valid() && a.family == relay_.family && a != relay_ && a.port != 0;
+}
+
+void PathManager::start(util::TimePoint now) {
+  if (started_) return;
+  started_ = true;
+  candidates_next_ = now;
+  candidates_gap_ = kCandidatesResend;
+  // Priming goes out before the CANDIDATES frame in the same flush, so a peer that
+  // receives our frame knows our NAT already has its mapping towards it.
+  start_round(now, true);
+}
+
+void PathManager::set_local_candidates(std::vector<wire::Candidate> candidates,
+                                       util::TimePoint now) {
+  if (config_.relay_only) candidates.clear();
+  std::erase_if(candidates, [this](const wire::Candidate& c) { return !usable(c.address); });
+  if (candidates.size() > wire::kMaxCandidates) candidates.resize(wire::kMaxCandidates);
+  if (candidates == local_) return;
+  local_ = std::move(candidates);
+  ++local_seq_;
+  if (!started_) return;
+  candidates_next_ = now;
+  candidates_gap_ = kCandidatesResend;
+  // Our addresses changed: the peer will probe the new ones, and a path that failed
+  // before may work now, so probe at once instead of waiting out the backoff.
+  backoff_ = kMinRoundBackoff;
+  start_round(now, false);
+}
+
+void PathManager::add_remote_candidate(const wire::Candidate& candidate, util::TimePoint now) {
+  if (config_.relay_only || peer_relay_only_ || !usable(candidate.address)) return;
+  if (find(candidate.address) || remotes_.size() >= kMaxRemoteCandidates) return;
+  Remote& r = add_remote(candidate);
+  if (started_) probe_now(r, now, true);
+}
+
+PathManager::Remote* PathManager::find(const util::Address& address) {
+  for (Remote& r : remotes_) {
+    if (r.candidate.address == address) return &r;
+  }
+  return nullptr;
+}
+
+PathManager::Remote& PathManager::add_remote(const wire::Candidate& candidate) {
+  remotes_.push_back(Remote{candidate});
+  return remotes_.back();
+}
+
+void PathManager::start_round(util::TimePoint now, bool first) {
+  next_round_ = util::kNever;
+  if (config_.relay_only || peer_relay_only_ || remotes_.empty()) return;
+  ++stats_.rounds;
+  std::vector<wire::Candidate> listed;
+  for (Remote& r : remotes_) {
+    listed.push_back(r.candidate);
+    r.attempts = 0;
+    // In the first round, full-TTL probes to a NAT's public side wait for the
+    // peer's CANDIDATES frame, which it sends right after priming towards us.
+    r.awaiting_peer_priming = first && remote_seq_ == 0 && preference_class(r.candidate) != 0;
+    if (r.awaiting_peer_priming) peer_priming_deadline_ = now + kPeerPrimingTimeout;
+    probe_now(r, now, true);
+  }
+  emit({PathEvent::Kind::kProbing, {}, false, {}, describe(listed)});
+}
+
+void PathManager::probe_now(Remote& r, util::TimePoint now, bool prime) {
+  round_active_ = true;
+  r.attempts = 0;
+  if (!prime || preference_class(r.candidate) == 0) {
+    r.next_probe = now;
+    return;
+  }
+  for (int i = 0; i < kPrimeCount; ++i) send_challenge(r.candidate.address, now, kPrimeTtl);
+  stats_.primes_sent += kPrimeCount;
+  r.next_probe = r.awaiting_peer_priming ? util::kNever : now + kPrimeWait;
+}
+
+void PathManager::send_challenge(const util::Address& to, util::TimePoint now, int ttl) {
+  Outstanding o{{}, to, now};
+  rng_->fill(o.token);
+  util::Bytes frames;
+  wire::encode_path_frame(wire::PathChallenge{o.token}, frames);
+  queue(to, std::move(frames), ttl);
+  outstanding_.push_back(o);
+  // Tokens are only needed until their answer could still arrive; a bound keeps a
+  // long outage from growing the list.
+  while (outstanding_.size() > 4 * kMaxRemoteCandidates ||
+         (!outstanding_.empty() && outstanding_.front().sent + kProbeAnswerTimeout < now)) {
+    outstanding_.pop_front();
+  }
+  ++stats_.challenges_sent;
+  if (direct_ && to == current_) {
+    last_answerable_sent_ = now;
+    if (awaiting_since_ == util::kNever) awaiting_since_ = now;
+  }
+}
+
+void PathManager::send_candidates(util::TimePoint now) {
+  wire::PathCandidates f;
+  f.sequence = local_seq_;
+  f.acknowledged = remote_seq_;
+  f.candidates = local_;
+  util::Bytes frames;
+  wire::encode_path_frame(f, frames);
+  queue(relay_, std::move(frames), 0);
+  ack_owed_ = false;
+  last_relay_sent_ = now;
+}
+
+void PathManager::queue(util::Address to, util::Bytes frames, int ttl) {
+  out_.push_back(PathTransmit{to, std::move(frames), ttl});
+}
+
+void PathManager::on_frames(const util::Address& from, const std::vector<wire::PathFrame>& frames,
+                            util::TimePoint now) {
+  note_rx(from, now);
+  for (const wire::PathFrame& frame : frames) {
+    if (const auto* c = std::get_if<wire::PathChallenge>(&frame)) {
+      // A relay-only end answers only on the relay, so the peer never validates a
+      // direct path it would then use towards us.
+      if (config_.relay_only && from != relay_) continue;
+      util::Bytes reply;
+      wire::encode_path_frame(wire::PathResponse{c->token}, reply);
+      queue(from, std::move(reply), 0);
+      learn_peer_reflexive(from, now);
+    } else if (const auto* r = std::get_if<wire::PathResponse>(&frame)) {
+      on_response(*r, now);
+    } else {
+      on_candidates(std::get<wire::PathCandidates>(frame), now);
+    }
+  }
+}
+
+void PathManager::on_candidates(const wire::PathCandidates& f, util::TimePoint now) {
+  if (f.acknowledged > peer_acked_ && f.acknowledged <= local_seq_) peer_acked_ = f.acknowledged;
+  if (f.sequence <= remote_seq_) return;
+  const bool first = remote_seq_ == 0;
+  remote_seq_ = f.sequence;
+  ack_owed_ = true;
+  emit({PathEvent::Kind::kCandidates, {}, false, {}, describe(f.candidates)});
+  if (config_.relay_only) return;
+  if (f.candidates.empty()) {
+    // The peer runs --relay-only (or has no usable address): nothing to probe.
+    peer_relay_only_ = true;
+    if (direct_) switch_to(nullptr, now);
+    remotes_.clear();
+    round_active_ = false;
+    next_round_ = util::kNever;
+    return;
+  }
+  peer_relay_only_ = false;
+  // Addresses the peer no longer lists are dropped, unless learnt from its packets
+  // or in use; new ones are primed and probed at once.
+  std::erase_if(remotes_, [&](const Remote& r) {
+    if (r.candidate.kind == wire::CandidateKind::kPeerReflexive) return false;
+    if (direct_ && r.candidate.address == current_) return false;
+    return std::none_of(f.candidates.begin(), f.candidates.end(), [&](const wire::Candidate& c) {
+      return c.address == r.candidate.address;
+    });
+  });
+  for (const wire::Candidate& c : f.candidates) {
+    if (!usable(c.address) || remotes_.size() >= kMaxRemoteCandidates) continue;
+    if (Remote* known = find(c.address)) {
+      if (known->awaiting_peer_priming) {
+        known->awaiting_peer_priming = false;
+        known->next_probe = now;
+      }
+      continue;
+    }
+    Remote& r = add_remote(c);
+    // In the first exchange the peer primed before sending this frame; later
+    // changes get a short wait for its priming instead.
+    if (first) {
+      if (preference_class(c) != 0) {
+        for (int i = 0; i < kPrimeCount; ++i) send_challenge(c.address, now, kPrimeTtl);
+        stats_.primes_sent += kPrimeCount;
+      }
+      round_active_ = true;
+      r.next_probe = now;
+    } else {
+      probe_now(r, now, true);
+    }
+  }
+  peer_priming_deadline_ = util::kNever;
+}
+
+void PathManager::on_response(const wire::PathResponse& f, util::TimePoint now) {
+  const auto it = std::find_if(outstanding_.begin(), outstanding_.end(),
+                               [&](const Outstanding& o) { return o.token == f.token; });
+  if (it == outstanding_.end()) return;  // late, duplicate or not ours
+  const Outstanding o = *it;
+  outstanding_.erase(it);
+  ++stats_.responses_received;
+  Remote* r = find(o.to);
+  if (!r) return;  // the relay's keepalive, or a candidate since dropped
+  const util::Duration rtt = now - o.sent;
+  const bool fresh = !r->validated;
+  r->validated = true;
+  r->validated_at = now;
+  r->rtt = fresh ? rtt : (r->rtt * 7 + rtt) / 8;
+  r->next_probe = util::kNever;
+  if (direct_ && o.to == current_) awaiting_since_ = util::kNever;
+  if (fresh) emit({PathEvent::Kind::kValidated, o.to, true, rtt, kind_name(r->candidate.kind)});
+  maybe_switch(now);
+}
+
+void PathManager::note_rx(const util::Address& from, util::TimePoint now) {
+  static_cast<void>(now);
+  last_rx_from_ = from;
+  if (direct_ && from == current_) awaiting_since_ = util::kNever;
+}
+
+void PathManager::on_authenticated(const util::Address& from, util::TimePoint now) {
+  note_rx(from, now);
+  if (from == relay_) return;
+  learn_peer_reflexive(from, now);
+  maybe_switch(now);
+}
+
+void PathManager::learn_peer_reflexive(const util::Address& from, util::TimePoint now) {
+  if (config_.relay_only || peer_relay_only_ || !usable(from) || find(from)) return;
+  if (remotes_.size() >= kMaxRemoteCandidates) {
+    // Make room by forgetting the oldest unvalidated peer-reflexive address.
+    const auto victim = std::find_if(remotes_.begin(), remotes_.end(), [](const Remote& r) {
+      return r.candidate.kind == wire::CandidateKind::kPeerReflexive && !r.validated;
+    });
+    if (victim == remotes_.end()) return;
+    remotes_.erase(victim);
+  }
+  // The packet reached us from there, so our side needs no priming towards it.
+  Remote& r = add_remote({wire::CandidateKind::kPeerReflexive, from});
+  probe_now(r, now, false);
+}
+
+void PathManager::on_sent(bool answer_expected, util::TimePoint now) {
+  if (!direct_) return;
+  if (!answer_expected) return;
+  last_answerable_sent_ = now;
+  if (awaiting_since_ == util::kNever) awaiting_since_ = now;
+}
+
+void PathManager::maybe_switch(util::TimePoint now) {
+  if (config_.relay_only) return;
+  const Remote* best = nullptr;
+  for (const Remote& r : remotes_) {
+    if (!r.validated) continue;
+    if (!best || preference_class(r.candidate) < preference_class(best->candidate) ||
+        (preference_class(r.candidate) == preference_class(best->candidate) && r.rtt < best->rtt))
+      best = &r;
+  }
+  if (!best) return;
+  if (!direct_) {
+    switch_to(best, now);
+    return;
+  }
+  const Remote* cur = find(current_);
+  if (!cur || best == cur) {
+    if (!cur) switch_to(best, now);
+    return;
+  }
+  // The peer's packets now come from another validated address while ours still go
+  // to the old one: its NAT rebound, follow it.
+  const Remote* rx = find(last_rx_from_);
+  if (rx && rx != cur && rx->validated && rx->validated_at > cur->validated_at) {
+    switch_to(rx, now);
+    return;
+  }
+  const int best_class = preference_class(best->candidate);
+  const int cur_class = preference_class(cur->candidate);
+  if (best_class < cur_class ||
+      (best_class == cur_class && ratio_of(best->rtt, cur->rtt) < kSwitchRttRatio)) {
+    switch_to(best, now);
+  }
+}
+
+void PathManager::switch_to(const Remote* r, util::TimePoint now) {
+  const util::Address target = r ? r->candidate.address : relay_;
+  if (target == current_ && direct_ == (r != nullptr)) return;
+  current_ = target;
+  direct_ = r != nullptr;
+  switched_ = true;
+  ++stats_.switches;
+  awaiting_since_ = util::kNever;
+  last_answerable_sent_ = now;
+  last_relay_sent_ = now;
+  if (direct_) {
+    backoff_ = kMinRoundBackoff;
+    next_round_ = util::kNever;
+  }
+  emit({PathEvent::Kind::kSwitched, current_, direct_, r ? r->rtt : util::Duration{},
+        r ? kind_name(r->candidate.kind) : "relay"});
+}
+
+void PathManager::fall_back(util::TimePoint now) {
+  if (Remote* r = find(current_)) r->validated = false;
+  emit({PathEvent::Kind::kLost, current_, true, {}, "no answer on the direct path"});
+  switch_to(nullptr, now);
+  // Another validated candidate (a second interface) may still work.
+  maybe_switch(now);
+  if (!direct_) {
+    next_round_ = now + backoff_;
+    backoff_ = std::min(backoff_ * 2, kMaxRoundBackoff);
+  }
+}
+
+util::Duration PathManager::dead_timeout() const {
+  util::Duration rtt{};
+  for (const Remote& r : remotes_) {
+    if (r.candidate.address == current_) rtt = r.rtt;
+  }
+  return std::max<util::Duration>(kMinDeadTimeout, kDeadRttFactor * rtt + kDeadSlack);
+}
+
+void PathManager::end_round_if_done(util::TimePoint now) {
+  if (!round_active_) return;
+  const bool probing = std::any_of(remotes_.begin(), remotes_.end(), [](const Remote& r) {
+    return r.next_probe != util::kNever || r.awaiting_peer_priming;
+  });
+  if (probing) {
+    round_quiet_at_ = util::kNever;
+    return;
+  }
+  // Give the last probes their answer time before calling the round over.
+  if (round_quiet_at_ == util::kNever) {
+    round_quiet_at_ = now + kMinDeadTimeout;
+    return;
+  }
+  if (now < round_quiet_at_) return;
+  round_active_ = false;
+  round_quiet_at_ = util::kNever;
+  if (!direct_ && next_round_ == util::kNever) {
+    next_round_ = now + backoff_;
+    backoff_ = std::min(backoff_ * 2, kMaxRoundBackoff);
+  }
+}
+
+void PathManager::on_timeout(util::TimePoint now) {
+  if (!started_) return;
+  // A peer whose CANDIDATES frame never comes still gets probed, a little later.
+  if (peer_priming_deadline_ <= now) {
+    peer_priming_deadline_ = util::kNever;
+    for (Remote& r : remotes_) {
+      if (!r.awaiting_peer_priming) continue;
+      r.awaiting_peer_priming = false;
+      r.next_probe = now;
+    }
+  }
+  if (candidates_next_ <= now) {
+    if (local_seq_ > peer_acked_) {
+      send_candidates(now);
+      candidates_next_ = now + candidates_gap_;
+      candidates_gap_ = std::min(candidates_gap_ * 2, kMaxCandidatesResend);
+    } else {
+      candidates_next_ = util::kNever;
+    }
+  }
+  if (ack_owed_) send_candidates(now);
+  for (Remote& r : remotes_) {
+    if (r.next_probe > now) continue;
+    send_challenge(r.candidate.address, now, 0);
+    ++r.attempts;
+    r.next_probe = r.attempts <= static_cast<int>(std::size(kProbeGaps))
+                       ? now + kProbeGaps[r.attempts - 1]
+                       : util::kNever;
+  }
+  end_round_if_done(now);
+  if (next_round_ <= now) start_round(now, false);
+  if (direct_) {
+    if (awaiting_since_ != util::kNever && now - awaiting_since_ >= dead_timeout()) {
+      fall_back(now);
+    } else {
+      if (now - last_answerable_sent_ >= kDirectKeepalive) send_challenge(current_, now, 0);
+      if (now - last_relay_sent_ >= kRelayKeepalive) {
+        send_challenge(relay_, now, 0);
+        last_relay_sent_ = now;
+      }
+    }
+  }
+}
+
+util::TimePoint PathManager::next_deadline() const {
+  if (!started_) return util::kNever;
+  util::TimePoint t = std::min({candidates_next_, next_round_, peer_priming_deadline_});
+  if (ack_owed_ || !out_.empty()) return util::TimePoint{};
+  bool probing = false;
+  for (const Remote& r : remotes_) {
+    t = std::min(t, r.next_probe);
+    probing = probing || r.next_probe != util::kNever || r.awaiting_peer_priming;
+  }
+  if (round_active_) {
+    // A round whose last probe was answered ends (and schedules the next) on a timeout.
+    if (round_quiet_at_ == util::kNever && !probing) return util::TimePoint{};
+    t = std::min(t, round_quiet_at_);
+  }
+  if (direct_) {
+    if (awaiting_since_ != util::kNever) t = std::min(t, awaiting_since_ + dead_timeout());
+    t = std::min(t, last_answerable_sent_ + kDirectKeepalive);
+    t = std::min(t, last_relay_sent_ + kRelayKeepalive);
+  }
+  return t;
+}
+
+std::optional<PathTransmit> PathManager::poll_transmit(util::TimePoint now) {
+  if (next_deadline() <= now) on_timeout(now);
+  if (out_.empty()) return std::nullopt;
+  PathTransmit t = std::move(out_.front());
+  out_.pop_front();
+  return t;
+}
+
+std::optional<PathEvent> PathManager::poll_event() {
+  if (events_.empty()) return std::nullopt;
+  PathEvent e = std::move(events_.front());
+  events_.pop_front();
+  return e;
+}
+
+bool PathManager::take_switched() { return std::exchange(switched_, false); }
+
+}  // namespace punch::path

@@ -1,0 +1,171 @@
+// Direct-path discovery for one session (sans-I/O): exchanges candidate
+// addresses with the peer through the relay, primes and probes them with
+// authenticated challenges, moves the session to the best validated direct path,
+// keeps that path alive, and falls back to the relay when it stops answering.
+// The session seals what poll_transmit() hands out into path packets and reports
+// every authenticated packet and every transport packet it sends.
+// docs/direct_path.md describes the procedure and its reasons.
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "crypto/random.hpp"
+#include "util/address.hpp"
+#include "util/bytes.hpp"
+#include "util/time.hpp"
+#include "wire/path_frame.hpp"
+
+namespace punch::path {
+
+/// Per-session choices from the command line.
+struct PathConfig {
+  bool relay_only = false;  ///< Never probe, never go direct (--relay-only).
+};
+
+/// Path frames the session must seal into one path packet and send to `to`.
+struct PathTransmit {
+  util::Address to;
+  util::Bytes frames;  ///< Plaintext path frames.
+  int ttl = 0;         ///< IP TTL for this datagram; 0 = the socket's default.
+};
+
+/// Something worth telling the user (--events, -v).
+struct PathEvent {
+  enum class Kind {
+    kSwitched,    ///< Packets now go to `address` (`direct` or the relay); `rtt` as probed.
+    kCandidates,  ///< The peer sent its addresses; `detail` lists them.
+    kProbing,     ///< A probing round started; `detail` lists the candidates.
+    kValidated,   ///< A challenge to `address` was answered after `rtt`.
+    kLost,        ///< The direct path `address` stopped answering.
+  };
+  Kind kind = Kind::kSwitched;
+  util::Address address;
+  bool direct = false;
+  util::Duration rtt{};
+  std::string detail;
+};
+
+/// Counters for logs and tests.
+struct PathStats {
+  std::uint64_t challenges_sent = 0;  ///< Probes and keepalives, priming included.
+  std::uint64_t primes_sent = 0;      ///< Low-TTL priming packets.
+  std::uint64_t responses_received = 0;
+  std::uint64_t rounds = 0;    ///< Probing rounds started.
+  std::uint64_t switches = 0;  ///< Path changes, either way.
+};
+
+/// The path state of one session.
+class PathManager {
+ public:
+  /// Starts on `relay`; `rng` must outlive the manager.
+  PathManager(util::Address relay, const PathConfig& config, crypto::RandomSource& rng);
+
+  /// The session is established: announce our candidates and start probing.
+  void start(util::TimePoint now);
+  /// Our own candidates (host addresses, the reflexive one); resent and re-probed on change.
+  void set_local_candidates(std::vector<wire::Candidate> candidates, util::TimePoint now);
+  /// A candidate of the peer known before its CANDIDATES frame arrives (the address the
+  /// rendezvous introduced it from).
+  void add_remote_candidate(const wire::Candidate& candidate, util::TimePoint now);
+  /// Handles the frames of an authenticated path packet that came from `from`.
+  void on_frames(const util::Address& from, const std::vector<wire::PathFrame>& frames,
+                 util::TimePoint now);
+  /// An authenticated transport packet came from `from`.
+  void on_authenticated(const util::Address& from, util::TimePoint now);
+  /// A transport packet left for current(); `answer_expected` as in transport::OutPacket.
+  void on_sent(bool answer_expected, util::TimePoint now);
+  /// Next path packet to send, if any.
+  std::optional<PathTransmit> poll_transmit(util::TimePoint now);
+  /// When on_timeout() must next run.
+  util::TimePoint next_deadline() const;
+  /// Runs what is due at `now`: probes, resends, keepalives, the liveness check.
+  void on_timeout(util::TimePoint now);
+  /// Takes the next event, if any.
+  std::optional<PathEvent> poll_event();
+  /// True once after each path change: the transport must restart its path model.
+  bool take_switched();
+
+  /// Where transport packets go now.
+  const util::Address& current() const { return current_; }
+  /// True while current() is a direct path.
+  bool direct() const { return direct_; }
+  /// The relay address the session started on.
+  const util::Address& relay() const { return relay_; }
+  /// Counters.
+  const PathStats& stats() const { return stats_; }
+
+ private:
+  struct Remote {
+    wire::Candidate candidate;
+    util::TimePoint next_probe = util::kNever;  // next challenge of the current round
+    int attempts = 0;                           // challenges sent this round
+    bool awaiting_peer_priming = false;         // waits for the peer's CANDIDATES frame
+    bool validated = false;
+    util::TimePoint validated_at{};
+    util::Duration rtt{};
+  };
+  struct Outstanding {
+    wire::PathToken token;
+    util::Address to;
+    util::TimePoint sent;
+  };
+
+  Remote* find(const util::Address& address);
+  Remote& add_remote(const wire::Candidate& candidate);
+  void probe_now(Remote& r, util::TimePoint now, bool prime);
+  void start_round(util::TimePoint now, bool first);
+  void send_challenge(const util::Address& to, util::TimePoint now, int ttl);
+  void send_candidates(util::TimePoint now);
+  void on_candidates(const wire::PathCandidates& f, util::TimePoint now);
+  void on_response(const wire::PathResponse& f, util::TimePoint now);
+  void note_rx(const util::Address& from, util::TimePoint now);
+  void learn_peer_reflexive(const util::Address& from, util::TimePoint now);
+  void maybe_switch(util::TimePoint now);
+  void switch_to(const Remote* r, util::TimePoint now);
+  void fall_back(util::TimePoint now);
+  void end_round_if_done(util::TimePoint now);
+  util::Duration dead_timeout() const;
+  void queue(util::Address to, util::Bytes frames, int ttl);
+  void emit(PathEvent e) { events_.push_back(std::move(e)); }
+  bool usable(const util::Address& a) const;
+
+  util::Address relay_;
+  PathConfig config_;
+  crypto::RandomSource* rng_;
+  bool started_ = false;
+  util::Address current_;
+  bool direct_ = false;
+  bool switched_ = false;
+
+  std::vector<wire::Candidate> local_;
+  std::uint64_t local_seq_ = 1;  // version of local_; the first list is 1
+  std::uint64_t peer_acked_ = 0;
+  std::uint64_t remote_seq_ = 0;
+  bool ack_owed_ = false;
+  bool peer_relay_only_ = false;
+  util::TimePoint candidates_next_ = util::kNever;
+  util::Duration candidates_gap_ = std::chrono::milliseconds(0);
+
+  std::vector<Remote> remotes_;
+  std::deque<Outstanding> outstanding_;
+  bool round_active_ = false;
+  util::TimePoint round_quiet_at_ = util::kNever;  // when the running round has its answers
+  util::TimePoint next_round_ = util::kNever;
+  util::TimePoint peer_priming_deadline_ = util::kNever;  // stop waiting for its CANDIDATES
+  util::Duration backoff_;
+
+  util::TimePoint awaiting_since_ = util::kNever;  // first unanswered send on the direct path
+  util::TimePoint last_answerable_sent_{};
+  util::TimePoint last_relay_sent_{};
+  util::Address last_rx_from_;
+
+  std::deque<PathTransmit> out_;
+  std::deque<PathEvent> events_;
+  PathStats stats_;
+};
+
+}  // namespace punch::path
