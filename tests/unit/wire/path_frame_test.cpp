@@ -16,11 +16,12 @@ using wire::testing::hex;
 namespace {
 
 // Written by hand from the layout in wire/path_frame.hpp and docs/protocol.md.
-const util::Bytes kChallenge = hex("01" "0102030405060708");
-const util::Bytes kResponse = hex("02" "a1a2a3a4a5a6a7a8");
-const util::Bytes kCandidates = hex("03" "05" "02" "02"
+// Functions, not globals: hex() checks its input with doctest, which needs a running test.
+util::Bytes challenge_bytes() { return hex("01" "0102030405060708"); }
+util::Bytes response_bytes() { return hex("02" "a1a2a3a4a5a6a7a8"); }
+util::Bytes candidates_bytes() { return hex("03" "05" "02" "02"
                                     "00" "04" "c0000207" "1f40"                               // host 192.0.2.7:8000
-                                    "01" "06" "20010db8000000000000000000000001" "0050");  // reflexive [2001:db8::1]:80
+                                    "01" "06" "20010db8000000000000000000000001" "0050"); }  // reflexive [2001:db8::1]:80
 
 wire::PathCandidates candidates_fixture() {
   wire::PathCandidates f;
@@ -35,6 +36,9 @@ wire::PathCandidates candidates_fixture() {
 }  // namespace
 
 TEST_CASE("path frames encode to the documented bytes") {
+  const util::Bytes kChallenge = challenge_bytes();
+  const util::Bytes kResponse = response_bytes();
+  const util::Bytes kCandidates = candidates_bytes();
   util::Bytes out;
   wire::encode_path_frame(wire::PathChallenge{{1, 2, 3, 4, 5, 6, 7, 8}}, out);
   CHECK(out == kChallenge);
@@ -48,6 +52,9 @@ TEST_CASE("path frames encode to the documented bytes") {
 }
 
 TEST_CASE("path frames decode in order, with padding skipped") {
+  const util::Bytes kChallenge = challenge_bytes();
+  const util::Bytes kResponse = response_bytes();
+  const util::Bytes kCandidates = candidates_bytes();
   util::Bytes packet = hex("0000");
   packet.insert(packet.end(), kCandidates.begin(), kCandidates.end());
   packet.push_back(0);
@@ -63,6 +70,9 @@ TEST_CASE("path frames decode in order, with padding skipped") {
 }
 
 TEST_CASE("every truncation of a path frame is an error, never a crash") {
+  const util::Bytes kChallenge = challenge_bytes();
+  const util::Bytes kResponse = response_bytes();
+  const util::Bytes kCandidates = candidates_bytes();
   for (const util::Bytes* frame : {&kChallenge, &kResponse, &kCandidates}) {
     for (std::size_t n = 1; n < frame->size(); ++n) {
       const util::ByteView prefix(frame->data(), n);
