@@ -125,12 +125,13 @@ class TtlReceiver {
 };
 
 // Sends one datagram with TTL 2 and one without from a UdpSocket bound to `local`
-// and checks what `rx` saw.
-void check_ttl_per_datagram(uv_loop_t* loop, const util::Address& local, TtlReceiver& rx) {
+// to `to` (where `rx` listens) and checks what `rx` saw.
+void check_ttl_per_datagram(uv_loop_t* loop, const util::Address& local, TtlReceiver& rx,
+                            const util::Address& to) {
   UdpSocket a(loop);
   REQUIRE(a.bind(local, [](const util::Address&, util::ByteView) {}).ok());
-  a.send_with_ttl(rx.address(), util::as_bytes("primed"), 2);
-  a.send(rx.address(), util::as_bytes("plain"));
+  a.send_with_ttl(to, util::as_bytes("primed"), 2);
+  a.send(to, util::as_bytes("plain"));
   a.flush();
   const auto first = rx.receive();
   const auto second = rx.receive();
@@ -335,15 +336,28 @@ TEST_CASE("UdpSocket send_with_ttl sets the TTL of that datagram only") {
   SUBCASE("IPv4: IP_TTL") {
     TtlReceiver rx(kLoopbackAnyPort);
     REQUIRE(rx.ok());
-    check_ttl_per_datagram(&loop, kLoopbackAnyPort, rx);
+    check_ttl_per_datagram(&loop, kLoopbackAnyPort, rx, rx.address());
   }
   SUBCASE("IPv6: hop limit") {
     const util::Address v6_loopback = *util::Address::from_ip("::1", 0);
     TtlReceiver rx(v6_loopback);
     if (rx.ok()) {
-      check_ttl_per_datagram(&loop, v6_loopback, rx);
+      check_ttl_per_datagram(&loop, v6_loopback, rx, rx.address());
     } else {
       MESSAGE("::1 is not available here; IPv6 hop limit not tested");
+    }
+  }
+  // IPv4 leaves a dual-stack socket as IPv4, where a hop limit would be ignored.
+  SUBCASE("dual-stack IPv6 socket to IPv4 and IPv4-mapped addresses: IP_TTL") {
+    const util::Address v6_any = *util::Address::from_ip("::", 0);
+    if (TtlReceiver(*util::Address::from_ip("::1", 0)).ok()) {
+      TtlReceiver rx(kLoopbackAnyPort);
+      REQUIRE(rx.ok());
+      check_ttl_per_datagram(&loop, v6_any, rx, rx.address());
+      util::Address mapped = *util::Address::from_ip("::ffff:127.0.0.1", rx.address().port);
+      check_ttl_per_datagram(&loop, v6_any, rx, mapped);
+    } else {
+      MESSAGE("IPv6 is not available here; dual-stack TTL not tested");
     }
   }
   CHECK(io::close_loop(&loop) == 0);
