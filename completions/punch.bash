@@ -31,8 +31,8 @@ _punch() {
     keygen) opts="--force" ;;
     id) opts="" ;;
     rendezvous) opts="-l --listen" ;;
-    listen) opts="-r --rendezvous --allow --allow-any -N --no-stdio --permit-open --gateway-ports" ;;
-    connect) opts="-r --rendezvous -L --local -R --remote -D --dynamic -N --no-stdio --socks-user --socks-user-file" ;;
+    listen) opts="-r --rendezvous --allow --allow-any -N --no-stdio --permit-open --gateway-ports --relay-only" ;;
+    connect) opts="-r --rendezvous -L --local -R --remote -D --dynamic -N --no-stdio --socks-user --socks-user-file --relay-only" ;;
     help)
       [[ $COMP_CWORD -eq 2 ]] && COMPREPLY=($(compgen -W "${commands% help}" -- "$cur"))
       return

@@ -31,6 +31,7 @@ complete -c punch -n '__fish_seen_subcommand_from listen' -l allow-any -d 'Accep
 complete -c punch -n '__fish_seen_subcommand_from listen' -l permit-open -x -d 'Let connectors reach only HOST:PORT (wildcards * and ?)'
 complete -c punch -n '__fish_seen_subcommand_from listen' -l gateway-ports -d 'Let -R bind addresses other than loopback'
 complete -c punch -n '__fish_seen_subcommand_from listen connect' -s N -l no-stdio -d 'Forwards only, no stdio'
+complete -c punch -n '__fish_seen_subcommand_from listen connect' -l relay-only -d 'Never try a direct path; stay on the rendezvous relay'
 complete -c punch -n '__fish_seen_subcommand_from connect' -s L -l local -x -d 'Forward a local port: [BIND:]PORT:HOST:HOSTPORT'
 complete -c punch -n '__fish_seen_subcommand_from connect' -s R -l remote -x -d 'Forward a port of the listener: [BIND:]PORT:HOST:HOSTPORT'
 complete -c punch -n '__fish_seen_subcommand_from connect' -s D -l dynamic -x -d 'SOCKS5 proxy on [BIND:]PORT, exiting on the far side'

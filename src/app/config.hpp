@@ -51,6 +51,7 @@ struct ListenConfig {
   bool no_stdio = false;                 ///< -N: serve forwards only, never stdio.
   std::vector<std::string> permit_open;  ///< --permit-open HOST:PORT patterns (validated).
   bool gateway_ports = false;            ///< --gateway-ports: -R may bind beyond loopback.
+  bool relay_only = false;               ///< --relay-only: never try a direct path.
 };
 
 /// `punch connect`: open a session to a listener and tunnel stdio and forwards.
@@ -66,6 +67,8 @@ struct ConnectConfig {
   bool no_stdio = false;                      ///< -N: forwards only.
   /// --socks-user USER:PASS (or read from --socks-user-file): -D demands it.
   std::optional<std::pair<std::string, std::string>> socks_credentials;
+  /// --relay-only: never try a direct path; the session stays on the rendezvous relay.
+  bool relay_only = false;
 };
 
 /// What main() should do: one of the commands.

@@ -308,6 +308,7 @@ app::Command build_listen(const ParsedArgs& a, const Environment& env) {
     }
   }
   c.gateway_ports = flag(a, "gateway-ports");
+  c.relay_only = flag(a, "relay-only");
   return c;
 }
 
@@ -368,6 +369,7 @@ app::Command build_connect(const ParsedArgs& a, const Environment& env) {
   if (c.socks_credentials && c.dynamic.empty()) {
     throw UsageError{"--socks-user needs a -D proxy to protect"};
   }
+  c.relay_only = flag(a, "relay-only");
   return c;
 }
 

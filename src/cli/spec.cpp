@@ -22,6 +22,12 @@ const OptionSpec kRendezvousOption{
     "rendezvous", 'r', "HOST[:PORT]",
     "Rendezvous server; the port defaults to 7777 (default: $PUNCH_RENDEZVOUS).", false};
 
+const OptionSpec kRelayOnlyOption{
+    "relay-only", '\0', "",
+    "Never try a direct path; keep the session on the rendezvous relay (for networks that "
+    "throttle UDP between peers).",
+    false};
+
 // Appends `text` word by word, breaking before kHelpWidth; continuation lines
 // start with `indent` spaces. `column` is where the cursor already is.
 void append_wrapped(std::string& out, const std::string& text, std::size_t indent,
@@ -183,7 +189,8 @@ const std::vector<CommandSpec>& command_specs() {
          "'*:22' (default: anything).",
          true},
         {"gateway-ports", '\0', "", "Let -R bind addresses other than loopback, such as 0.0.0.0.",
-         false}},
+         false},
+        kRelayOnlyOption},
        {}},
       {"connect",
        "Open a session to a listener: tunnel stdio, forward ports, run a SOCKS5 proxy.",
@@ -208,7 +215,8 @@ const std::vector<CommandSpec>& command_specs() {
         {"socks-user", '\0', "USER:PASS", "Make -D demand this username and password (RFC 1929).",
          false},
         {"socks-user-file", '\0', "PATH",
-         "Like --socks-user, read from the first line of PATH (keeps it out of ps).", false}},
+         "Like --socks-user, read from the first line of PATH (keeps it out of ps).", false},
+        kRelayOnlyOption},
        {{"PEER_ID", "Node ID of the listener, as 'punch id' prints it on its machine.", true},
         {"HOST:PORT",
          "Connect stdio to this TCP address, opened on the listener's side; IPv6 in brackets.",

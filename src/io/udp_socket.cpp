@@ -34,6 +34,16 @@ constexpr std::size_t kMaxGsoBytes = 65000;
 #ifndef UDP_SEGMENT
 constexpr int UDP_SEGMENT = 103;  // Linux 4.18+; older headers lack the name
 #endif
+// The highest TTL an IP header carries; the kernel rejects anything else.
+constexpr int kMaxTtl = 255;
+
+// An IPv4-mapped destination leaves as IPv4, so its TTL is IP_TTL even on an
+// IPv6 socket; only real IPv6 destinations take a hop limit.
+bool uses_hop_limit(const sockaddr_storage& to) {
+  if (to.ss_family != AF_INET6) return false;
+  const auto* in6 = reinterpret_cast<const sockaddr_in6*>(&to);
+  return !IN6_IS_ADDR_V4MAPPED(&in6->sin6_addr);
+}
 }  // namespace
 
 struct UdpSocket::Pending {
@@ -41,6 +51,7 @@ struct UdpSocket::Pending {
   UdpSocket* owner = nullptr;  // null once the socket closed under an in-flight send
   sockaddr_storage to{};
   util::Bytes data;
+  int ttl = 0;  // 0: the socket's default
 };
 
 UdpSocket::UdpSocket(uv_loop_t* loop) : handle_(new uv_udp_t), prepare_(new uv_prepare_t) {
@@ -111,16 +122,24 @@ util::Address UdpSocket::local_address() const {
   return from_sockaddr(reinterpret_cast<const sockaddr*>(&ss));
 }
 
-void UdpSocket::send(const util::Address& to, util::ByteView data) {
+void UdpSocket::send(const util::Address& to, util::ByteView data) { add(to, data, 0); }
+
+void UdpSocket::send_with_ttl(const util::Address& to, util::ByteView data, int ttl) {
+  PUNCH_ASSERT(ttl >= 1 && ttl <= kMaxTtl);
+  add(to, data, ttl);
+}
+
+void UdpSocket::add(const util::Address& to, util::ByteView data, int ttl) {
   if (handle_ == nullptr) return;
   Batched b{};
   b.to_len = to_sockaddr(to, b.to);
   if (!queue_.empty()) {  // the kernel is full: keep the order behind the backlog
-    enqueue(b.to, data);
+    enqueue(b.to, data, ttl);
     return;
   }
   b.offset = batch_bytes_.size();
   b.size = data.size();
+  b.ttl = ttl;
   batch_bytes_.insert(batch_bytes_.end(), data.begin(), data.end());
   batch_.push_back(b);
   if (batch_.size() >= kMaxBatch) flush();
@@ -136,7 +155,8 @@ void UdpSocket::flush() {
   }
   for (; next < batch_.size(); ++next) {
     enqueue(batch_[next].to,
-            util::ByteView(batch_bytes_.data() + batch_[next].offset, batch_[next].size));
+            util::ByteView(batch_bytes_.data() + batch_[next].offset, batch_[next].size),
+            batch_[next].ttl);
   }
   batch_.clear();
   batch_bytes_.clear();
@@ -146,13 +166,15 @@ void UdpSocket::flush() {
 // datagrams to one address with one size (the last may be shorter) go as one
 // GSO message. Returns the index after the last datagram handed to the kernel
 // or dropped for an error; `first` itself means EAGAIN. `single` sends each
-// datagram as its own message.
+// datagram as its own message. A datagram with its own TTL is always a message of
+// its own: a GSO run shares one IP header template, so it cannot mix TTLs.
 std::size_t UdpSocket::send_groups(std::size_t first, bool single) {
   int fd = -1;
   if (uv_fileno(reinterpret_cast<uv_handle_t*>(handle_), &fd) != 0) return batch_.size();
   mmsghdr msgs[kMaxMessages];
   iovec iovs[kMaxMessages];
-  alignas(cmsghdr) char control[kMaxMessages][CMSG_SPACE(sizeof(std::uint16_t))];
+  // Room for one control message: a GSO segment size (u16) or a TTL (int).
+  alignas(cmsghdr) char control[kMaxMessages][CMSG_SPACE(sizeof(int))];
   std::size_t counts[kMaxMessages];
   unsigned n = 0;
   std::size_t i = first;
@@ -160,11 +182,11 @@ std::size_t UdpSocket::send_groups(std::size_t first, bool single) {
     const Batched& head = batch_[i];
     std::size_t count = 1;
     std::size_t bytes = head.size;
-    if (gso_ && !single) {
+    if (gso_ && !single && head.ttl == 0) {
       // Consecutive entries are contiguous in batch_bytes_, so a run is one iovec.
       while (i + count < batch_.size() && count < kMaxSegments) {
         const Batched& b = batch_[i + count];
-        if (b.size > head.size || b.to_len != head.to_len ||
+        if (b.ttl != 0 || b.size > head.size || b.to_len != head.to_len ||
             std::memcmp(&b.to, &head.to, head.to_len) != 0 || bytes + b.size > kMaxGsoBytes) {
           break;
         }
@@ -190,6 +212,15 @@ std::size_t UdpSocket::send_groups(std::size_t first, bool single) {
       c->cmsg_len = CMSG_LEN(sizeof(std::uint16_t));
       const auto segment = static_cast<std::uint16_t>(head.size);
       std::memcpy(CMSG_DATA(c), &segment, sizeof segment);
+    } else if (head.ttl != 0) {
+      m.msg_hdr.msg_control = control[n];
+      m.msg_hdr.msg_controllen = sizeof control[n];
+      cmsghdr* c = CMSG_FIRSTHDR(&m.msg_hdr);
+      const bool v6 = uses_hop_limit(head.to);
+      c->cmsg_level = v6 ? IPPROTO_IPV6 : IPPROTO_IP;
+      c->cmsg_type = v6 ? IPV6_HOPLIMIT : IP_TTL;
+      c->cmsg_len = CMSG_LEN(sizeof(int));
+      std::memcpy(CMSG_DATA(c), &head.ttl, sizeof head.ttl);
     }
     counts[n] = count;
     i += count;
@@ -220,7 +251,7 @@ std::size_t UdpSocket::send_groups(std::size_t first, bool single) {
   return first + sent;
 }
 
-void UdpSocket::enqueue(const sockaddr_storage& to, util::ByteView data) {
+void UdpSocket::enqueue(const sockaddr_storage& to, util::ByteView data, int ttl) {
   if (queue_.size() >= kMaxQueued) {
     ++stats_.dropped_full;
     return;
@@ -228,6 +259,7 @@ void UdpSocket::enqueue(const sockaddr_storage& to, util::ByteView data) {
   auto p = std::make_unique<Pending>();
   p->to = to;
   p->data.assign(data.begin(), data.end());
+  p->ttl = ttl;
   queue_.push_back(std::move(p));
   ++stats_.queued;
   send_queued();
@@ -240,6 +272,10 @@ void UdpSocket::send_queued() {
   p->owner = this;
   uv_buf_t buf =
       uv_buf_init(reinterpret_cast<char*>(p->data.data()), static_cast<unsigned>(p->data.size()));
+  // uv_udp_send takes no control messages, so the TTL goes on the socket instead. It
+  // applies to this datagram only: it is the one send in flight, nothing bypasses the
+  // queue while it is not empty, and the callback restores the default.
+  if (p->ttl != 0) set_socket_ttl(p->to, p->ttl);
   const int rc = uv_udp_send(&p->req, handle_, &buf, 1, reinterpret_cast<sockaddr*>(&p->to),
                              [](uv_udp_send_t* req, int status) {
                                auto* pending = static_cast<Pending*>(req->data);
@@ -249,6 +285,7 @@ void UdpSocket::send_queued() {
                                  return;
                                }
                                self->in_flight_ = false;
+                               if (pending->ttl != 0) self->set_socket_ttl(pending->to, -1);
                                if (status == 0) {
                                  ++self->stats_.sent;
                                } else {
@@ -258,11 +295,24 @@ void UdpSocket::send_queued() {
                                self->send_queued();
                              });
   if (rc != 0) {
+    if (p->ttl != 0) set_socket_ttl(p->to, -1);
     ++stats_.send_errors;
     queue_.pop_front();
     return;
   }
   in_flight_ = true;
+}
+
+// Sets the socket's unicast TTL (hop limit) for datagrams to `to`'s family; -1 restores
+// the kernel default. A failure leaves the default, so the datagram just travels further.
+void UdpSocket::set_socket_ttl(const sockaddr_storage& to, int ttl) {
+  int fd = -1;
+  if (uv_fileno(reinterpret_cast<uv_handle_t*>(handle_), &fd) != 0) return;
+  if (uses_hop_limit(to)) {
+    ::setsockopt(fd, IPPROTO_IPV6, IPV6_UNICAST_HOPS, &ttl, sizeof ttl);
+  } else {
+    ::setsockopt(fd, IPPROTO_IP, IP_TTL, &ttl, sizeof ttl);
+  }
 }
 
 void UdpSocket::close() {

@@ -1,7 +1,8 @@
 // The endpoint's one UDP socket (per address family) on libuv: batched receive
 // (recvmmsg), batched sends (one sendmmsg per loop iteration, with UDP GSO for
 // runs of equal-size datagrams to one address), an ordered fallback queue when
-// the kernel buffer is full, and large socket buffers for Gbit/s bursts.
+// the kernel buffer is full, per-datagram TTL for NAT priming, and large socket
+// buffers for Gbit/s bursts.
 #pragma once
 
 #include <sys/socket.h>
@@ -51,6 +52,9 @@ class UdpSocket final : public util::DatagramSink {
   /// kernel buffer is full the rest waits in order in a queue, which drops (and
   /// counts) once it holds kMaxQueued datagrams, as a full router would.
   void send(const util::Address& to, util::ByteView data) override;
+  /// Like send(), but the datagram leaves with IP TTL (IPv6 hop limit) `ttl`, 1 to 255,
+  /// alone rather than in a GSO run, in order with the datagrams around it.
+  void send_with_ttl(const util::Address& to, util::ByteView data, int ttl) override;
   /// Sends the batch now (the loop does it by itself before waiting for I/O).
   void flush();
   /// Counters.
@@ -65,10 +69,13 @@ class UdpSocket final : public util::DatagramSink {
     socklen_t to_len;
     std::size_t offset;
     std::size_t size;
+    int ttl;  // 0: the socket's default
   };
   static constexpr std::size_t kMaxQueued = 8192;
+  void add(const util::Address& to, util::ByteView data, int ttl);
   void send_queued();
-  void enqueue(const sockaddr_storage& to, util::ByteView data);
+  void enqueue(const sockaddr_storage& to, util::ByteView data, int ttl);
+  void set_socket_ttl(const sockaddr_storage& to, int ttl);
   std::size_t send_groups(std::size_t first, bool single = false);
   void set_dont_fragment(int family);
 

@@ -362,4 +362,19 @@ TEST_CASE("listen takes -N, --permit-open (repeatable) and --gateway-ports") {
   CHECK_FALSE(d.gateway_ports);
 }
 
+TEST_CASE("--relay-only is a flag of listen and connect, off by default") {
+  CHECK(command_of<app::ListenConfig>(run({"listen", "--relay-only"})).relay_only);
+  CHECK_FALSE(command_of<app::ListenConfig>(run({"listen"})).relay_only);
+  CHECK_FALSE(command_of<app::ListenConfig>(run({"listen", "-N", "--allow-any"})).relay_only);
+  CHECK(command_of<app::ConnectConfig>(run({"connect", "--relay-only", kPeer})).relay_only);
+  CHECK(command_of<app::ConnectConfig>(run({"connect", kPeer, "-N", "-D", "0", "--relay-only"}))
+            .relay_only);
+  CHECK_FALSE(command_of<app::ConnectConfig>(run({"connect", kPeer})).relay_only);
+  CHECK_FALSE(command_of<app::ConnectConfig>(run({"connect", kPeer, "-N", "-D", "0"})).relay_only);
+  // A flag takes no value, and the other commands do not know it.
+  check_usage_error(run({"connect", kPeer, "--relay-only=yes"}), "take no value",
+                    "punch connect --help");
+  check_usage_error(run({"rendezvous", "--relay-only"}), "relay-only", "punch rendezvous --help");
+}
+
 }  // namespace punch::cli

@@ -1,12 +1,19 @@
 #include "io/udp_socket.hpp"
 
 #include <doctest/doctest.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
 #include <uv.h>
 
+#include <cstring>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "io/handle.hpp"
+#include "io/sockaddr.hpp"
 #include "util/address.hpp"
 #include "util/bytes.hpp"
 
@@ -36,6 +43,108 @@ void run_until(uv_loop_t* loop, Pred done) {
 }
 
 const util::Address kLoopbackAnyPort = util::Address::v4(127, 0, 0, 1, 0);
+
+// Longest a TtlReceiver waits for one datagram that loopback queued on send.
+constexpr int kReceiveTimeoutMs = 2000;
+
+struct TtlDatagram {
+  std::string data;
+  int ttl = -1;  // -1: no TTL control message arrived
+};
+
+// A plain socket that reports each datagram's received IP TTL (IPv6 hop limit),
+// which UdpSocket cannot show since it never asks for it.
+class TtlReceiver {
+ public:
+  // Binds to `ip` port 0; check ok() (false when the family or address is unavailable).
+  explicit TtlReceiver(const util::Address& ip) : v6_(ip.family == 6) {
+    fd_ = ::socket(v6_ ? AF_INET6 : AF_INET, SOCK_DGRAM, 0);
+    if (fd_ < 0) return;
+    sockaddr_storage ss;
+    const socklen_t len = io::to_sockaddr(ip, ss);
+    const int on = 1;
+    if (::bind(fd_, reinterpret_cast<const sockaddr*>(&ss), len) != 0 ||
+        ::setsockopt(fd_, v6_ ? IPPROTO_IPV6 : IPPROTO_IP, v6_ ? IPV6_RECVHOPLIMIT : IP_RECVTTL,
+                     &on, sizeof on) != 0) {
+      ::close(fd_);
+      fd_ = -1;
+    }
+  }
+  ~TtlReceiver() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  TtlReceiver(const TtlReceiver&) = delete;
+  TtlReceiver& operator=(const TtlReceiver&) = delete;
+
+  bool ok() const { return fd_ >= 0; }
+
+  util::Address address() const {
+    sockaddr_storage ss;
+    socklen_t len = sizeof ss;
+    ::getsockname(fd_, reinterpret_cast<sockaddr*>(&ss), &len);
+    return io::from_sockaddr(reinterpret_cast<const sockaddr*>(&ss));
+  }
+
+  // The TTL a datagram gets when its sender sets none: the kernel's default.
+  int default_ttl() const {
+    int ttl = -1;
+    socklen_t len = sizeof ttl;
+    ::getsockopt(fd_, v6_ ? IPPROTO_IPV6 : IPPROTO_IP, v6_ ? IPV6_UNICAST_HOPS : IP_TTL, &ttl,
+                 &len);
+    return ttl;
+  }
+
+  // The next datagram, or nullopt if none arrives within kReceiveTimeoutMs.
+  std::optional<TtlDatagram> receive() {
+    pollfd p{fd_, POLLIN, 0};
+    if (::poll(&p, 1, kReceiveTimeoutMs) != 1) return std::nullopt;
+    char buf[2048];
+    alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int)) * 2];
+    iovec iov{buf, sizeof buf};
+    msghdr m{};
+    m.msg_iov = &iov;
+    m.msg_iovlen = 1;
+    m.msg_control = control;
+    m.msg_controllen = sizeof control;
+    const ssize_t n = ::recvmsg(fd_, &m, MSG_DONTWAIT);
+    if (n < 0) return std::nullopt;
+    TtlDatagram d;
+    d.data.assign(buf, static_cast<std::size_t>(n));
+    for (cmsghdr* c = CMSG_FIRSTHDR(&m); c != nullptr; c = CMSG_NXTHDR(&m, c)) {
+      if ((c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_TTL) ||
+          (c->cmsg_level == IPPROTO_IPV6 && c->cmsg_type == IPV6_HOPLIMIT)) {
+        std::memcpy(&d.ttl, CMSG_DATA(c), sizeof d.ttl);
+      }
+    }
+    return d;
+  }
+
+ private:
+  bool v6_;
+  int fd_ = -1;
+};
+
+// Sends one datagram with TTL 2 and one without from a UdpSocket bound to `local`
+// to `to` (where `rx` listens) and checks what `rx` saw.
+void check_ttl_per_datagram(uv_loop_t* loop, const util::Address& local, TtlReceiver& rx,
+                            const util::Address& to) {
+  UdpSocket a(loop);
+  REQUIRE(a.bind(local, [](const util::Address&, util::ByteView) {}).ok());
+  a.send_with_ttl(to, util::as_bytes("primed"), 2);
+  a.send(to, util::as_bytes("plain"));
+  a.flush();
+  const auto first = rx.receive();
+  const auto second = rx.receive();
+  REQUIRE(first);
+  REQUIRE(second);
+  CHECK(first->data == "primed");
+  CHECK(first->ttl == 2);
+  CHECK(second->data == "plain");
+  CHECK(second->ttl == rx.default_ttl());
+  CHECK(second->ttl != 2);
+  CHECK(a.stats().sent == 2);
+  CHECK(a.stats().send_errors == 0);
+}
 
 }  // namespace
 
@@ -217,6 +326,81 @@ TEST_CASE("UdpSocket carries MTU probe sizes intact and drops an oversize datagr
     for (std::size_t i = 0; i < sent.size(); ++i) CHECK(at_b[i] == sent[i]);
     CHECK(a.stats().send_errors == 1);
     CHECK(a.stats().sent == sent.size());
+  }
+  CHECK(io::close_loop(&loop) == 0);
+}
+
+TEST_CASE("UdpSocket send_with_ttl sets the TTL of that datagram only") {
+  uv_loop_t loop;
+  REQUIRE(uv_loop_init(&loop) == 0);
+  SUBCASE("IPv4: IP_TTL") {
+    TtlReceiver rx(kLoopbackAnyPort);
+    REQUIRE(rx.ok());
+    check_ttl_per_datagram(&loop, kLoopbackAnyPort, rx, rx.address());
+  }
+  SUBCASE("IPv6: hop limit") {
+    const util::Address v6_loopback = *util::Address::from_ip("::1", 0);
+    TtlReceiver rx(v6_loopback);
+    if (rx.ok()) {
+      check_ttl_per_datagram(&loop, v6_loopback, rx, rx.address());
+    } else {
+      MESSAGE("::1 is not available here; IPv6 hop limit not tested");
+    }
+  }
+  // IPv4 leaves a dual-stack socket as IPv4, where a hop limit would be ignored.
+  SUBCASE("dual-stack IPv6 socket to IPv4 and IPv4-mapped addresses: IP_TTL") {
+    const util::Address v6_any = *util::Address::from_ip("::", 0);
+    if (TtlReceiver(*util::Address::from_ip("::1", 0)).ok()) {
+      TtlReceiver rx(kLoopbackAnyPort);
+      REQUIRE(rx.ok());
+      check_ttl_per_datagram(&loop, v6_any, rx, rx.address());
+      util::Address mapped = *util::Address::from_ip("::ffff:127.0.0.1", rx.address().port);
+      check_ttl_per_datagram(&loop, v6_any, rx, mapped);
+    } else {
+      MESSAGE("IPv6 is not available here; dual-stack TTL not tested");
+    }
+  }
+  CHECK(io::close_loop(&loop) == 0);
+}
+
+TEST_CASE("UdpSocket sends a TTL datagram amid a GSO run on its own, in order") {
+  uv_loop_t loop;
+  REQUIRE(uv_loop_init(&loop) == 0);
+  {
+    TtlReceiver rx(kLoopbackAnyPort);
+    REQUIRE(rx.ok());
+    UdpSocket a(&loop);
+    REQUIRE(a.bind(kLoopbackAnyPort, [](const util::Address&, util::ByteView) {}).ok());
+    // Twelve equal-size datagrams to one address would go as one GSO message; the
+    // seventh carries TTL 2 and must neither pass it on nor take the run's default.
+    constexpr int kCount = 12;
+    constexpr int kPrimed = 6;
+    std::vector<std::string> sent;
+    for (int i = 0; i < kCount; ++i) {
+      std::string d(1200, static_cast<char>('a' + i));
+      d.replace(0, std::to_string(i).size(), std::to_string(i));
+      sent.push_back(d);
+      if (i == kPrimed) {
+        a.send_with_ttl(rx.address(), util::as_bytes(sent.back()), 2);
+      } else {
+        a.send(rx.address(), util::as_bytes(sent.back()));
+      }
+    }
+    a.flush();
+    for (int i = 0; i < kCount; ++i) {
+      CAPTURE(i);
+      const auto d = rx.receive();
+      REQUIRE(d);
+      CHECK(d->data == sent[static_cast<std::size_t>(i)]);
+      if (i == kPrimed) {
+        CHECK(d->ttl == 2);
+      } else {
+        CHECK(d->ttl == rx.default_ttl());
+        CHECK(d->ttl != 2);
+      }
+    }
+    CHECK(a.stats().sent == kCount);
+    CHECK(a.stats().send_errors == 0);
   }
   CHECK(io::close_loop(&loop) == 0);
 }
