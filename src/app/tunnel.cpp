@@ -13,6 +13,7 @@
 #include "app/keys.hpp"
 #include "crypto/random.hpp"
 #include "io/handle.hpp"
+#include "io/interfaces.hpp"
 #include "io/signals.hpp"
 #include "io/sockaddr.hpp"
 #include "io/timer.hpp"
@@ -30,6 +31,10 @@ const std::string kDoneReason = "done";
 constexpr int kExitFailure = 1;
 constexpr int kExitUsage = 2;
 constexpr int kExitInterrupted = 130;
+// How often the host's interface addresses are read again: libuv reports no
+// changes, and a new address (a laptop joining Wi-Fi) should be offered to peers
+// within seconds; one getifaddrs() per period costs nothing.
+constexpr util::Duration kInterfacePollInterval = std::chrono::seconds(5);
 
 /// Who may open sessions to a listener.
 struct Policy {
@@ -42,6 +47,7 @@ struct Role {
   bool listener = false;
   crypto::NodeId target;  // connector only
   Policy policy;          // listener only
+  path::PathConfig path;  // both: --relay-only
 };
 
 class Tunnel {
@@ -56,8 +62,9 @@ class Tunnel {
         role_(std::move(role)),
         events_(events),
         socket_(loop),
-        endpoint_(identity, rendezvous, role_.listener, rng, socket_),
+        endpoint_(identity, rendezvous, role_.listener, rng, socket_, role_.path),
         timer_(loop, [this] { on_timer(); }),
+        interfaces_timer_(loop, [this] { poll_interfaces(); }),
         pump_(loop, [this] { on_pump(); }),
         signals_(loop, [this](int) { finish("interrupted", kExitInterrupted); }),
         forwarder_(
@@ -86,6 +93,7 @@ class Tunnel {
     }
     util::log_debug("UDP socket on " + socket_.local_address().to_string());
     endpoint_.start(io::now());
+    poll_interfaces();
     pump_.mark();
     uv_run(loop_, UV_RUN_DEFAULT);
     return exit_code_;
@@ -99,6 +107,20 @@ class Tunnel {
     bool down = false;  // ended; forgotten once its channels are done
     std::string down_reason;
   };
+
+  // Offers this host's addresses, with our socket's port, as host candidates.
+  void poll_interfaces() {
+    const auto now = io::now();
+    const std::uint16_t port = socket_.local_address().port;
+    std::vector<util::Address> hosts;
+    if (!role_.path.relay_only) {
+      hosts = io::host_addresses(rendezvous_family_ == 6 ? AF_INET6 : AF_INET);
+      for (util::Address& a : hosts) a.port = port;
+    }
+    endpoint_.set_host_addresses(std::move(hosts), now);
+    interfaces_timer_.arm(now + kInterfacePollInterval, now);
+    pump_.mark();
+  }
 
   void on_timer() {
     endpoint_.on_timeout(io::now());
@@ -319,6 +341,7 @@ class Tunnel {
   void close_handles() {
     socket_.close();
     timer_.close();
+    interfaces_timer_.close();
     pump_.close();
     signals_.close();
   }
@@ -332,6 +355,7 @@ class Tunnel {
   io::UdpSocket socket_;
   session::Endpoint endpoint_;
   io::Timer timer_;
+  io::Timer interfaces_timer_;
   io::Pump pump_;
   io::Signals signals_;
   Forwarder forwarder_;
@@ -398,6 +422,7 @@ int run_listen(const ListenConfig& config) {
   Role role;
   role.listener = true;
   role.policy.allow_any = config.allow_any;
+  role.path.relay_only = config.relay_only;
   for (const std::string& text : config.allow) {
     auto id = crypto::NodeId::parse(text);
     if (!id) {
@@ -430,6 +455,7 @@ int run_connect(const ConnectConfig& config) {
   }
   Role role;
   role.target = *target;
+  role.path.relay_only = config.relay_only;
   ForwarderOptions forwards;
   forwards.stdio = !config.no_stdio;
   forwards.target = config.target;

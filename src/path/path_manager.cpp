@@ -202,9 +202,8 @@ void PathManager::on_candidates(const wire::PathCandidates& f, util::TimePoint n
   std::erase_if(remotes_, [&](const Remote& r) {
     if (r.candidate.kind == wire::CandidateKind::kPeerReflexive) return false;
     if (direct_ && r.candidate.address == current_) return false;
-    return std::none_of(f.candidates.begin(), f.candidates.end(), [&](const wire::Candidate& c) {
-      return c.address == r.candidate.address;
-    });
+    return std::none_of(f.candidates.begin(), f.candidates.end(),
+                        [&](const wire::Candidate& c) { return c.address == r.candidate.address; });
   });
   for (const wire::Candidate& c : f.candidates) {
     if (!usable(c.address) || remotes_.size() >= kMaxRemoteCandidates) continue;

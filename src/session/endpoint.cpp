@@ -194,7 +194,8 @@ void Endpoint::pump_rendezvous_events(util::TimePoint now) {
         break;
       case RendezvousEvent::Kind::kInvite:
         out.kind = EndpointEvent::Kind::kInvite;
-        if (invited_from_.size() >= kMaxRememberedInvites) invited_from_.erase(invited_from_.begin());
+        if (invited_from_.size() >= kMaxRememberedInvites)
+          invited_from_.erase(invited_from_.begin());
         invited_from_[e->connection_id] = e->address;
         break;
       case RendezvousEvent::Kind::kConnectFailed:
@@ -210,11 +211,10 @@ void Endpoint::pump_rendezvous_events(util::TimePoint now) {
       case RendezvousEvent::Kind::kConnectOk: {
         const auto it = pending_connects_.find(e->connection_id);
         if (it == pending_connects_.end()) continue;  // duplicate CONNECT_OK
-        Session& s = add_session(
-            std::make_unique<Session>(SessionRole::kConnector, e->connection_id, *identity_,
-                                      it->second, rendezvous_.server(), *rng_, *sink_,
-                                      path_config_),
-            now);
+        Session& s = add_session(std::make_unique<Session>(
+                                     SessionRole::kConnector, e->connection_id, *identity_,
+                                     it->second, rendezvous_.server(), *rng_, *sink_, path_config_),
+                                 now);
         pending_connects_.erase(it);
         s.paths().add_remote_candidate({wire::CandidateKind::kReflexive, e->address}, now);
         continue;
@@ -237,7 +237,8 @@ void Endpoint::collect(std::uint64_t cid, Entry& entry) {
     entry.announced_up = true;
     session_event(EndpointEvent::Kind::kSessionUp).address = s.path();
   }
-  while (auto pe = s.paths().poll_event()) session_event(EndpointEvent::Kind::kPath).path_event = *pe;
+  while (auto pe = s.paths().poll_event())
+    session_event(EndpointEvent::Kind::kPath).path_event = *pe;
   if (s.established()) {
     while (auto te = s.connection().poll_event()) {
       if (te->kind == transport::Event::Kind::kClosed) continue;  // reported as kSessionDown

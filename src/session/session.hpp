@@ -30,9 +30,9 @@ enum class SessionRole { kConnector, kListener };
 
 /// Counters for logs and tests.
 struct SessionStats {
-  std::uint64_t undecryptable = 0;  ///< Protected packets that failed authentication.
-  std::uint64_t early_dropped = 0;  ///< Protected packets that arrived before our keys.
-  std::uint64_t path_replayed = 0;  ///< Path packets refused as duplicates or too old.
+  std::uint64_t undecryptable = 0;   ///< Protected packets that failed authentication.
+  std::uint64_t early_dropped = 0;   ///< Protected packets that arrived before our keys.
+  std::uint64_t path_replayed = 0;   ///< Path packets refused as duplicates or too old.
   std::uint64_t path_malformed = 0;  ///< Authenticated path packets with bad frames.
 };
 
@@ -97,8 +97,8 @@ class Session {
                          util::TimePoint now);
   void process_path_packet(const wire::SessionPacket& packet, const util::Address& from,
                            util::TimePoint now);
-  void seal_and_send(std::uint64_t packet_number, util::ByteView payload,
-                     const util::Address& to, int ttl);
+  void seal_and_send(std::uint64_t packet_number, util::ByteView payload, const util::Address& to,
+                     int ttl);
   void after_input(util::TimePoint now);
   void end(std::string reason);
 

@@ -63,7 +63,7 @@ struct Stats {
 /// A packet payload to protect and send.
 struct OutPacket {
   std::uint64_t packet_number;
-  util::Bytes payload;         ///< Plaintext frames.
+  util::Bytes payload;  ///< Plaintext frames.
   /// True when a working path brings an answer: ack-eliciting and not an MTU probe
   /// (paths drop those by design). The session judges a direct path's liveness by it.
   bool answer_expected = false;
