@@ -301,8 +301,8 @@ void PathManager::maybe_switch(util::TimePoint now) {
     return;
   }
   const Remote* cur = find(current_);
-  if (!cur || best == cur) {
-    if (!cur) switch_to(best, now);
+  if (!cur) {
+    switch_to(best, now);
     return;
   }
   // The peer's packets now come from another validated address while ours still go
@@ -312,6 +312,7 @@ void PathManager::maybe_switch(util::TimePoint now) {
     switch_to(rx, now);
     return;
   }
+  if (best == cur) return;
   const int best_class = preference_class(best->candidate);
   const int cur_class = preference_class(cur->candidate);
   if (best_class < cur_class ||

@@ -1,0 +1,311 @@
+#include "path/path_manager.hpp"
+
+#include <doctest/doctest.h>
+
+#include <array>
+#include <functional>
+#include <map>
+#include <vector>
+
+#include "crypto/random.hpp"
+#include "path/constants.hpp"
+
+namespace path = punch::path;
+namespace util = punch::util;
+namespace wire = punch::wire;
+using namespace std::chrono_literals;
+
+namespace {
+
+const util::TimePoint kEpoch = util::TimePoint{} + 24h;
+
+// Two PathManagers joined by a relay and, unless blocked, a direct path; each end
+// is seen by the other at a fixed public address. Datagrams with a TTL of 2 or
+// less die in "the internet" (as priming does between two NATs), and every
+// frame passes through the wire codec. A "busy" end sends a transport packet
+// expecting an answer every 10 ms, and the other end answers it.
+struct Pair {
+  util::Address relay = util::Address::v4(192, 0, 2, 2, 7777);
+  std::array<util::Address, 2> seen = {util::Address::v4(203, 0, 113, 1, 1000),
+                                       util::Address::v4(203, 0, 113, 2, 2000)};
+  std::array<path::PathConfig, 2> configs{};
+  punch::crypto::SeededRandom rng{7};
+  std::vector<path::PathManager> ends;
+  util::TimePoint now = kEpoch;
+  util::Duration relay_delay = 25ms;  // one way, through the relay
+  util::Duration direct_delay = 10ms;
+  bool blocked = false;
+  std::array<bool, 2> busy{false, false};
+  std::array<util::TimePoint, 2> next_busy{kEpoch, kEpoch};
+  struct InFlight {
+    int to;
+    util::Address from;
+    bool transport;  // a transport packet (on_authenticated), not path frames
+    util::Bytes frames;
+  };
+  std::multimap<util::TimePoint, InFlight> wire_;
+  std::array<std::vector<path::PathTransmit>, 2> sent;  // every path packet, for assertions
+  std::array<std::vector<path::PathEvent>, 2> events;
+
+  explicit Pair(path::PathConfig a = {}, path::PathConfig b = {}) : configs{a, b} {
+    ends.emplace_back(relay, configs[0], rng);
+    ends.emplace_back(relay, configs[1], rng);
+  }
+
+  // Both ends know each other's public address from the introduction.
+  void start() {
+    for (int i = 0; i < 2; ++i) {
+      ends[i].set_local_candidates({{wire::CandidateKind::kReflexive, seen[i]}}, now);
+      ends[i].add_remote_candidate({wire::CandidateKind::kReflexive, seen[1 - i]}, now);
+      ends[i].start(now);
+    }
+  }
+
+  void route(int from, const util::Address& to, bool transport, util::Bytes frames, int ttl) {
+    const int peer = 1 - from;
+    if (to == relay) {
+      wire_.emplace(now + relay_delay, InFlight{peer, relay, transport, std::move(frames)});
+    } else if (to == seen[peer] && !blocked && (ttl == 0 || ttl > 2)) {
+      wire_.emplace(now + direct_delay, InFlight{peer, seen[from], transport, std::move(frames)});
+    }
+  }
+
+  void pump() {
+    for (int i = 0; i < 2; ++i) {
+      while (auto t = ends[i].poll_transmit(now)) {
+        sent[i].push_back(*t);
+        route(i, t->to, false, t->frames, t->ttl);
+      }
+      if (busy[i] && next_busy[i] <= now) {
+        next_busy[i] = now + 10ms;
+        route(i, ends[i].current(), true, {}, 0);
+        ends[i].on_sent(true, now);
+      }
+      while (auto e = ends[i].poll_event()) events[i].push_back(*e);
+    }
+  }
+
+  // Advances to the next arrival or deadline, but not past `limit`.
+  void step(util::TimePoint limit) {
+    pump();
+    util::TimePoint next = limit;
+    if (!wire_.empty()) next = std::min(next, wire_.begin()->first);
+    for (int i = 0; i < 2; ++i) {
+      next = std::min(next, ends[i].next_deadline());
+      if (busy[i]) next = std::min(next, next_busy[i]);
+    }
+    now = std::max(now, next);
+    while (!wire_.empty() && wire_.begin()->first <= now) {
+      InFlight f = std::move(wire_.begin()->second);
+      wire_.erase(wire_.begin());
+      if (f.transport) {
+        ends[f.to].on_authenticated(f.from, now);
+        // The transport acknowledges what expects an answer, on its current path.
+        if (busy[1 - f.to] && !busy[f.to]) route(f.to, ends[f.to].current(), true, {}, 0);
+        continue;
+      }
+      auto frames = wire::decode_path_frames(f.frames);
+      REQUIRE(frames.ok());
+      ends[f.to].on_frames(f.from, *frames, now);
+    }
+    for (int i = 0; i < 2; ++i) {
+      if (ends[i].next_deadline() <= now) ends[i].on_timeout(now);
+    }
+  }
+
+  bool run_until(const std::function<bool()>& done, util::Duration limit) {
+    const util::TimePoint end = now + limit;
+    bool ok = false;
+    for (int guard = 0; guard < 1'000'000 && now < end && !ok; ++guard) {
+      step(end);
+      ok = done();
+    }
+    pump();  // hand out what the last step produced (events included)
+    return ok || done();
+  }
+
+  bool both_direct() const { return ends[0].direct() && ends[1].direct(); }
+};
+
+std::size_t count_kind(const std::vector<path::PathEvent>& es, path::PathEvent::Kind k) {
+  std::size_t n = 0;
+  for (const auto& e : es) n += e.kind == k ? 1 : 0;
+  return n;
+}
+
+}  // namespace
+
+TEST_CASE("two ends validate the direct path and move onto it") {
+  Pair p;
+  p.start();
+  REQUIRE(p.run_until([&] { return p.both_direct(); }, 5s));
+  CHECK(p.ends[0].current() == p.seen[1]);
+  CHECK(p.ends[1].current() == p.seen[0]);
+  // Relay one way 25 ms: CANDIDATES arrive after 25 ms, then one direct round trip.
+  MESSAGE("time to direct: " << std::chrono::duration<double, std::milli>(p.now - kEpoch).count()
+                             << " ms");
+  CHECK(p.now - kEpoch < 100ms);
+  for (int i = 0; i < 2; ++i) {
+    CHECK(p.ends[i].take_switched());
+    CHECK_FALSE(p.ends[i].take_switched());
+    CHECK(count_kind(p.events[i], path::PathEvent::Kind::kSwitched) == 1);
+    CHECK(count_kind(p.events[i], path::PathEvent::Kind::kValidated) == 1);
+  }
+}
+
+TEST_CASE("priming goes out with a low TTL before any full-TTL probe of the peer's public side") {
+  Pair p;
+  p.start();
+  REQUIRE(p.run_until([&] { return p.both_direct(); }, 5s));
+  for (int i = 0; i < 2; ++i) {
+    bool full_ttl_seen = false;
+    int primes = 0;
+    for (const auto& t : p.sent[i]) {
+      if (t.to != p.seen[1 - i]) continue;
+      if (t.ttl == path::kPrimeTtl) {
+        CHECK_FALSE(full_ttl_seen);
+        ++primes;
+      } else {
+        full_ttl_seen = true;
+      }
+    }
+    CHECK(primes == path::kPrimeCount);
+    CHECK(full_ttl_seen);
+  }
+}
+
+TEST_CASE("full-TTL probes wait for the peer's CANDIDATES frame, then go at once") {
+  Pair p;
+  p.relay_delay = 200ms;
+  p.start();
+  // Until the peer's frame arrives (200 ms), only priming may reach its NAT.
+  p.run_until([] { return false; }, 150ms);
+  REQUIRE(p.now - kEpoch == 150ms);
+  for (int i = 0; i < 2; ++i) {
+    for (const auto& t : p.sent[i]) {
+      if (t.to == p.seen[1 - i]) CHECK(t.ttl == path::kPrimeTtl);
+    }
+  }
+  REQUIRE(p.run_until([&] { return p.both_direct(); }, 5s));
+  CHECK(p.now - kEpoch < 250ms);
+}
+
+TEST_CASE("a relay-only end keeps both ends on the relay and sends no probes") {
+  path::PathConfig relay_only;
+  relay_only.relay_only = true;
+  SUBCASE("connector relay-only") {
+    Pair p(relay_only, {});
+    p.start();
+    p.run_until([] { return false; }, 10s);
+    CHECK_FALSE(p.ends[0].direct());
+    CHECK_FALSE(p.ends[1].direct());
+    for (const auto& t : p.sent[0]) CHECK(t.to == p.relay);
+  }
+  SUBCASE("listener relay-only") {
+    Pair p({}, relay_only);
+    p.start();
+    p.run_until([] { return false; }, 10s);
+    CHECK_FALSE(p.ends[0].direct());
+    CHECK_FALSE(p.ends[1].direct());
+    for (const auto& t : p.sent[1]) CHECK(t.to == p.relay);
+    // The other end learns from the empty candidate list and stops probing.
+    std::size_t late_probes = 0;
+    for (const auto& t : p.sent[0]) late_probes += t.to != p.relay ? 1 : 0;
+    CHECK(late_probes <= 2 * path::kPrimeCount + 1);
+  }
+}
+
+TEST_CASE("a dead direct path falls back to the relay in time, and the session goes direct again") {
+  Pair p;
+  p.busy = {true, true};
+  p.start();
+  REQUIRE(p.run_until([&] { return p.both_direct(); }, 5s));
+  p.run_until([] { return false; }, 2s);
+  REQUIRE(p.both_direct());
+  p.blocked = true;
+  const util::TimePoint cut = p.now;
+  REQUIRE(p.run_until([&] { return !p.ends[0].direct() && !p.ends[1].direct(); }, 5s));
+  MESSAGE("back on the relay after "
+          << std::chrono::duration<double, std::milli>(p.now - cut).count() << " ms");
+  CHECK(p.now - cut <= path::kMinDeadTimeout + 100ms);
+  CHECK(count_kind(p.events[0], path::PathEvent::Kind::kLost) == 1);
+  // While blocked, rounds back off: few probes in a minute.
+  const std::size_t before = p.sent[0].size();
+  p.run_until([] { return false; }, 60s);
+  REQUIRE_FALSE(p.ends[0].direct());
+  const std::size_t probes_in_a_minute = p.sent[0].size() - before;
+  MESSAGE("path packets in a blocked minute: " << probes_in_a_minute);
+  CHECK(probes_in_a_minute < 200);
+  p.blocked = false;
+  const util::TimePoint healed = p.now;
+  REQUIRE(p.run_until([&] { return p.both_direct(); }, 60s));
+  MESSAGE("direct again after " << std::chrono::duration<double>(p.now - healed).count() << " s");
+  CHECK(p.now - healed <= path::kMaxRoundBackoff + 5s);
+}
+
+TEST_CASE("an idle direct path gets keepalives below the NAT mapping lifetime, and the relay too") {
+  Pair p;
+  p.start();
+  REQUIRE(p.run_until([&] { return p.both_direct(); }, 5s));
+  const util::TimePoint from = p.now;
+  const std::size_t first = p.sent[0].size();
+  p.run_until([] { return false; }, 95s);
+  CHECK(p.both_direct());
+  std::vector<util::TimePoint> direct_challenges;
+  std::size_t relay_challenges = 0;
+  // Keepalives are challenges: sizes of a CHALLENGE frame, to the path in use.
+  for (std::size_t i = first; i < p.sent[0].size(); ++i) {
+    const auto& t = p.sent[0][i];
+    if (t.frames.size() != 9 || t.frames[0] != 0x01) continue;
+    if (t.to == p.seen[1]) direct_challenges.push_back(from);
+    if (t.to == p.relay) ++relay_challenges;
+  }
+  // 95 s idle: a keepalive every 15 s on the direct path, every 30 s to the relay.
+  CHECK(direct_challenges.size() >= 6);
+  CHECK(relay_challenges >= 3);
+  CHECK(count_kind(p.events[0], path::PathEvent::Kind::kLost) == 0);
+}
+
+TEST_CASE("a NAT rebinding on one side moves the other side to the new address") {
+  Pair p;
+  p.busy = {true, true};
+  p.start();
+  REQUIRE(p.run_until([&] { return p.both_direct(); }, 5s));
+  // B's NAT gives it a new public port: A keeps sending to the old one (lost).
+  p.seen[1] = util::Address::v4(203, 0, 113, 2, 2999);
+  const util::TimePoint rebound = p.now;
+  REQUIRE(p.run_until([&] { return p.ends[0].current() == p.seen[1] && p.ends[0].direct(); }, 5s));
+  MESSAGE("A follows B's new address after "
+          << std::chrono::duration<double, std::milli>(p.now - rebound).count() << " ms");
+  CHECK(p.now - rebound < path::kMinDeadTimeout);
+}
+
+TEST_CASE("a LAN (host) candidate wins over the public one, and equal paths do not flap") {
+  Pair p;
+  const util::Address lan_b = util::Address::v4(198, 51, 100, 3, 2000);
+  p.start();
+  // B also offers its LAN address; A reaches it (both on one LAN).
+  p.ends[1].set_local_candidates(
+      {{wire::CandidateKind::kHost, lan_b}, {wire::CandidateKind::kReflexive, p.seen[1]}}, p.now);
+  // Route A's packets to B's LAN address like those to its public one.
+  const util::Address public_b = p.seen[1];
+  REQUIRE(p.run_until([&] { return p.ends[0].direct(); }, 5s));
+  p.seen[1] = lan_b;  // from now on B is reached (and seen) at its LAN address
+  p.ends[1].set_local_candidates(
+      {{wire::CandidateKind::kHost, lan_b}, {wire::CandidateKind::kReflexive, public_b}}, p.now);
+  REQUIRE(p.run_until([&] { return p.ends[0].current() == lan_b; }, 10s));
+  const std::uint64_t switches = p.ends[0].stats().switches;
+  p.run_until([] { return false; }, 60s);
+  CHECK(p.ends[0].current() == lan_b);
+  CHECK(p.ends[0].stats().switches == switches);
+}
+
+TEST_CASE("responses with unknown tokens and challenges from a relay-only end change nothing") {
+  Pair p;
+  p.start();
+  wire::PathResponse forged;
+  forged.token = {1, 2, 3, 4, 5, 6, 7, 8};
+  p.ends[0].on_frames(p.seen[1], {forged}, p.now);
+  CHECK_FALSE(p.ends[0].direct());
+  CHECK(p.ends[0].stats().responses_received == 0);
+}
