@@ -14,6 +14,7 @@
 
 #include "crypto/identity.hpp"
 #include "crypto/random.hpp"
+#include "wire/path_frame.hpp"
 #include "wire/session_packet.hpp"
 
 namespace session = punch::session;
@@ -469,4 +470,63 @@ TEST_CASE("path MTU: a network dropping datagrams above 1452 bytes keeps them at
   CHECK(largest_passed == 1452);
   CHECK(st.packets_lost == 0);  // Only probes were dropped.
   CHECK(st.mtu_probes_lost == transport::kMaxProbeAttempts);
+}
+
+TEST_CASE("path packets: a replayed one is refused, a forged one is dropped, the session goes on") {
+  Pair p(40);
+  p.establish();
+  // A path packet from the listener: its CANDIDATES frame, sent again when its
+  // candidates change.
+  p.hold = [](const Datagram& d) {
+    const auto pkt = wire::decode_session_packet(d.data);
+    return pkt && pkt->kind == wire::SessionKind::kProtected &&
+           (pkt->packet_number & wire::kPathPacketNumberBit) != 0;
+  };
+  p.listener.paths().set_local_candidates(
+      {{wire::CandidateKind::kReflexive, Address::v4(203, 0, 113, 9, 9000)}}, p.now);
+  p.run_for(100ms);
+  p.hold = nullptr;
+  REQUIRE_FALSE(p.held.empty());
+  const Datagram path_packet = p.held.front();
+  const std::uint64_t undecryptable = p.connector.stats().undecryptable;
+
+  p.deliver(path_packet);
+  CHECK(p.connector.stats().path_replayed == 0);
+  p.deliver(path_packet);
+  CHECK(p.connector.stats().path_replayed == 1);
+
+  Datagram forged = path_packet;
+  forged.data.back() ^= 0x01;
+  p.deliver(forged);
+  CHECK(p.connector.stats().undecryptable == undecryptable + 1);
+  CHECK(p.connector.stats().path_replayed == 1);  // refused before the window saw it
+
+  const auto stream = send_text(p.connector, "still works");
+  p.run_for(100ms);
+  CHECK(opened_stream(p.listener.connection()) == stream);
+  CHECK(read_all(p.listener.connection(), stream) == "still works");
+  CHECK_FALSE(p.connector.ended());
+}
+
+TEST_CASE("path packets never take transport packet numbers") {
+  Pair p(41);
+  p.establish();
+  std::vector<std::uint64_t> transport_pns, path_pns;
+  p.hold = [&](const Datagram& d) {
+    const auto pkt = wire::decode_session_packet(d.data);
+    if (pkt && pkt->kind == wire::SessionKind::kProtected && d.from == kConnectorAddress)
+      ((pkt->packet_number & wire::kPathPacketNumberBit) ? path_pns : transport_pns)
+          .push_back(pkt->packet_number);
+    return false;
+  };
+  p.connector.paths().set_local_candidates(
+      {{wire::CandidateKind::kReflexive, Address::v4(203, 0, 113, 9, 9000)}}, p.now);
+  send_text(p.connector, "x");
+  p.run_for(1s);
+  REQUIRE_FALSE(path_pns.empty());
+  REQUIRE_FALSE(transport_pns.empty());
+  // Transport numbers stay consecutive: no path packet took one.
+  for (std::size_t i = 1; i < transport_pns.size(); ++i)
+    CHECK(transport_pns[i] == transport_pns[i - 1] + 1);
+  for (std::size_t i = 1; i < path_pns.size(); ++i) CHECK(path_pns[i] == path_pns[i - 1] + 1);
 }
