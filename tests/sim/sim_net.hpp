@@ -80,7 +80,7 @@ enum class DropReason {
   kLoss,      ///< Random loss on a hop.
   kTtl,       ///< Arrived at a router with TTL <= 1.
   kFilter,    ///< A router refused it (filter, UDP block, or local delivery to the router).
-  kBlocked,   ///< The core blocks traffic between the two sites.
+  kBlocked,   ///< The core blocks traffic between the two sites (or site and host).
   kNoRoute,   ///< Nobody has that address (private addresses are not routed).
   kNoSocket,  ///< The host has no socket on that port.
 };
@@ -118,7 +118,7 @@ struct NetStats {
   std::uint64_t delivered = 0;          ///< Datagrams that reached a socket.
   std::uint64_t dropped_loss = 0;       ///< Lost on any hop.
   std::uint64_t core_dropped_ttl = 0;   ///< Died at the core for their TTL.
-  std::uint64_t dropped_blocked = 0;    ///< Dropped by a block between sites.
+  std::uint64_t dropped_blocked = 0;    ///< Dropped by a block.
   std::uint64_t dropped_no_route = 0;   ///< Addressed to nobody.
   std::uint64_t dropped_no_socket = 0;  ///< Reached a host, or its own router, on a closed port.
 };
@@ -178,6 +178,11 @@ class Network {
   void block(SiteId a, SiteId b);
   /// Lets traffic between `a` and `b` through again.
   void unblock(SiteId a, SiteId b);
+  /// Drops every datagram between `site` and the public host `host`, both ways (to
+  /// take the relay away from a session that should run direct).
+  void block_host(SiteId site, HostId host);
+  /// Lets traffic between `site` and the public host `host` through again.
+  void unblock_host(SiteId site, HostId host);
   /// Sets `site`'s router <-> core one-way delay for datagrams sent from now on.
   void set_wan_delay(SiteId site, util::Duration delay);
   /// Sets `site`'s host <-> router one-way delay for datagrams sent from now on.
@@ -202,8 +207,8 @@ class Network {
   void set_observer(std::function<void(const Trace&)> observer) { observer_ = std::move(observer); }
   /// Flushes every node (run_until does this; call after acting outside the loop).
   void flush();
-  /// Runs until `done()` holds (true), `limit` of virtual time passed, nothing is
-  /// left to happen, or the event cap is hit (false).
+  /// Runs until `done()` holds (true), or until `limit` of virtual time passed or the
+  /// event cap is hit (false); the clock reaches the limit even when nothing happens.
   bool run_until(const std::function<bool()>& done, util::Duration limit);
   /// Runs for `span` of virtual time.
   void run_for(util::Duration span);
@@ -213,6 +218,7 @@ class Network {
   struct Host;
   struct Site;
   struct Packet {
+    HostId sender = 0;  // Who sent it: blocks are decided by where it came from.
     util::Address src;
     util::Address dst;
     int ttl = 0;
@@ -224,7 +230,6 @@ class Network {
     std::uint64_t seq;  // Ties keep sending order.
     Stage stage;
     std::size_t target;  // Site for router stages, host for kHost.
-    SiteId from_site;    // Where it entered the core, for blocks.
     Packet packet;
     bool operator>(const InFlight& o) const { return at != o.at ? at > o.at : seq > o.seq; }
   };
@@ -234,11 +239,12 @@ class Network {
   };
 
   void emit(HostId from, const util::Address& to, util::ByteView data, int ttl);
-  void hop(Stage stage, std::size_t target, SiteId from_site, util::Duration delay, double loss,
-           SiteId loss_site, Packet packet);
+  void hop(Stage stage, std::size_t target, util::Duration delay, double loss, SiteId loss_site,
+           Packet packet);
   void process(InFlight f);
-  void at_router_from_lan(SiteId s, SiteId from_site, Packet p);
-  void at_core(SiteId from_site, Packet p);
+  void at_router_from_lan(SiteId s, Packet p);
+  void at_core(Packet p);
+  bool blocked(const Packet& p, const Route& to) const;
   void at_router_from_wan(SiteId s, Packet p);
   void at_host(HostId h, Packet p);
   void drop(DropReason reason, SiteId site, HostId host, const Packet& p);
@@ -253,6 +259,7 @@ class Network {
   std::vector<std::unique_ptr<Site>> sites_;
   std::map<util::Address, Route> routes_;  // Public IP (port 0) -> site or public host.
   std::set<std::pair<SiteId, SiteId>> blocked_;
+  std::set<std::pair<SiteId, HostId>> blocked_hosts_;
   std::priority_queue<InFlight, std::vector<InFlight>, std::greater<>> in_flight_;
   std::multimap<util::TimePoint, std::function<void()>> actions_;
   std::function<void()> app_;
