@@ -87,6 +87,7 @@ HostId Network::add_host(SiteId site, std::uint16_t port) {
   const HostId id = hosts_.size();
   util::Address ip;
   if (s.nat.config().wan.valid()) {
+    PUNCH_ASSERT(s.lan.size() < 240);
     ip = util::Address::v4(198, 51, 100, static_cast<std::uint8_t>(kFirstLanOctet + s.lan.size()),
                            0);
   } else {
@@ -166,6 +167,12 @@ void Network::set_wan_delay(SiteId site, util::Duration delay) {
 
 void Network::set_lan_delay(SiteId site, util::Duration delay) {
   sites_.at(site)->config.lan_delay = delay;
+}
+
+void Network::set_public_delay(HostId host, util::Duration delay) {
+  Host& h = *hosts_.at(host);
+  PUNCH_ASSERT(h.site == kNoSite);
+  h.public_config.delay = delay;
 }
 
 void Network::set_loss(SiteId site, double lan_loss, double wan_loss) {

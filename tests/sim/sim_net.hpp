@@ -187,6 +187,8 @@ class Network {
   void set_wan_delay(SiteId site, util::Duration delay);
   /// Sets `site`'s host <-> router one-way delay for datagrams sent from now on.
   void set_lan_delay(SiteId site, util::Duration delay);
+  /// Sets the public host `host`'s one-way delay to the core for datagrams sent from now on.
+  void set_public_delay(HostId host, util::Duration delay);
   /// Sets `site`'s random loss on its LAN and WAN hops.
   void set_loss(SiteId site, double lan_loss, double wan_loss);
 

@@ -289,6 +289,11 @@ TEST_CASE("sim_net: blocks, delays and loss act per site; firewalls and udpblock
   send(net, a, net.address(server), "slow");
   net.run_for(200ms);
   CHECK(net.inbox(server).back().at - t0 == 71ms);
+  net.set_public_delay(server, 30ms);
+  const util::TimePoint t1 = net.now();
+  send(net, a, net.address(server), "slower");
+  net.run_for(200ms);
+  CHECK(net.inbox(server).back().at - t1 == 91ms);
 
   // The firewall lets b in only after f spoke to b; udpblock lets nothing through.
   send(net, b, net.address(f), "unsolicited");
