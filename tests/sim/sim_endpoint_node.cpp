@@ -11,13 +11,17 @@ crypto::Identity EndpointNode::make_identity(crypto::RandomSource& rng) {
 }
 
 EndpointNode::EndpointNode(Network& net, HostId host, const util::Address& rendezvous,
-                           bool listener, std::uint64_t seed)
+                           bool listener, std::uint64_t seed, const path::PathConfig& path_config)
     : net_(net),
       host_(host),
       rng_(seed),
       identity_(make_identity(rng_)),
-      endpoint_(identity_, rendezvous, listener, rng_, net.sink(host)) {
+      endpoint_(identity_, rendezvous, listener, rng_, net.sink(host), path_config) {
   net_.attach(host_, *this);
+  // A simulated host has one interface; the app offers none with --relay-only.
+  std::vector<util::Address> hosts;
+  if (!path_config.relay_only) hosts.push_back(net_.address(host_));
+  endpoint_.set_host_addresses(std::move(hosts), net_.now());
   endpoint_.start(net_.now());
 }
 
@@ -26,6 +30,16 @@ EndpointNode::~EndpointNode() { net_.detach(host_); }
 const TimedEvent* EndpointNode::first(session::EndpointEvent::Kind kind) const {
   for (const auto& e : events_)
     if (e.event.kind == kind) return &e;
+  return nullptr;
+}
+
+const TimedEvent* EndpointNode::first_path(path::PathEvent::Kind kind, bool direct) const {
+  for (const auto& e : events_) {
+    if (e.event.kind != session::EndpointEvent::Kind::kPath) continue;
+    const path::PathEvent& p = e.event.path_event;
+    if (p.kind == kind && (kind != path::PathEvent::Kind::kSwitched || p.direct == direct))
+      return &e;
+  }
   return nullptr;
 }
 

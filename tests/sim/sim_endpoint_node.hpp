@@ -1,6 +1,7 @@
 // A session::Endpoint running on a simulated host: its own identity and seeded
-// randomness, every event kept with the virtual time it was polled, and (by
-// default) every invite accepted, as `punch listen` does for an authorized peer.
+// randomness, its host address offered as a host candidate (as the app offers its
+// interface addresses), every event kept with the virtual time it was polled, and
+// (by default) every invite accepted, as `punch listen` does for an authorized peer.
 #pragma once
 
 #include <cstdint>
@@ -10,6 +11,7 @@
 
 #include "crypto/identity.hpp"
 #include "crypto/random.hpp"
+#include "path/path_manager.hpp"
 #include "session/endpoint.hpp"
 #include "sim/sim_net.hpp"
 #include "sim/sim_node.hpp"
@@ -29,10 +31,10 @@ class EndpointNode final : public SimNode {
   using Reaction = std::function<void(EndpointNode&, const session::EndpointEvent&)>;
 
   /// Starts an endpoint on `host` of `net` (attaching itself) that registers with
-  /// `rendezvous`, as a listener when `listener`; its key pair and randomness come
-  /// from `seed`. `net` must outlive it.
+  /// `rendezvous`, as a listener when `listener`, with `path_config` for its sessions;
+  /// its key pair and randomness come from `seed`. `net` must outlive it.
   EndpointNode(Network& net, HostId host, const util::Address& rendezvous, bool listener,
-               std::uint64_t seed);
+               std::uint64_t seed, const path::PathConfig& path_config = {});
   ~EndpointNode() override;
   EndpointNode(const EndpointNode&) = delete;
   EndpointNode& operator=(const EndpointNode&) = delete;
@@ -49,6 +51,8 @@ class EndpointNode final : public SimNode {
   const TimedEvent* first(session::EndpointEvent::Kind kind) const;
   /// True once an event of `kind` was seen.
   bool has(session::EndpointEvent::Kind kind) const { return first(kind) != nullptr; }
+  /// The first path event of `kind` (with `direct` as given, for kSwitched), or null.
+  const TimedEvent* first_path(path::PathEvent::Kind kind, bool direct = true) const;
   /// Accept every invite (true, the default) or leave them to the reaction (false).
   void set_accept_invites(bool accept) { accept_invites_ = accept; }
   /// Sets what the app does with each event.

@@ -12,8 +12,7 @@
 #include <string_view>
 
 #include "sim/sim_app.hpp"
-#include "sim/sim_endpoint_node.hpp"
-#include "sim/sim_server_node.hpp"
+#include "sim/sim_cores.hpp"
 
 namespace punch::sim {
 namespace {
@@ -420,128 +419,16 @@ TEST_CASE("sim_net: the ideal punch gets through exactly where the two routers a
   }
 }
 
-namespace {
-
-// A rendezvous server on the core and two endpoints on sites of `type`, every WAN
-// hop (site routers and the server's) 25 ms one way, the LAN hops 1 ms.
-struct Cores {
-  std::unique_ptr<Network> net;
-  SiteId listener_site = 0;
-  SiteId connector_site = 0;
-  std::unique_ptr<ServerNode> server;
-  std::unique_ptr<EndpointNode> listener;
-  std::unique_ptr<EndpointNode> connector;
-  std::uint64_t fingerprint = 0xcbf29ce484222325ull;  // FNV-1a over every trace.
-};
-
-void mix(std::uint64_t& h, std::uint64_t v) {
-  for (int i = 0; i < 8; ++i) {
-    h ^= (v >> (8 * i)) & 0xff;
-    h *= 0x100000001b3ull;
-  }
-}
-
-void make_cores(Cores& c, NatType type, std::uint64_t seed, double wan_loss) {
-  NetConfig nc;
-  nc.seed = seed;
-  c.net = std::make_unique<Network>(nc);
-  c.net->set_observer([&c](const Trace& t) {
-    mix(c.fingerprint,
-        static_cast<std::uint64_t>(t.kind) * 16 + static_cast<std::uint64_t>(t.reason));
-    mix(c.fingerprint, static_cast<std::uint64_t>((t.now - kSimEpoch).count()));
-    mix(c.fingerprint, t.src.port * 65536ull + t.dst.port);
-    // Not the bytes, nor their sizes: mbedTLS writes the wall clock's seconds into
-    // the DTLS Hello randoms, so signatures (and their DER lengths) differ when two
-    // runs straddle a second. Timing does not depend on sizes here (no rate limits).
-    mix(c.fingerprint, static_cast<std::uint64_t>(t.ttl));
-  });
-  SiteConfig sc;
-  sc.type = type;
-  sc.lan_delay = 1ms;
-  sc.wan_delay = 25ms;
-  sc.wan_loss = wan_loss;
-  c.listener_site = c.net->add_site(sc);
-  c.connector_site = c.net->add_site(sc);
-  PublicHostConfig pc;
-  pc.delay = 25ms;
-  const HostId rv = c.net->add_public_host(3478, pc);
-  const HostId lh = c.net->add_host(c.listener_site, 5000);
-  const HostId ch = c.net->add_host(c.connector_site, 5000);
-  c.server = std::make_unique<ServerNode>(*c.net, rv, seed * 3 + 1);
-  c.listener = std::make_unique<EndpointNode>(*c.net, lh, c.server->address(), true, seed * 3 + 2);
-  c.connector =
-      std::make_unique<EndpointNode>(*c.net, ch, c.server->address(), false, seed * 3 + 3);
-}
-
-struct Outcome {
-  util::Duration time_to_up{};
-  std::uint64_t cid = 0;
-};
-
-// Registers both, connects, and returns when both sides report the session up.
-Outcome bring_up(Cores& c) {
-  Network& net = *c.net;
-  REQUIRE(net.run_until(
-      [&] { return c.listener->endpoint().registered() && c.connector->endpoint().registered(); },
-      30s));
-  const util::TimePoint t0 = net.now();
-  Outcome o;
-  o.cid = c.connector->connect(c.listener->identity().id());
-  REQUIRE(net.run_until(
-      [&] { return c.listener->has(Kind::kSessionUp) && c.connector->has(Kind::kSessionUp); },
-      60s));
-  o.time_to_up =
-      std::max(c.listener->first(Kind::kSessionUp)->at, c.connector->first(Kind::kSessionUp)->at) -
-      t0;
-  return o;
-}
-
-// Moves `up` from connector to listener and `down` back on one stream the connector
-// opens; returns false if it did not finish within `limit`.
-bool transfer(Cores& c, std::uint64_t cid, const util::Bytes& up, const util::Bytes& down,
-              util::Bytes& up_got, util::Bytes& down_got, util::Duration limit) {
-  session::Session* cs = c.connector->endpoint().session(cid);
-  REQUIRE(cs);
-  auto& cc = cs->connection();
-  const transport::StreamId sid = cc.open_stream();
-  std::size_t up_written = 0, down_written = 0;
-  bool up_fin = false, down_fin = false;
-  return c.net->run_until(
-      [&] {
-        session::Session* ls = c.listener->endpoint().session(cid);
-        if (ls == nullptr || !ls->established()) return false;
-        auto& lc = ls->connection();
-        if (up_written < up.size())
-          up_written += cc.write(sid, util::ByteView(up).subspan(up_written));
-        if (up_written == up.size() && !up_fin) {
-          cc.finish(sid);
-          up_fin = true;
-        }
-        std::uint8_t buf[8192];
-        while (std::size_t n = lc.read(sid, buf)) up_got.insert(up_got.end(), buf, buf + n);
-        if (!up_got.empty()) {  // The stream exists on the listener's side.
-          if (down_written < down.size())
-            down_written += lc.write(sid, util::ByteView(down).subspan(down_written));
-          if (down_written == down.size() && !down_fin) {
-            lc.finish(sid);
-            down_fin = true;
-          }
-        }
-        while (std::size_t n = cc.read(sid, buf)) down_got.insert(down_got.end(), buf, buf + n);
-        return lc.read_finished(sid) && cc.read_finished(sid);
-      },
-      limit);
-}
-
-}  // namespace
-
 TEST_CASE("sim_net: the real cores meet behind NATs and carry 200 kB both ways over the relay") {
   for (const NatType type :
        {NatType::kEasy, NatType::kHard, NatType::kPool, NatType::kFirewall, NatType::kOpen}) {
     CAPTURE(to_string(type));
-    Cores c;
-    make_cores(c, type, 5, 0.0);
-    const Outcome o = bring_up(c);
+    CoresConfig cc;
+    cc.listener_type = cc.connector_type = type;
+    cc.seed = 5;
+    cc.path.relay_only = true;
+    Cores c(cc);
+    const util::Duration time_to_up = c.bring_up();
 
     // Each endpoint learnt its router's public mapping as its reflexive address.
     const Address local = c.listener->address();
@@ -572,14 +459,14 @@ TEST_CASE("sim_net: the real cores meet behind NATs and carry 200 kB both ways o
     // Introduction (2 x 51 ms to the server) and a DTLS handshake over the relay
     // (102 ms one way, two round trips at least) bound it from below.
     MESSAGE(std::string(to_string(type)), " NAT, 25 ms per WAN hop: session up ",
-            std::chrono::duration<double, std::milli>(o.time_to_up).count(), " ms after connect");
-    CHECK(o.time_to_up > 400ms);
-    CHECK(o.time_to_up < 2s);
+            std::chrono::duration<double, std::milli>(time_to_up).count(), " ms after connect");
+    CHECK(time_to_up > 400ms);
+    CHECK(time_to_up < 2s);
 
     const util::Bytes up = pattern(200'000, 1), down = pattern(200'000, 2);
     util::Bytes up_got, down_got;
     const util::TimePoint t0 = c.net->now();
-    REQUIRE(transfer(c, o.cid, up, down, up_got, down_got, 60s));
+    REQUIRE(c.transfer(up, down, up_got, down_got, 60s));
     CHECK(up_got == up);
     CHECK(down_got == down);
     MESSAGE(std::string(to_string(type)), " NAT: 200 kB each way in ",
@@ -592,8 +479,9 @@ TEST_CASE("sim_net: the real cores meet behind NATs and carry 200 kB both ways o
 }
 
 TEST_CASE("sim_net: behind a UDP-blocking router an endpoint never registers and says so") {
-  Cores c;
-  make_cores(c, NatType::kUdpBlock, 5, 0.0);
+  CoresConfig cc;
+  cc.listener_type = cc.connector_type = NatType::kUdpBlock;
+  Cores c(cc);
   c.net->run_for(10s);
   CHECK_FALSE(c.listener->endpoint().registered());
   CHECK(c.listener->has(Kind::kUnreachable));
@@ -602,9 +490,12 @@ TEST_CASE("sim_net: behind a UDP-blocking router an endpoint never registers and
 }
 
 TEST_CASE("sim_net: a live relayed session survives its NAT rebinding the mapping") {
-  Cores c;
-  make_cores(c, NatType::kEasy, 9, 0.0);
-  const Outcome o = bring_up(c);
+  // Relay only: the direct path's own answer to rebinding is tested with it.
+  CoresConfig cc;
+  cc.seed = 9;
+  cc.path.relay_only = true;
+  Cores c(cc);
+  c.bring_up();
   const Address before = c.connector->endpoint().reflexive_address();
   // Halfway through the transfer the connector's router forgets every mapping and
   // will not give the old port back: the relay must follow the new one.
@@ -612,7 +503,7 @@ TEST_CASE("sim_net: a live relayed session survives its NAT rebinding the mappin
   const util::Bytes up = pattern(200'000, 5), down = pattern(200'000, 6);
   util::Bytes up_got, down_got;
   const util::TimePoint t0 = c.net->now();
-  REQUIRE(transfer(c, o.cid, up, down, up_got, down_got, 120s));
+  REQUIRE(c.transfer(up, down, up_got, down_got, 120s));
   CHECK(up_got == up);
   CHECK(down_got == down);
   MESSAGE("rebinding under a 200 kB transfer: done in ",
@@ -627,11 +518,14 @@ TEST_CASE("sim_net: the same seed gives the same run; another seed another one")
   // Hard NATs and 1 % loss on every WAN hop, so both the routers' ports and the loss
   // draw from the seed.
   auto run = [](std::uint64_t seed) {
-    Cores c;
-    make_cores(c, NatType::kHard, seed, 0.01);
-    const Outcome o = bring_up(c);
+    CoresConfig cc;
+    cc.listener_type = cc.connector_type = NatType::kHard;
+    cc.seed = seed;
+    cc.wan_loss = 0.01;
+    Cores c(cc);
+    const util::Duration time_to_up = c.bring_up();
     util::Bytes up_got, down_got;
-    REQUIRE(transfer(c, o.cid, pattern(50'000, 3), pattern(50'000, 4), up_got, down_got, 60s));
+    REQUIRE(c.transfer(pattern(50'000, 3), pattern(50'000, 4), up_got, down_got, 60s));
     struct Result {
       std::uint64_t events;
       util::Duration time_to_up;
@@ -641,7 +535,7 @@ TEST_CASE("sim_net: the same seed gives the same run; another seed another one")
       Address reflexive;
     };
     return Result{c.net->events(),
-                  o.time_to_up,
+                  time_to_up,
                   c.net->now(),
                   c.fingerprint,
                   c.net->stats().dropped_loss,
