@@ -101,7 +101,8 @@ util::Address Nat::pool_address(const util::Address& src, const util::Address& d
 std::optional<util::Address> Nat::allocate(const util::Address& src, const util::Address& dst) {
   if (config_.type == NatType::kEasy) {
     util::Address keep = config_.wan;
-    keep.port = src.port;
+    const auto moved = moved_.find(src);
+    keep.port = moved == moved_.end() ? src.port : moved->second;
     const bool clash = taken(keep, dst);
     if (!clash && !retired_.contains(keep)) return keep;
     if (clash) ++stats_.clashes;
@@ -204,6 +205,20 @@ void Nat::flush() {
 void Nat::rebind() {
   for (const auto& [id, e] : entries_)
     if (!e.local) retired_.insert(e.reply.dst);
+  if (config_.type == NatType::kEasy) {
+    // A port that leaves with masquerade's rule intact: one new port per socket, kept
+    // for every destination, so the mapping stays endpoint-independent.
+    std::uniform_int_distribution<int> port(kFirstPort, kLastPort);
+    std::set<util::Address> done;
+    for (const auto& [id, e] : entries_) {
+      if (e.local || !done.insert(e.original.src).second) continue;
+      util::Address fresh = config_.wan;
+      do {
+        fresh.port = static_cast<std::uint16_t>(port(rng_));
+      } while (retired_.contains(fresh));
+      moved_[e.original.src] = fresh.port;
+    }
+  }
   flush();
 }
 

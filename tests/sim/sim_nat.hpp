@@ -110,7 +110,8 @@ class Nat {
   /// Deletes every entry (`conntrack -D`); an easy NAT then maps flows as before.
   void flush();
   /// Deletes every entry and retires the external ports they used, so every new flow
-  /// gets a port it never had: the router rebinding mappings under its hosts.
+  /// gets a port it never had: the router rebinding mappings under its hosts. An easy
+  /// NAT moves each host socket to one new port, which its flows then share.
   void rebind();
   /// Removes the entries expired at `now`.
   void expire(util::TimePoint now);
@@ -142,6 +143,8 @@ class Nat {
   // Both tuples of every entry, as conntrack hashes them: one lookup per datagram.
   std::map<FlowTuple, EntryId> index_;
   std::set<util::Address> retired_;  // External addresses rebind() took away.
+  // kEasy after rebind(): the port a LAN socket's new flows try instead of its own.
+  std::map<util::Address, std::uint16_t> moved_;
   EntryId next_id_ = 1;
   NatStats stats_;
 };

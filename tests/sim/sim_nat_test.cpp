@@ -207,6 +207,16 @@ TEST_CASE("sim_nat: flush forgets mappings; rebind moves the next mapping to a n
   CHECK(nat.stats().clashes == 0);  // Not a clash: the old port is gone, not taken.
   CHECK_FALSE(nat.inbound(kServer, at_port(kWan, 5000), t));
   CHECK(nat.inbound(kServer, *rebound, t) == kLan);
+  // Still endpoint-independent: the host's other flows share the new port.
+  CHECK(nat.outbound(kLan, kOther, t) == rebound);
+  // A hard NAT just draws new ports, never an old one.
+  Nat hard = make(NatType::kHard);
+  const auto old_port = hard.outbound(kLan, kServer, t);
+  REQUIRE(old_port);
+  hard.rebind();
+  const auto new_port = hard.outbound(kLan, kServer, t);
+  REQUIRE(new_port);
+  CHECK(new_port != old_port);
 }
 
 }  // namespace punch::sim
