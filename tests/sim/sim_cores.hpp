@@ -33,13 +33,13 @@ struct CoresConfig {
 
 /// The network, the server, the two endpoints, and a fingerprint of every datagram.
 struct Cores {
-  std::unique_ptr<Network> net;
-  SiteId listener_site = 0;
-  SiteId connector_site = 0;
-  HostId server_host = 0;
-  std::unique_ptr<ServerNode> server;
-  std::unique_ptr<EndpointNode> listener;
-  std::unique_ptr<EndpointNode> connector;
+  std::unique_ptr<Network> net;             ///< The internet (destroyed after the nodes).
+  SiteId listener_site = 0;                 ///< The listener's router.
+  SiteId connector_site = 0;                ///< The connector's router.
+  HostId server_host = 0;                   ///< The rendezvous's public host.
+  std::unique_ptr<ServerNode> server;       ///< The rendezvous core.
+  std::unique_ptr<EndpointNode> listener;   ///< Accepts every invite.
+  std::unique_ptr<EndpointNode> connector;  ///< Connects to the listener in bring_up().
   /// FNV-1a over each datagram's fate, time, ports and TTL. Not the bytes, nor their
   /// sizes: mbedTLS writes the wall clock's seconds into the DTLS Hello randoms, so
   /// signatures (and their DER lengths) differ when two runs straddle a second.
