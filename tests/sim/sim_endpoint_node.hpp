@@ -1,0 +1,81 @@
+// A session::Endpoint running on a simulated host: its own identity and seeded
+// randomness, its host address offered as a host candidate (as the app offers its
+// interface addresses), every event kept with the virtual time it was polled, and
+// (by default) every invite accepted, as `punch listen` does for an authorized peer.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <vector>
+
+#include "crypto/identity.hpp"
+#include "crypto/random.hpp"
+#include "path/path_manager.hpp"
+#include "session/endpoint.hpp"
+#include "sim/sim_net.hpp"
+#include "sim/sim_node.hpp"
+
+namespace punch::sim {
+
+/// An endpoint event and when the app saw it.
+struct TimedEvent {
+  session::EndpointEvent event;  ///< The event.
+  util::TimePoint at;            ///< Virtual time it was polled.
+};
+
+/// The tunnel endpoint core on a host of a sim::Network.
+class EndpointNode final : public SimNode {
+ public:
+  /// What the app does with each event (after it was recorded).
+  using Reaction = std::function<void(EndpointNode&, const session::EndpointEvent&)>;
+
+  /// Starts an endpoint on `host` of `net` (attaching itself) that registers with
+  /// `rendezvous`, as a listener when `listener`, with `path_config` for its sessions;
+  /// its key pair and randomness come from `seed`. `net` must outlive it.
+  EndpointNode(Network& net, HostId host, const util::Address& rendezvous, bool listener,
+               std::uint64_t seed, const path::PathConfig& path_config = {});
+  ~EndpointNode() override;
+  EndpointNode(const EndpointNode&) = delete;
+  EndpointNode& operator=(const EndpointNode&) = delete;
+
+  /// The endpoint core.
+  session::Endpoint& endpoint() { return endpoint_; }
+  /// This endpoint's key pair (its ID is what a connector names).
+  const crypto::Identity& identity() const { return identity_; }
+  /// The host's socket address (private behind a NAT).
+  const util::Address& address() const { return net_.address(host_); }
+  /// Every event so far, in order.
+  const std::vector<TimedEvent>& events() const { return events_; }
+  /// The first event of `kind`, or null.
+  const TimedEvent* first(session::EndpointEvent::Kind kind) const;
+  /// True once an event of `kind` was seen.
+  bool has(session::EndpointEvent::Kind kind) const { return first(kind) != nullptr; }
+  /// The first path event of `kind` (with `direct` as given, for kSwitched), or null.
+  const TimedEvent* first_path(path::PathEvent::Kind kind, bool direct = true) const;
+  /// Accept every invite (true, the default) or leave them to the reaction (false).
+  void set_accept_invites(bool accept) { accept_invites_ = accept; }
+  /// Sets what the app does with each event.
+  void set_reaction(Reaction reaction) { reaction_ = std::move(reaction); }
+  /// Opens a session to `target` now; returns its connection ID.
+  std::uint64_t connect(const crypto::NodeId& target);
+
+  void on_datagram(const util::Address& from, util::ByteView data, util::TimePoint now) override;
+  void on_timeout(util::TimePoint now) override;
+  util::TimePoint next_deadline() const override;
+  void flush(util::TimePoint now) override;
+
+ private:
+  static crypto::Identity make_identity(crypto::RandomSource& rng);
+
+  Network& net_;
+  HostId host_;
+  crypto::SeededRandom rng_;
+  crypto::Identity identity_;
+  session::Endpoint endpoint_;
+  std::vector<TimedEvent> events_;
+  Reaction reaction_;
+  bool accept_invites_ = true;
+};
+
+}  // namespace punch::sim
