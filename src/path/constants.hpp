@@ -19,13 +19,9 @@ using namespace std::chrono_literals;
 inline constexpr int kPrimeTtl = 2;
 /// Priming packets per candidate and round: two, so one lost on the LAN still primes.
 inline constexpr int kPrimeCount = 2;
-/// How long full-TTL probes to a newly learnt reflexive candidate wait after priming it
-/// when the peer's own priming cannot be inferred from its CANDIDATES frame: long enough
-/// for a peer that learnt of us at the same time to prime too.
-inline constexpr util::Duration kPrimeWait = 150ms;
-/// In the first round, full-TTL probes to the peer's public side wait for its CANDIDATES
-/// frame (sent right after it primed towards us), but no longer than this: a lost frame
-/// is resent after 250 ms, and a peer that never sends one still gets probed.
+/// In the first round, full-TTL probes to the peer's public side wait for its ROUND
+/// frame (sent right after it primed towards us), but no longer than this: a peer
+/// whose frame is lost still gets probed.
 inline constexpr util::Duration kPeerPrimingTimeout = 1s;
 
 // --- Probing rounds ---
@@ -35,12 +31,18 @@ inline constexpr util::Duration kPeerPrimingTimeout = 1s;
 inline constexpr util::Duration kProbeGaps[] = {100ms, 200ms, 400ms, 800ms};
 /// A probe is answered by then or counts as lost, even on the longest path.
 inline constexpr util::Duration kProbeAnswerTimeout = 3s;
+/// A round whose peer never sent its ROUND ends after this (no full-TTL probes were sent).
+inline constexpr util::Duration kRoundTimeout = 3s;
 /// First wait before a new round after one that validated nothing or after a fallback;
-/// doubles each time up to kMaxRoundBackoff, so a dead direct path costs little.
+/// doubles up to kMaxQuickRoundBackoff, which covers short outages cheaply.
 inline constexpr util::Duration kMinRoundBackoff = 1s;
-/// Longest wait between rounds: a path that heals (a firewall rule removed) is found
-/// again within half a minute.
-inline constexpr util::Duration kMaxRoundBackoff = 30s;
+/// Last of the quick waits between rounds (1, 2, 4, 8 s).
+inline constexpr util::Duration kMaxQuickRoundBackoff = 8s;
+/// Then rounds come this far apart: longer than Linux's 30 s conntrack timeout for
+/// unreplied flows, so what a failed round left in the routers (a knock that became a
+/// local entry, a mapping pushed onto another port by it: LAB.md trap 1) has expired
+/// when the next round primes. After a NAT rebinding that is what lets the path return.
+inline constexpr util::Duration kSlowRoundInterval = 35s;
 /// Remote candidates kept at most (host + reflexive from the peer, plus peer-reflexive
 /// ones learnt from packets); bounds the probing a peer can make us do.
 inline constexpr std::size_t kMaxRemoteCandidates = 24;

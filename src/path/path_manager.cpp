@@ -41,8 +41,14 @@ double ratio_of(util::Duration a, util::Duration b) {
 
 }  // namespace
 
-PathManager::PathManager(util::Address relay, const PathConfig& config, crypto::RandomSource& rng)
-    : relay_(relay), config_(config), rng_(&rng), current_(relay), backoff_(kMinRoundBackoff) {}
+PathManager::PathManager(util::Address relay, const PathConfig& config, bool initiator,
+                         crypto::RandomSource& rng)
+    : relay_(relay),
+      config_(config),
+      initiator_(initiator),
+      rng_(&rng),
+      current_(relay),
+      backoff_(kMinRoundBackoff) {}
 
 bool PathManager::usable(const util::Address& a) const {
   return a.valid() && a.family == relay_.family && a != relay_ && a.port != 0;
@@ -53,9 +59,9 @@ void PathManager::start(util::TimePoint now) {
   started_ = true;
   candidates_next_ = now;
   candidates_gap_ = kCandidatesResend;
-  // Priming goes out before the CANDIDATES frame in the same flush, so a peer that
-  // receives our frame knows our NAT already has its mapping towards it.
-  start_round(now, true);
+  start_round(now, false);
+  // A lost ROUND must not cost the first round: probe anyway after a while.
+  if (round_active_) peer_priming_deadline_ = now + kPeerPrimingTimeout;
 }
 
 void PathManager::set_local_candidates(std::vector<wire::Candidate> candidates,
@@ -72,14 +78,14 @@ void PathManager::set_local_candidates(std::vector<wire::Candidate> candidates,
   // Our addresses changed: the peer will probe the new ones, and a path that failed
   // before may work now, so probe at once instead of waiting out the backoff.
   backoff_ = kMinRoundBackoff;
-  start_round(now, false);
+  if (!round_active_) start_round(now, false);
 }
 
 void PathManager::add_remote_candidate(const wire::Candidate& candidate, util::TimePoint now) {
   if (config_.relay_only || peer_relay_only_ || !usable(candidate.address)) return;
   if (find(candidate.address) || remotes_.size() >= kMaxRemoteCandidates) return;
   Remote& r = add_remote(candidate);
-  if (started_) probe_now(r, now, true);
+  if (started_ && round_active_) prime_and_probe(r, now);
 }
 
 PathManager::Remote* PathManager::find(const util::Address& address) {
@@ -94,33 +100,79 @@ PathManager::Remote& PathManager::add_remote(const wire::Candidate& candidate) {
   return remotes_.back();
 }
 
-void PathManager::start_round(util::TimePoint now, bool first) {
+// A round: prime every candidate behind a NAT (TTL 2), tell the peer with ROUND
+// (through the relay, so it arrives after the priming left), and send full-TTL
+// challenges to those candidates only once the peer's ROUND says it primed too.
+// The peer primes in turn and answers, so both routers hold their outgoing
+// mappings before either side's probes reach them.
+void PathManager::start_round(util::TimePoint now, bool peer_primed) {
   next_round_ = util::kNever;
-  if (config_.relay_only || peer_relay_only_ || remotes_.empty()) return;
+  if (config_.relay_only || peer_relay_only_) return;
   ++stats_.rounds;
+  ++round_;
+  round_active_ = true;
+  round_started_ = now;
+  round_quiet_at_ = util::kNever;
+  peer_primed_ = peer_primed;
   std::vector<wire::Candidate> listed;
   for (Remote& r : remotes_) {
     listed.push_back(r.candidate);
-    r.attempts = 0;
-    // In the first round, full-TTL probes to a NAT's public side wait for the
-    // peer's CANDIDATES frame, which it sends right after priming towards us.
-    r.awaiting_peer_priming = first && remote_seq_ == 0 && preference_class(r.candidate) != 0;
-    if (r.awaiting_peer_priming) peer_priming_deadline_ = now + kPeerPrimingTimeout;
-    probe_now(r, now, true);
+    prime_and_probe(r, now);
   }
+  send_round(peer_primed, now);
   emit({PathEvent::Kind::kProbing, {}, false, {}, describe(listed)});
 }
 
-void PathManager::probe_now(Remote& r, util::TimePoint now, bool prime) {
-  round_active_ = true;
+void PathManager::send_round(bool answer, util::TimePoint now) {
+  util::Bytes frames;
+  wire::encode_path_frame(wire::PathRound{round_, answer}, frames);
+  queue(relay_, std::move(frames), 0);
+  last_relay_sent_ = now;
+}
+
+void PathManager::prime_and_probe(Remote& r, util::TimePoint now) {
   r.attempts = 0;
-  if (!prime || preference_class(r.candidate) == 0) {
-    r.next_probe = now;
+  r.awaiting_peer_priming = false;
+  if (preference_class(r.candidate) == 0) {
+    r.next_probe = now;  // a host on a LAN: no NAT in between to prime
     return;
   }
   for (int i = 0; i < kPrimeCount; ++i) send_challenge(r.candidate.address, now, kPrimeTtl);
   stats_.primes_sent += kPrimeCount;
-  r.next_probe = r.awaiting_peer_priming ? util::kNever : now + kPrimeWait;
+  r.awaiting_peer_priming = !peer_primed_;
+  r.next_probe = peer_primed_ ? now : util::kNever;
+}
+
+void PathManager::release(util::TimePoint now) {
+  peer_primed_ = true;
+  peer_priming_deadline_ = util::kNever;
+  for (Remote& r : remotes_) {
+    if (!r.awaiting_peer_priming) continue;
+    r.awaiting_peer_priming = false;
+    r.next_probe = now;
+  }
+}
+
+void PathManager::on_round(const wire::PathRound& f, util::TimePoint now) {
+  if (f.round <= peer_round_) return;  // old or duplicate
+  peer_round_ = f.round;
+  if (config_.relay_only || peer_relay_only_) return;
+  if (!round_active_) {
+    if (f.answer) return;  // answers a round of ours that is over
+    // Joins the peer's round: primes, answers, and probes at once (the peer primed).
+    start_round(now, true);
+    return;
+  }
+  // Our ROUND, sent after our priming, reaches the peer too (and releases it, or
+  // makes it join): no answer needed. Candidates whose probes were used up in a
+  // long-running round get another go, since the peer just primed again.
+  release(now);
+  for (Remote& r : remotes_) {
+    if (!r.validated && r.next_probe == util::kNever) {
+      r.attempts = 0;
+      r.next_probe = now;
+    }
+  }
 }
 
 void PathManager::send_challenge(const util::Address& to, util::TimePoint now, int ttl) {
@@ -173,6 +225,8 @@ void PathManager::on_frames(const util::Address& from, const std::vector<wire::P
       learn_peer_reflexive(from, now);
     } else if (const auto* r = std::get_if<wire::PathResponse>(&frame)) {
       on_response(*r, now);
+    } else if (const auto* round = std::get_if<wire::PathRound>(&frame)) {
+      on_round(*round, now);
     } else {
       on_candidates(std::get<wire::PathCandidates>(frame), now);
     }
@@ -182,7 +236,6 @@ void PathManager::on_frames(const util::Address& from, const std::vector<wire::P
 void PathManager::on_candidates(const wire::PathCandidates& f, util::TimePoint now) {
   if (f.acknowledged > peer_acked_ && f.acknowledged <= local_seq_) peer_acked_ = f.acknowledged;
   if (f.sequence <= remote_seq_) return;
-  const bool first = remote_seq_ == 0;
   remote_seq_ = f.sequence;
   ack_owed_ = true;
   emit({PathEvent::Kind::kCandidates, {}, false, {}, describe(f.candidates)});
@@ -205,30 +258,19 @@ void PathManager::on_candidates(const wire::PathCandidates& f, util::TimePoint n
     return std::none_of(f.candidates.begin(), f.candidates.end(),
                         [&](const wire::Candidate& c) { return c.address == r.candidate.address; });
   });
+  bool added = false;
   for (const wire::Candidate& c : f.candidates) {
-    if (!usable(c.address) || remotes_.size() >= kMaxRemoteCandidates) continue;
-    if (Remote* known = find(c.address)) {
-      if (known->awaiting_peer_priming) {
-        known->awaiting_peer_priming = false;
-        known->next_probe = now;
-      }
-      continue;
-    }
+    if (!usable(c.address) || remotes_.size() >= kMaxRemoteCandidates || find(c.address)) continue;
     Remote& r = add_remote(c);
-    // In the first exchange the peer primed before sending this frame; later
-    // changes get a short wait for its priming instead.
-    if (first) {
-      if (preference_class(c) != 0) {
-        for (int i = 0; i < kPrimeCount; ++i) send_challenge(c.address, now, kPrimeTtl);
-        stats_.primes_sent += kPrimeCount;
-      }
-      round_active_ = true;
-      r.next_probe = now;
-    } else {
-      probe_now(r, now, true);
-    }
+    added = true;
+    // Joins the running round (primed, and probed once the peer primed too), or waits
+    // for the round its arrival starts below.
+    if (round_active_) prime_and_probe(r, now);
   }
-  peer_priming_deadline_ = util::kNever;
+  if (added && !round_active_) {
+    backoff_ = kMinRoundBackoff;
+    start_round(now, false);
+  }
 }
 
 void PathManager::on_response(const wire::PathResponse& f, util::TimePoint now) {
@@ -276,7 +318,8 @@ void PathManager::learn_peer_reflexive(const util::Address& from, util::TimePoin
   }
   // The packet reached us from there, so our side needs no priming towards it.
   Remote& r = add_remote({wire::CandidateKind::kPeerReflexive, from});
-  probe_now(r, now, false);
+  r.attempts = 0;
+  r.next_probe = now;
 }
 
 void PathManager::on_sent(bool answer_expected, util::TimePoint now) {
@@ -345,10 +388,15 @@ void PathManager::fall_back(util::TimePoint now) {
   switch_to(nullptr, now);
   // Another validated candidate (a second interface) may still work.
   maybe_switch(now);
-  if (!direct_) {
-    next_round_ = now + backoff_;
-    backoff_ = std::min(backoff_ * 2, kMaxRoundBackoff);
-  }
+  if (!direct_) schedule_next_round(now);
+}
+
+void PathManager::schedule_next_round(util::TimePoint now) {
+  // Only the initiator keeps time; the other end joins its rounds (on_round), so the
+  // two never probe out of step, and both stay quiet between slow rounds.
+  if (!initiator_ || next_round_ != util::kNever) return;
+  next_round_ = now + backoff_;
+  backoff_ = backoff_ < kMaxQuickRoundBackoff ? backoff_ * 2 : kSlowRoundInterval;
 }
 
 util::Duration PathManager::dead_timeout() const {
@@ -361,6 +409,10 @@ util::Duration PathManager::dead_timeout() const {
 
 void PathManager::end_round_if_done(util::TimePoint now) {
   if (!round_active_) return;
+  if (now - round_started_ >= kRoundTimeout) {
+    // The peer never sent its ROUND: no full-TTL probes went to its public side.
+    for (Remote& r : remotes_) r.awaiting_peer_priming = false;
+  }
   const bool probing = std::any_of(remotes_.begin(), remotes_.end(), [](const Remote& r) {
     return r.next_probe != util::kNever || r.awaiting_peer_priming;
   });
@@ -376,23 +428,13 @@ void PathManager::end_round_if_done(util::TimePoint now) {
   if (now < round_quiet_at_) return;
   round_active_ = false;
   round_quiet_at_ = util::kNever;
-  if (!direct_ && next_round_ == util::kNever) {
-    next_round_ = now + backoff_;
-    backoff_ = std::min(backoff_ * 2, kMaxRoundBackoff);
-  }
+  if (!direct_) schedule_next_round(now);
 }
 
 void PathManager::on_timeout(util::TimePoint now) {
   if (!started_) return;
-  // A peer whose CANDIDATES frame never comes still gets probed, a little later.
-  if (peer_priming_deadline_ <= now) {
-    peer_priming_deadline_ = util::kNever;
-    for (Remote& r : remotes_) {
-      if (!r.awaiting_peer_priming) continue;
-      r.awaiting_peer_priming = false;
-      r.next_probe = now;
-    }
-  }
+  // In the first round a peer whose ROUND never comes still gets probed, a little later.
+  if (peer_priming_deadline_ <= now) release(now);
   if (candidates_next_ <= now) {
     if (local_seq_ > peer_acked_) {
       send_candidates(now);
@@ -431,14 +473,17 @@ util::TimePoint PathManager::next_deadline() const {
   util::TimePoint t = std::min({candidates_next_, next_round_, peer_priming_deadline_});
   if (ack_owed_ || !out_.empty()) return util::TimePoint{};
   bool probing = false;
+  bool awaiting = false;
   for (const Remote& r : remotes_) {
     t = std::min(t, r.next_probe);
     probing = probing || r.next_probe != util::kNever || r.awaiting_peer_priming;
+    awaiting = awaiting || r.awaiting_peer_priming;
   }
   if (round_active_) {
     // A round whose last probe was answered ends (and schedules the next) on a timeout.
     if (round_quiet_at_ == util::kNever && !probing) return util::TimePoint{};
     t = std::min(t, round_quiet_at_);
+    if (awaiting) t = std::min(t, round_started_ + kRoundTimeout);
   }
   if (direct_) {
     if (awaiting_since_ != util::kNever) t = std::min(t, awaiting_since_ + dead_timeout());

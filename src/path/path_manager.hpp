@@ -61,8 +61,10 @@ struct PathStats {
 /// The path state of one session.
 class PathManager {
  public:
-  /// Starts on `relay`; `rng` must outlive the manager.
-  PathManager(util::Address relay, const PathConfig& config, crypto::RandomSource& rng);
+  /// Starts on `relay`; `rng` must outlive the manager. The `initiator` (the connector)
+  /// schedules the probing rounds that follow a failure; the other end joins them.
+  PathManager(util::Address relay, const PathConfig& config, bool initiator,
+              crypto::RandomSource& rng);
 
   /// The session is established: announce our candidates and start probing.
   void start(util::TimePoint now);
@@ -103,7 +105,7 @@ class PathManager {
     wire::Candidate candidate;
     util::TimePoint next_probe = util::kNever;  // next challenge of the current round
     int attempts = 0;                           // challenges sent this round
-    bool awaiting_peer_priming = false;         // waits for the peer's CANDIDATES frame
+    bool awaiting_peer_priming = false;         // waits for the peer's ROUND frame
     bool validated = false;
     util::TimePoint validated_at{};
     util::Duration rtt{};
@@ -116,8 +118,11 @@ class PathManager {
 
   Remote* find(const util::Address& address);
   Remote& add_remote(const wire::Candidate& candidate);
-  void probe_now(Remote& r, util::TimePoint now, bool prime);
-  void start_round(util::TimePoint now, bool first);
+  void prime_and_probe(Remote& r, util::TimePoint now);
+  void start_round(util::TimePoint now, bool peer_primed);
+  void send_round(bool answer, util::TimePoint now);
+  void release(util::TimePoint now);
+  void on_round(const wire::PathRound& f, util::TimePoint now);
   void send_challenge(const util::Address& to, util::TimePoint now, int ttl);
   void send_candidates(util::TimePoint now);
   void on_candidates(const wire::PathCandidates& f, util::TimePoint now);
@@ -128,6 +133,7 @@ class PathManager {
   void switch_to(const Remote* r, util::TimePoint now);
   void fall_back(util::TimePoint now);
   void end_round_if_done(util::TimePoint now);
+  void schedule_next_round(util::TimePoint now);
   util::Duration dead_timeout() const;
   void queue(util::Address to, util::Bytes frames, int ttl);
   void emit(PathEvent e) { events_.push_back(std::move(e)); }
@@ -135,6 +141,7 @@ class PathManager {
 
   util::Address relay_;
   PathConfig config_;
+  bool initiator_;
   crypto::RandomSource* rng_;
   bool started_ = false;
   util::Address current_;
@@ -153,9 +160,13 @@ class PathManager {
   std::vector<Remote> remotes_;
   std::deque<Outstanding> outstanding_;
   bool round_active_ = false;
+  std::uint64_t round_ = 0;       // our probing rounds so far
+  std::uint64_t peer_round_ = 0;  // the peer's latest ROUND
+  bool peer_primed_ = false;      // the peer primed for our current round
+  util::TimePoint round_started_{};
   util::TimePoint round_quiet_at_ = util::kNever;  // when the running round has its answers
   util::TimePoint next_round_ = util::kNever;
-  util::TimePoint peer_priming_deadline_ = util::kNever;  // stop waiting for its CANDIDATES
+  util::TimePoint peer_priming_deadline_ = util::kNever;  // stop waiting for its ROUND
   util::Duration backoff_;
 
   util::TimePoint awaiting_since_ = util::kNever;  // first unanswered send on the direct path

@@ -47,7 +47,7 @@ void Endpoint::on_datagram(const util::Address& from, util::ByteView data, util:
     return;
   }
   it->second.session->on_packet(*packet, from, now);
-  collect(it->first, it->second);
+  collect(it->first, it->second, now);
 }
 
 void Endpoint::on_timeout(util::TimePoint now) {
@@ -69,7 +69,7 @@ void Endpoint::on_timeout(util::TimePoint now) {
   for (auto& [cid, entry] : sessions_) {
     if (entry.session->next_deadline() <= now) {
       entry.session->on_timeout(now);
-      collect(cid, entry);
+      collect(cid, entry, now);
     }
   }
 }
@@ -84,7 +84,7 @@ util::TimePoint Endpoint::next_deadline() const {
 void Endpoint::flush(util::TimePoint now) {
   for (auto& [cid, entry] : sessions_) {
     entry.session->flush(now);
-    collect(cid, entry);
+    collect(cid, entry, now);
   }
 }
 
@@ -224,7 +224,7 @@ void Endpoint::pump_rendezvous_events(util::TimePoint now) {
   }
 }
 
-void Endpoint::collect(std::uint64_t cid, Entry& entry) {
+void Endpoint::collect(std::uint64_t cid, Entry& entry, util::TimePoint now) {
   Session& s = *entry.session;
   auto session_event = [&](EndpointEvent::Kind kind) -> EndpointEvent& {
     EndpointEvent& e = events_.emplace_back();
@@ -237,8 +237,13 @@ void Endpoint::collect(std::uint64_t cid, Entry& entry) {
     entry.announced_up = true;
     session_event(EndpointEvent::Kind::kSessionUp).address = s.path();
   }
-  while (auto pe = s.paths().poll_event())
+  while (auto pe = s.paths().poll_event()) {
+    // The direct path died, maybe because our NAT rebound: the relay the session
+    // falls back to needs our current mapping at the rendezvous now, not at the
+    // next keepalive.
+    if (pe->kind == path::PathEvent::Kind::kLost) rendezvous_.check_now(now);
     session_event(EndpointEvent::Kind::kPath).path_event = *pe;
+  }
   if (s.established()) {
     while (auto te = s.connection().poll_event()) {
       if (te->kind == transport::Event::Kind::kClosed) continue;  // reported as kSessionDown

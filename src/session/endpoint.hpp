@@ -101,7 +101,7 @@ class Endpoint {
     bool announced_down = false;
   };
   void pump_rendezvous_events(util::TimePoint now);
-  void collect(std::uint64_t cid, Entry& entry);
+  void collect(std::uint64_t cid, Entry& entry, util::TimePoint now);
   std::vector<wire::Candidate> local_candidates() const;
   void refresh_candidates(util::TimePoint now);
   Session& add_session(std::unique_ptr<Session> s, util::TimePoint now);

@@ -307,6 +307,12 @@ void RendezvousClient::State::on_connect_fail(const wire::ConnectFail& m) {
   connects.erase(it);
 }
 
+void RendezvousClient::check_now(util::TimePoint now) {
+  State& s = *state_;
+  if (s.phase == State::Phase::kRegistered && !s.ack_pending)
+    s.next_keepalive = std::min(s.next_keepalive, now);
+}
+
 void RendezvousClient::State::send_keepalive(util::TimePoint now) {
   send(wire::Keepalive{instance, token});
   ack_deadline = now + ack_timeout;

@@ -67,6 +67,10 @@ class RendezvousClient {
   void accept(std::uint64_t connection_id, util::TimePoint now);
   /// Listener: declines an invite, telling the connector `reason` (cut to 200 bytes).
   void refuse(std::uint64_t connection_id, const std::string& reason, util::TimePoint now);
+  /// Sends a keepalive now rather than at its period: a session just lost its direct
+  /// path, maybe to a NAT rebinding, and the relay it falls back to needs our current
+  /// mapping registered (the answer also tells whether the reflexive address moved).
+  void check_now(util::TimePoint now);
   /// Drops what is remembered about `connection_id` (a pending connect, or an invite
   /// and our answer to it); call when its session ends. Until then a re-sent INVITE
   /// for it (e.g. after a rendezvous restart) is answered with the same decision.

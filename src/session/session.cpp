@@ -25,7 +25,7 @@ Session::Session(SessionRole role, std::uint64_t connection_id, const crypto::Id
     : role_(role),
       connection_id_(connection_id),
       expected_(expected),
-      path_(relay, path_config, rng),
+      path_(relay, path_config, role == SessionRole::kConnector, rng),
       sink_(&sink) {
   const crypto::NodeId want = expected;
   auto check = [want](const crypto::NodeId& got) -> util::Status {

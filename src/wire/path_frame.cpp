@@ -48,6 +48,15 @@ util::Result<std::vector<PathFrame>> decode_path_frames(util::ByteView plaintext
       case PathFrameType::kResponse:
         frames.emplace_back(PathResponse{read_token(r)});
         break;
+      case PathFrameType::kRound: {
+        PathRound f;
+        f.round = r.varint();
+        const std::uint8_t answer = r.u8();
+        if (r.ok() && answer > 1) return util::Error{"bad answer flag in ROUND frame"};
+        f.answer = answer == 1;
+        frames.emplace_back(f);
+        break;
+      }
       case PathFrameType::kCandidates: {
         auto f = decode_candidates(r);
         if (!f) return f.error();
@@ -70,6 +79,10 @@ void encode_path_frame(const PathFrame& frame, util::Bytes& out) {
   } else if (const auto* p = std::get_if<PathResponse>(&frame)) {
     w.u8(static_cast<std::uint8_t>(PathFrameType::kResponse));
     w.bytes(p->token);
+  } else if (const auto* round = std::get_if<PathRound>(&frame)) {
+    w.u8(static_cast<std::uint8_t>(PathFrameType::kRound));
+    w.varint(round->round);
+    w.u8(round->answer ? 1 : 0);
   } else {
     const auto& f = std::get<PathCandidates>(frame);
     PUNCH_ASSERT(f.candidates.size() <= kMaxCandidates);

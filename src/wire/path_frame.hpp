@@ -10,6 +10,7 @@
 //   RESPONSE     0x02  token(8)
 //   CANDIDATES   0x03  sequence(varint) acknowledged(varint) count(1)
 //                      count x [kind(1) family(1) ip(4|16) port(2)]
+//   ROUND        0x04  round(varint) answer(1: 0 or 1)
 //
 // A path packet holds path frames only; see docs/protocol.md "Path packets".
 #pragma once
@@ -37,6 +38,7 @@ enum class PathFrameType : std::uint8_t {
   kChallenge = 0x01,
   kResponse = 0x02,
   kCandidates = 0x03,
+  kRound = 0x04,
 };
 
 /// Where a candidate address came from (decides preference: host is LAN).
@@ -77,8 +79,17 @@ struct PathCandidates {
   friend bool operator==(const PathCandidates&, const PathCandidates&) = default;
 };
 
+/// ROUND: "I just primed my NAT towards your candidates for probing round `round`";
+/// full-TTL probes to a NAT's public side wait for it (docs/direct_path.md). A ROUND
+/// that is not an `answer` asks the receiver to prime and answer with one.
+struct PathRound {
+  std::uint64_t round = 0;
+  bool answer = false;
+  friend bool operator==(const PathRound&, const PathRound&) = default;
+};
+
 /// Any path frame but padding.
-using PathFrame = std::variant<PathChallenge, PathResponse, PathCandidates>;
+using PathFrame = std::variant<PathChallenge, PathResponse, PathCandidates, PathRound>;
 
 /// Decodes the frames of a path packet's plaintext, skipping padding; an error for
 /// unknown types, truncation, bad addresses or more than kMaxCandidates candidates.

@@ -185,29 +185,28 @@ TEST_CASE("direct_path_sim: a NAT rebinding under a direct session: back to the 
   CHECK_FALSE(c.listener->has(Kind::kSessionDown));
 }
 
-// Known failure of the cores as of this commit: after one side's NAT rebinds, that
-// side keeps probing the peer's public address at full TTL from its new port. The
-// knock reaches the peer's NAT before the peer sends there, so the peer's flow to
-// the new port clashes (LAB.md trap 1) and both routers keep the poisoned entries
-// alive with every round. Re-priming at each round (TTL 2 first, full TTL only once
-// the peer's new CANDIDATES arrived) would avoid it. Remove should_fail once fixed.
-TEST_CASE("direct_path_sim: after a NAT rebinding the session finds the direct path again" *
-          doctest::should_fail()) {
+// After one side's NAT rebinds, its first packets from the new port knock on the
+// peer's NAT before the peer ever sent there, and the peer's later flow to that port
+// clashes (LAB.md trap 1). Quick rounds keep those entries alive; the first slow
+// round (kSlowRoundInterval, longer than conntrack's 30 s) meets clean routers and
+// both ends prime before probing (ROUND), so the path comes back.
+TEST_CASE("direct_path_sim: after a NAT rebinding the session finds the direct path again") {
   CoresConfig cc;
   cc.seed = 4;
   Cores c(cc);
   c.bring_up();
   REQUIRE(c.net->run_until([&] { return both_direct(c); }, 20s));
+  const util::TimePoint rebound = c.net->now();
   c.net->nat(c.connector_site).rebind();
   c.net->run_for(5s);  // Long enough to notice and fall back.
   REQUIRE(c.net->run_until(
       [&] { return currently_direct(c, *c.listener) && currently_direct(c, *c.connector); }, 120s));
+  MESSAGE("direct again ", ms(c.net->now() - rebound), " ms after the rebinding");
   const auto mapped =
       c.net->nat(c.connector_site)
           .mapping(c.connector->address(), c.listener->endpoint().reflexive_address());
   REQUIRE(mapped);
   CHECK(c.listener->endpoint().session(c.cid)->path() == *mapped);
-  CHECK(c.net->site_stats(c.listener_site).clashes == 0);
 }
 
 TEST_CASE("direct_path_sim: two homes with the same LAN address and port still meet directly") {

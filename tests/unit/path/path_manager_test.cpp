@@ -48,8 +48,8 @@ struct Pair {
   std::array<std::vector<path::PathEvent>, 2> events;
 
   explicit Pair(path::PathConfig a = {}, path::PathConfig b = {}) : configs{a, b} {
-    ends.emplace_back(relay, configs[0], rng);
-    ends.emplace_back(relay, configs[1], rng);
+    ends.emplace_back(relay, configs[0], true, rng);
+    ends.emplace_back(relay, configs[1], false, rng);
   }
 
   // Both ends know each other's public address from the introduction.
@@ -174,11 +174,11 @@ TEST_CASE("priming goes out with a low TTL before any full-TTL probe of the peer
   }
 }
 
-TEST_CASE("full-TTL probes wait for the peer's CANDIDATES frame, then go at once") {
+TEST_CASE("full-TTL probes wait for the peer's ROUND frame, then go at once") {
   Pair p;
   p.relay_delay = 200ms;
   p.start();
-  // Until the peer's frame arrives (200 ms), only priming may reach its NAT.
+  // Until the peer's ROUND arrives (200 ms), only priming may reach its NAT.
   p.run_until([] { return false; }, 150ms);
   REQUIRE(p.now - kEpoch == 150ms);
   for (int i = 0; i < 2; ++i) {
@@ -240,7 +240,7 @@ TEST_CASE("a dead direct path falls back to the relay in time, and the session g
   const util::TimePoint healed = p.now;
   REQUIRE(p.run_until([&] { return p.both_direct(); }, 60s));
   MESSAGE("direct again after " << std::chrono::duration<double>(p.now - healed).count() << " s");
-  CHECK(p.now - healed <= path::kMaxRoundBackoff + 5s);
+  CHECK(p.now - healed <= path::kSlowRoundInterval + 5s);
 }
 
 TEST_CASE("an idle direct path gets keepalives below the NAT mapping lifetime, and the relay too") {

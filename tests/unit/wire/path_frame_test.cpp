@@ -19,6 +19,7 @@ namespace {
 // Functions, not globals: hex() checks its input with doctest, which needs a running test.
 util::Bytes challenge_bytes() { return hex("01" "0102030405060708"); }
 util::Bytes response_bytes() { return hex("02" "a1a2a3a4a5a6a7a8"); }
+util::Bytes round_bytes() { return hex("04" "4102" "01"); }  // round 258, an answer
 util::Bytes candidates_bytes() { return hex("03" "05" "02" "02"
                                     "00" "04" "c0000207" "1f40"                               // host 192.0.2.7:8000
                                     "01" "06" "20010db8000000000000000000000001" "0050"); }  // reflexive [2001:db8::1]:80
@@ -49,6 +50,14 @@ TEST_CASE("path frames encode to the documented bytes") {
   out.clear();
   wire::encode_path_frame(candidates_fixture(), out);
   CHECK(out == kCandidates);
+  out.clear();
+  wire::encode_path_frame(wire::PathRound{258, true}, out);
+  CHECK(out == round_bytes());
+  const auto round = wire::decode_path_frames(round_bytes());
+  REQUIRE(round.ok());
+  CHECK(std::get<wire::PathRound>(round->at(0)) == wire::PathRound{258, true});
+  CHECK(std::get<wire::PathRound>(wire::decode_path_frames(hex("04" "07" "00"))->at(0)) ==
+        wire::PathRound{7, false});
 }
 
 TEST_CASE("path frames decode in order, with padding skipped") {
@@ -73,7 +82,8 @@ TEST_CASE("every truncation of a path frame is an error, never a crash") {
   const util::Bytes kChallenge = challenge_bytes();
   const util::Bytes kResponse = response_bytes();
   const util::Bytes kCandidates = candidates_bytes();
-  for (const util::Bytes* frame : {&kChallenge, &kResponse, &kCandidates}) {
+  const util::Bytes kRound = round_bytes();
+  for (const util::Bytes* frame : {&kChallenge, &kResponse, &kCandidates, &kRound}) {
     for (std::size_t n = 1; n < frame->size(); ++n) {
       const util::ByteView prefix(frame->data(), n);
       CHECK_FALSE(wire::decode_path_frames(prefix).ok());
@@ -82,7 +92,8 @@ TEST_CASE("every truncation of a path frame is an error, never a crash") {
 }
 
 TEST_CASE("path frames with bad contents are refused") {
-  CHECK_FALSE(wire::decode_path_frames(hex("04")).ok());                                // unknown type
+  CHECK_FALSE(wire::decode_path_frames(hex("05")).ok());                                // unknown type
+  CHECK_FALSE(wire::decode_path_frames(hex("04" "01" "02")).ok());                      // answer flag 2
   CHECK_FALSE(wire::decode_path_frames(hex("03" "01" "00" "01" "03" "04" "c0000207" "1f40")).ok());  // kind 3
   CHECK_FALSE(wire::decode_path_frames(hex("03" "01" "00" "01" "00" "05" "c0000207" "1f40")).ok());  // family 5
   util::Bytes many = hex("03" "01" "00" "11");  // 17 candidates, one more than allowed
