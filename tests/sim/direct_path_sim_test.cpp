@@ -231,3 +231,127 @@ TEST_CASE("direct_path_sim: two homes with the same LAN address and port still m
 }
 
 }  // namespace punch::sim
+
+namespace punch::sim {
+namespace {
+
+// One-way delays giving `rtt` from a host to the rendezvous (LAN 0.5 ms, then two
+// WAN hops of equal delay) and, within 1 ms, between the two peers.
+CoresConfig with_rtt(util::Duration rtt, std::uint64_t seed) {
+  CoresConfig cc;
+  cc.seed = seed;
+  cc.lan_delay = std::chrono::microseconds(500);
+  cc.wan_delay = (rtt / 2 - cc.lan_delay) / 2;
+  return cc;
+}
+
+// When both ends had first switched onto a direct path, after connect().
+util::Duration time_to_direct(const Cores& c) {
+  const TimedEvent* l = c.listener->first_path(PathKind::kSwitched, true);
+  const TimedEvent* n = c.connector->first_path(PathKind::kSwitched, true);
+  REQUIRE(l);
+  REQUIRE(n);
+  return std::max(l->at, n->at) - c.connected_at;
+}
+
+}  // namespace
+
+TEST_CASE("direct_path_sim: easy x easy at 50 ms RTT is direct within 1 s of connecting") {
+  for (std::uint64_t seed = 1; seed <= 8; ++seed) {
+    CAPTURE(seed);
+    Cores c(with_rtt(std::chrono::milliseconds(50), seed));
+    const util::Duration up = c.bring_up();
+    REQUIRE(c.net->run_until([&] { return both_direct(c); }, 10s));
+    const util::Duration direct = time_to_direct(c);
+    MESSAGE("seed ", seed, ": session up ", ms(up), " ms, direct ", ms(direct),
+            " ms after connect");
+    CHECK(direct < 1s);
+  }
+}
+
+TEST_CASE("direct_path_sim: time to direct from 20 ms to 300 ms RTT") {
+  for (const auto rtt : {20ms, 50ms, 100ms, 200ms, 300ms}) {
+    CAPTURE(ms(rtt));
+    Cores c(with_rtt(rtt, 3));
+    const util::Duration up = c.bring_up();
+    REQUIRE(c.net->run_until([&] { return both_direct(c); }, 20s));
+    const util::Duration direct = time_to_direct(c);
+    MESSAGE("RTT ", ms(rtt), " ms: session up ", ms(up), " ms, direct ", ms(direct),
+            " ms after connect (", ms(direct) / ms(rtt), " RTTs)");
+    // After the session is up: a ROUND through the relay (one RTT, the relay being two
+    // hops) and one probe round trip.
+    CHECK(direct - up <= 3 * rtt);
+  }
+}
+
+TEST_CASE("direct_path_sim: the move to the direct path mid-transfer loses and reorders nothing") {
+  for (std::uint64_t seed = 1; seed <= 3; ++seed) {
+    CAPTURE(seed);
+    CoresConfig cc = with_rtt(60ms, seed);
+    cc.connector_type = NatType::kFirewall;
+    cc.wan_loss = 0.005;  // some retransmissions on both paths, differently per seed
+    Cores c(cc);
+    c.bring_up();
+    // The transfer starts the moment the session is up, on the relay.
+    REQUIRE(c.connector->first_path(PathKind::kSwitched, true) == nullptr);
+    const util::TimePoint start = c.net->now();
+    const util::Bytes up_data = pattern(3'000'000, 11), down_data = pattern(3'000'000, 12);
+    util::Bytes up_got, down_got;
+    REQUIRE(c.transfer(up_data, down_data, up_got, down_got, 120s));
+    const util::TimePoint end = c.net->now();
+    CHECK(up_got == up_data);
+    CHECK(down_got == down_data);
+    const TimedEvent* switched = c.connector->first_path(PathKind::kSwitched, true);
+    REQUIRE(switched);
+    MESSAGE("3 MB each way in ", ms(end - start), " ms, moved to the direct path ",
+            ms(switched->at - start), " ms into it");
+    CHECK(switched->at > start);
+    CHECK(switched->at < end);
+  }
+}
+
+TEST_CASE("direct_path_sim: idle for 90 s behind 10 s / 20 s conntrack timeouts, still direct") {
+  CoresConfig cc = with_rtt(40ms, 13);
+  cc.udp_timeout = 10s;
+  cc.udp_timeout_stream = 20s;
+  Cores c(cc);
+  c.bring_up();
+  REQUIRE(c.net->run_until([&] { return both_direct(c); }, 10s));
+  c.net->run_for(90s);
+  CHECK(currently_direct(c, *c.listener));
+  CHECK(currently_direct(c, *c.connector));
+  CHECK(c.listener->first_path(PathKind::kLost) == nullptr);
+  CHECK(c.connector->first_path(PathKind::kLost) == nullptr);
+  const util::TimePoint t0 = c.net->now();
+  const util::Bytes up_data = pattern(1000, 13), down_data = pattern(1000, 14);
+  util::Bytes up_got, down_got;
+  REQUIRE(c.transfer(up_data, down_data, up_got, down_got, 10s));
+  CHECK(up_got == up_data);
+  CHECK(down_got == down_data);
+  MESSAGE("after 90 s idle a 1 kB exchange took ", ms(c.net->now() - t0), " ms (RTT 40 ms)");
+  CHECK(c.net->now() - t0 < 200ms);
+}
+
+TEST_CASE("direct_path_sim: two peers behind one NAT go direct over their LAN addresses") {
+  CoresConfig cc = with_rtt(40ms, 17);
+  cc.same_site = true;
+  Cores c(cc);
+  c.bring_up();
+  REQUIRE(c.net->run_until(
+      [&] {
+        return currently_direct(c, *c.listener) && currently_direct(c, *c.connector) &&
+               c.listener->endpoint().session(c.cid)->path() == c.connector->address() &&
+               c.connector->endpoint().session(c.cid)->path() == c.listener->address();
+      },
+      10s));
+  const std::uint64_t forwarded = c.net->site_stats(c.listener_site).forwarded;
+  const util::Bytes up_data = pattern(500'000, 15), down_data = pattern(500'000, 16);
+  util::Bytes up_got, down_got;
+  REQUIRE(c.transfer(up_data, down_data, up_got, down_got, 30s));
+  CHECK(up_got == up_data);
+  CHECK(down_got == down_data);
+  // The megabyte went host to host: the router forwarded only the odd keepalive.
+  CHECK(c.net->site_stats(c.listener_site).forwarded - forwarded < 20);
+}
+
+}  // namespace punch::sim

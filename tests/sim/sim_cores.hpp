@@ -29,6 +29,10 @@ struct CoresConfig {
   std::uint16_t listener_port = 5000;                       ///< The listener's socket.
   std::uint16_t connector_port = 6000;                      ///< The connector's socket.
   path::PathConfig path{};                                  ///< Both endpoints' sessions.
+  /// The routers' `nf_conntrack_udp_timeout` and `..._udp_timeout_stream`.
+  util::Duration udp_timeout = std::chrono::seconds(30);
+  util::Duration udp_timeout_stream = std::chrono::seconds(120);  ///< See udp_timeout.
+  bool same_site = false;  ///< Both endpoints on the listener's LAN (connector_type unused).
 };
 
 /// The network, the server, the two endpoints, and a fingerprint of every datagram.
@@ -45,7 +49,8 @@ struct Cores {
   /// signatures (and their DER lengths) differ when two runs straddle a second.
   /// Timing does not depend on sizes here (no link has a rate).
   std::uint64_t fingerprint = 0xcbf29ce484222325ull;
-  std::uint64_t cid = 0;  ///< The session, once bring_up() connected.
+  std::uint64_t cid = 0;           ///< The session, once bring_up() connected.
+  util::TimePoint connected_at{};  ///< When bring_up() called connect().
 
   /// Builds the network of `c`; `this` must not move afterwards (the observer holds it).
   explicit Cores(const CoresConfig& c) {
@@ -62,6 +67,8 @@ struct Cores {
     sc.lan_delay = c.lan_delay;
     sc.wan_delay = c.wan_delay;
     sc.wan_loss = c.wan_loss;
+    sc.udp_timeout = c.udp_timeout;
+    sc.udp_timeout_stream = c.udp_timeout_stream;
     sc.type = c.listener_type;
     listener_site = net->add_site(sc);
     sc.type = c.connector_type;
@@ -70,7 +77,7 @@ struct Cores {
     pc.delay = c.wan_delay;
     server_host = net->add_public_host(3478, pc);
     const HostId lh = net->add_host(listener_site, c.listener_port);
-    const HostId ch = net->add_host(connector_site, c.connector_port);
+    const HostId ch = net->add_host(c.same_site ? listener_site : connector_site, c.connector_port);
     server = std::make_unique<ServerNode>(*net, server_host, c.seed * 3 + 1);
     listener =
         std::make_unique<EndpointNode>(*net, lh, server->address(), true, c.seed * 3 + 2, c.path);
@@ -87,6 +94,7 @@ struct Cores {
         [&] { return listener->endpoint().registered() && connector->endpoint().registered(); },
         std::chrono::seconds(30)));
     const util::TimePoint t0 = net->now();
+    connected_at = t0;
     cid = connector->connect(listener->identity().id());
     using Kind = session::EndpointEvent::Kind;
     REQUIRE(net->run_until(
