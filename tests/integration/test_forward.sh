@@ -82,10 +82,19 @@ iperf3 -c 127.0.0.1 -p "${LPORTS[0]}" -t "$IPERF_SECS" -J >"$WORK/iperf_l.json" 
   fail "iperf3 through -L: $(tail -5 "$WORK/iperf_l.json")"
 iperf3 -c 127.0.0.1 -p "$RPORT" -t "$IPERF_SECS" -J >"$WORK/iperf_r.json" 2>&1 ||
   fail "iperf3 through -R: $(tail -5 "$WORK/iperf_r.json")"
+# rate FILE: Mbit/s received, or a failure naming what iperf3 said instead.
 rate() {
-  python3 -c 'import json,sys; d=json.load(open(sys.argv[1]))["end"]; print("%.0f" % (d["sum_received"]["bits_per_second"] / 1e6))' "$1"
+  python3 -c '
+import json, sys
+d = json.load(open(sys.argv[1]))
+end = d.get("end", {})
+if "sum_received" not in end:
+    sys.exit("no sum_received in %s: error=%r, intervals=%d, end keys=%s"
+             % (sys.argv[1], d.get("error"), len(d.get("intervals", [])), sorted(end)))
+print("%.0f" % (end["sum_received"]["bits_per_second"] / 1e6))' "$1"
 }
-L_MBPS=$(rate "$WORK/iperf_l.json"); R_MBPS=$(rate "$WORK/iperf_r.json")
+L_MBPS=$(rate "$WORK/iperf_l.json") || fail "iperf3 through -L gave no result"
+R_MBPS=$(rate "$WORK/iperf_r.json") || fail "iperf3 through -R gave no result"
 [ "$L_MBPS" -gt 0 ] && [ "$R_MBPS" -gt 0 ] || fail "iperf3 moved nothing"
 
 # The tunnel survived all of it.
