@@ -49,6 +49,9 @@ struct RendezvousConfig {
   /// a free one, nullopt turns it off. cli/ makes the default 7778, or 0 when the
   /// listen port is 0 (so test servers on free ports never fight over 7778).
   std::optional<std::uint16_t> probe_port = kDefaultProbePort;
+  /// --probe-port was given: failing to bind it is fatal. The default is not, so a
+  /// second server on one host (where 7778 is taken) still starts, without probes.
+  bool probe_port_required = false;
 };
 
 /// `punch netcheck`: probe the rendezvous's two ports and report the NAT's behaviour.

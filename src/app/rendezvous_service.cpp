@@ -69,7 +69,8 @@ int run_rendezvous(const RendezvousConfig& config) {
       server.on_datagram(from, data, now);
       timer.arm(server.next_deadline(), now);
     });
-    if (bound && config.probe_port) {
+    bool probe_enabled = config.probe_port.has_value();
+    if (bound && probe_enabled) {
       // Same IP as the main port: a prober compares two ports of one address, so
       // whatever differs between the answers is the prober's NAT, not our routing.
       util::Address probe_local = socket.local_address();
@@ -80,7 +81,14 @@ int run_rendezvous(const RendezvousConfig& config) {
         server.on_probe_datagram(from, data, probe_socket, now);
         timer.arm(server.next_deadline(), now);
       });
-      if (!bound) {
+      if (!bound && !config.probe_port_required) {
+        util::log_warn("probe port " + probe_local.to_string() + ": " + bound.error().message +
+                       "; running without one (punch netcheck cannot compare mappings here; "
+                       "choose one with --probe-port)");
+        probe_socket.close();
+        probe_enabled = false;
+        bound = util::ok_status();
+      } else if (!bound) {
         bound = util::Status(util::Error{"probe port: " + bound.error().message});
       }
     }
@@ -90,7 +98,7 @@ int run_rendezvous(const RendezvousConfig& config) {
     } else {
       EventFields fields{{"address", socket.local_address().to_string()}};
       std::string probe_text = "no probe port";
-      if (config.probe_port) {
+      if (probe_enabled) {
         probe_text = "probe port " + probe_socket.local_address().to_string();
         fields.emplace_back("probe_address", probe_socket.local_address().to_string());
       }
@@ -104,7 +112,8 @@ int run_rendezvous(const RendezvousConfig& config) {
                        " packets relayed, " + std::to_string(st.dropped_malformed) +
                        " malformed, " + std::to_string(st.dropped_unauthenticated) +
                        " unauthenticated and " + std::to_string(st.dropped_no_relay) +
-                       " unrelayable datagrams dropped");
+                       " unrelayable datagrams dropped, " + std::to_string(st.probes_answered) +
+                       " address probes answered");
         socket.close();
         probe_socket.close();
         timer.close();

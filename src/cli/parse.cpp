@@ -291,6 +291,7 @@ app::Command build_rendezvous(const ParsedArgs& a, const Environment& env) {
     c.listen = *l;
   }
   if (const auto p = single(a, "probe-port")) {
+    c.probe_port_required = true;
     if (*p == "off") {
       c.probe_port = std::nullopt;
     } else if (all_digits(*p) && p->size() <= 5 && std::stoul(*p) <= 65535) {

@@ -379,6 +379,10 @@ TEST_CASE("--relay-only is a flag of listen and connect, off by default") {
 
 TEST_CASE("rendezvous --probe-port: 7778 by default, free with a free listen port, or off") {
   CHECK(command_of<app::RendezvousConfig>(run({"rendezvous"})).probe_port == 7778);
+  // Only a port the user asked for must be bound; the default may be taken.
+  CHECK_FALSE(command_of<app::RendezvousConfig>(run({"rendezvous"})).probe_port_required);
+  CHECK(command_of<app::RendezvousConfig>(run({"rendezvous", "--probe-port", "7778"}))
+            .probe_port_required);
   CHECK(command_of<app::RendezvousConfig>(run({"rendezvous", "-l", "127.0.0.1:9000"})).probe_port ==
         7778);
   // A server on a free port (a test) must not fight others over a fixed probe port.
