@@ -33,6 +33,7 @@ struct NatReport {
   bool udp = false;  ///< At least one destination answered.
   /// Per destination, in the caller's order: the address it saw, or nullopt.
   std::vector<std::optional<util::Address>> reflexive;
+  /// How the NAT maps, as far as the answers tell.
   Mapping mapping = Mapping::kUnknown;
   /// Every reflexive port equals the local port; nullopt when nothing answered.
   std::optional<bool> port_preserved;

@@ -162,8 +162,8 @@ struct Probe {
 
 /// 0x0f, rv -> prober: the probe's nonce and the source address the rendezvous saw.
 struct ProbeReply {
-  Nonce nonce{};
-  util::Address observed;
+  Nonce nonce{};           ///< The nonce of the PROBE this answers.
+  util::Address observed;  ///< The probe's source address (IP and port) as the rendezvous saw it.
   friend bool operator==(const ProbeReply&, const ProbeReply&) = default;
 };
 
