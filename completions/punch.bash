@@ -6,7 +6,7 @@
 _punch() {
   local cur=${COMP_WORDS[COMP_CWORD]}
   local prev=${COMP_WORDS[COMP_CWORD-1]}
-  local commands="keygen id rendezvous listen connect help"
+  local commands="keygen id rendezvous listen connect netcheck help"
   local common="-k --key --events -v --verbose -q --quiet -h --help"
 
   if [[ $COMP_CWORD -eq 1 ]]; then
@@ -21,7 +21,7 @@ _punch() {
       COMPREPLY=($(compgen -f -- "$cur"))
       return
       ;;
-    -r | --rendezvous | -l | --listen | --allow | --permit-open | -L | --local | -R | --remote | -D | --dynamic | --socks-user)
+    -r | --rendezvous | -l | --listen | --probe-port | --probe | --allow | --permit-open | -L | --local | -R | --remote | -D | --dynamic | --socks-user)
       return # a host or an ID: nothing to guess
       ;;
   esac
@@ -30,9 +30,10 @@ _punch() {
   case ${COMP_WORDS[1]} in
     keygen) opts="--force" ;;
     id) opts="" ;;
-    rendezvous) opts="-l --listen" ;;
+    rendezvous) opts="-l --listen --probe-port" ;;
     listen) opts="-r --rendezvous --allow --allow-any -N --no-stdio --permit-open --gateway-ports --relay-only" ;;
     connect) opts="-r --rendezvous -L --local -R --remote -D --dynamic -N --no-stdio --socks-user --socks-user-file --relay-only" ;;
+    netcheck) opts="-r --rendezvous --probe --json" ;;
     help)
       [[ $COMP_CWORD -eq 2 ]] && COMPREPLY=($(compgen -W "${commands% help}" -- "$cur"))
       return

@@ -2,7 +2,7 @@
 # tests/unit/cli/docs_agree_test.cpp holds it to the options in src/cli/spec.cpp:
 # every option line names its commands with __fish_seen_subcommand_from.
 
-set -l commands keygen id rendezvous listen connect help
+set -l commands keygen id rendezvous listen connect netcheck help
 complete -c punch -f
 
 # Commands, and the options that come before any command.
@@ -11,21 +11,23 @@ complete -c punch -n "not __fish_seen_subcommand_from $commands" -a id -d 'Print
 complete -c punch -n "not __fish_seen_subcommand_from $commands" -a rendezvous -d 'Run the server that introduces peers and relays their traffic'
 complete -c punch -n "not __fish_seen_subcommand_from $commands" -a listen -d 'Accept sessions from allowed peers: tunnel stdio and serve forwards'
 complete -c punch -n "not __fish_seen_subcommand_from $commands" -a connect -d 'Open a session to a listener: tunnel stdio, forward ports, run a SOCKS5 proxy'
+complete -c punch -n "not __fish_seen_subcommand_from $commands" -a netcheck -d "Check UDP and the NAT's behaviour against a rendezvous"
 complete -c punch -n "not __fish_seen_subcommand_from $commands" -a help -d 'Show the help of a command'
 complete -c punch -n "not __fish_seen_subcommand_from $commands" -s h -l help -d 'Show help and exit'
 complete -c punch -n "not __fish_seen_subcommand_from $commands" -l version -d 'Show the version and exit'
 
 # Options of every command.
-complete -c punch -n '__fish_seen_subcommand_from keygen id rendezvous listen connect' -s k -l key -r -F -d 'Key file'
-complete -c punch -n '__fish_seen_subcommand_from keygen id rendezvous listen connect' -l events -r -F -d 'Append events as JSON Lines to this file'
-complete -c punch -n '__fish_seen_subcommand_from keygen id rendezvous listen connect' -s v -l verbose -d 'Log debug messages on stderr'
-complete -c punch -n '__fish_seen_subcommand_from keygen id rendezvous listen connect' -s q -l quiet -d 'Log only errors on stderr'
-complete -c punch -n '__fish_seen_subcommand_from keygen id rendezvous listen connect' -s h -l help -d 'Show help and exit'
+complete -c punch -n '__fish_seen_subcommand_from keygen id rendezvous listen connect netcheck' -s k -l key -r -F -d 'Key file'
+complete -c punch -n '__fish_seen_subcommand_from keygen id rendezvous listen connect netcheck' -l events -r -F -d 'Append events as JSON Lines to this file'
+complete -c punch -n '__fish_seen_subcommand_from keygen id rendezvous listen connect netcheck' -s v -l verbose -d 'Log debug messages on stderr'
+complete -c punch -n '__fish_seen_subcommand_from keygen id rendezvous listen connect netcheck' -s q -l quiet -d 'Log only errors on stderr'
+complete -c punch -n '__fish_seen_subcommand_from keygen id rendezvous listen connect netcheck' -s h -l help -d 'Show help and exit'
 
 # Options of one command.
 complete -c punch -n '__fish_seen_subcommand_from keygen' -l force -d 'Replace an existing key file'
 complete -c punch -n '__fish_seen_subcommand_from rendezvous' -s l -l listen -x -d 'UDP address to listen on (HOST:PORT)'
-complete -c punch -n '__fish_seen_subcommand_from listen connect' -s r -l rendezvous -x -d 'Rendezvous server (HOST[:PORT])'
+complete -c punch -n '__fish_seen_subcommand_from rendezvous' -l probe-port -x -d 'Second UDP port for address probes (PORT, 0 or off)'
+complete -c punch -n '__fish_seen_subcommand_from listen connect netcheck' -s r -l rendezvous -x -d 'Rendezvous server (HOST[:PORT])'
 complete -c punch -n '__fish_seen_subcommand_from listen' -l allow -x -d 'Accept the peer with this node ID'
 complete -c punch -n '__fish_seen_subcommand_from listen' -l allow-any -d 'Accept any peer, whatever its ID'
 complete -c punch -n '__fish_seen_subcommand_from listen' -l permit-open -x -d 'Let connectors reach only HOST:PORT (wildcards * and ?)'
@@ -37,4 +39,6 @@ complete -c punch -n '__fish_seen_subcommand_from connect' -s R -l remote -x -d 
 complete -c punch -n '__fish_seen_subcommand_from connect' -s D -l dynamic -x -d 'SOCKS5 proxy on [BIND:]PORT, exiting on the far side'
 complete -c punch -n '__fish_seen_subcommand_from connect' -l socks-user -x -d 'USER:PASS that -D demands'
 complete -c punch -n '__fish_seen_subcommand_from connect' -l socks-user-file -r -F -d 'File holding USER:PASS for -D'
-complete -c punch -n '__fish_seen_subcommand_from help' -a 'keygen id rendezvous listen connect'
+complete -c punch -n '__fish_seen_subcommand_from netcheck' -l probe -x -d 'Probe port to compare with (HOST[:PORT])'
+complete -c punch -n '__fish_seen_subcommand_from netcheck' -l json -d 'Print one JSON object'
+complete -c punch -n '__fish_seen_subcommand_from help' -a 'keygen id rendezvous listen connect netcheck'

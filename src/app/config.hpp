@@ -35,10 +35,32 @@ struct IdConfig {
   CommonConfig common;
 };
 
+/// Default rendezvous UDP port when -r names only a host.
+inline constexpr std::uint16_t kDefaultRendezvousPort = 7777;
+/// Default probe port of the rendezvous (same IP): the next port up, easy to open in
+/// the same firewall rule.
+inline constexpr std::uint16_t kDefaultProbePort = 7778;
+
 /// `punch rendezvous`: run the public introduction and relay server.
 struct RendezvousConfig {
   CommonConfig common;
   std::string listen = "0.0.0.0:7777";  ///< UDP HOST:PORT to bind.
+  /// Second UDP port on the listen IP that answers address probes (netcheck): 0 picks
+  /// a free one, nullopt turns it off. cli/ makes the default 7778, or 0 when the
+  /// listen port is 0 (so test servers on free ports never fight over 7778).
+  std::optional<std::uint16_t> probe_port = kDefaultProbePort;
+  /// --probe-port was given: failing to bind it is fatal. The default is not, so a
+  /// second server on one host (where 7778 is taken) still starts, without probes.
+  bool probe_port_required = false;
+};
+
+/// `punch netcheck`: probe the rendezvous's two ports and report the NAT's behaviour.
+struct NetcheckConfig {
+  CommonConfig common;
+  std::string rendezvous;  ///< HOST[:PORT], port defaulted by app/.
+  /// HOST[:PORT] of the probe port; empty: the rendezvous's host, port kDefaultProbePort.
+  std::string probe;
+  bool json = false;  ///< --json: one JSON object on stdout instead of lines for people.
 };
 
 /// `punch listen`: accept sessions from allowed connectors.
@@ -72,9 +94,7 @@ struct ConnectConfig {
 };
 
 /// What main() should do: one of the commands.
-using Command = std::variant<KeygenConfig, IdConfig, RendezvousConfig, ListenConfig, ConnectConfig>;
-
-/// Default rendezvous UDP port when -r names only a host.
-inline constexpr std::uint16_t kDefaultRendezvousPort = 7777;
+using Command = std::variant<KeygenConfig, IdConfig, RendezvousConfig, ListenConfig, ConnectConfig,
+                             NetcheckConfig>;
 
 }  // namespace punch::app

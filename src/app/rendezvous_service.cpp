@@ -57,6 +57,7 @@ int run_rendezvous(const RendezvousConfig& config) {
     crypto::SystemRandom rng;
     Observer observer(events);
     io::UdpSocket socket(&loop);
+    io::UdpSocket probe_socket(&loop);
     rendezvous::Server server(rng, socket, &observer, io::now());
     io::Timer timer(&loop, [&] {
       const auto now = io::now();
@@ -68,12 +69,42 @@ int run_rendezvous(const RendezvousConfig& config) {
       server.on_datagram(from, data, now);
       timer.arm(server.next_deadline(), now);
     });
+    bool probe_enabled = config.probe_port.has_value();
+    if (bound && probe_enabled) {
+      // Same IP as the main port: a prober compares two ports of one address, so
+      // whatever differs between the answers is the prober's NAT, not our routing.
+      util::Address probe_local = socket.local_address();
+      probe_local.port = *config.probe_port;
+      bound = probe_socket.bind(probe_local, [&](const util::Address& from, util::ByteView data) {
+        const auto now = io::now();
+        // The reply leaves through probe_socket: from the port the probe came to.
+        server.on_probe_datagram(from, data, probe_socket, now);
+        timer.arm(server.next_deadline(), now);
+      });
+      if (!bound && !config.probe_port_required) {
+        util::log_warn("probe port " + probe_local.to_string() + ": " + bound.error().message +
+                       "; running without one (punch netcheck cannot compare mappings here; "
+                       "choose one with --probe-port)");
+        probe_socket.close();
+        probe_enabled = false;
+        bound = util::ok_status();
+      } else if (!bound) {
+        bound = util::Status(util::Error{"probe port: " + bound.error().message});
+      }
+    }
     if (!bound) {
       util::log_error(bound.error().message);
       exit_code = 1;
     } else {
-      util::log_info("rendezvous listening on " + socket.local_address().to_string() + " (UDP)");
-      events.emit("listening", {{"address", socket.local_address().to_string()}});
+      EventFields fields{{"address", socket.local_address().to_string()}};
+      std::string probe_text = "no probe port";
+      if (probe_enabled) {
+        probe_text = "probe port " + probe_socket.local_address().to_string();
+        fields.emplace_back("probe_address", probe_socket.local_address().to_string());
+      }
+      util::log_info("rendezvous listening on " + socket.local_address().to_string() + " (UDP), " +
+                     probe_text);
+      events.emit("listening", fields);
       timer.arm(server.next_deadline(), io::now());
       io::Signals signals(&loop, [&](int) {
         const auto st = server.stats();
@@ -81,8 +112,10 @@ int run_rendezvous(const RendezvousConfig& config) {
                        " packets relayed, " + std::to_string(st.dropped_malformed) +
                        " malformed, " + std::to_string(st.dropped_unauthenticated) +
                        " unauthenticated and " + std::to_string(st.dropped_no_relay) +
-                       " unrelayable datagrams dropped");
+                       " unrelayable datagrams dropped, " + std::to_string(st.probes_answered) +
+                       " address probes answered");
         socket.close();
+        probe_socket.close();
         timer.close();
         uv_stop(&loop);
       });

@@ -3,6 +3,7 @@
 #include <cstdio>
 
 #include "app/keys.hpp"
+#include "app/netcheck.hpp"
 #include "app/rendezvous_service.hpp"
 #include "app/tunnel.hpp"
 #include "crypto/identity.hpp"
@@ -55,6 +56,7 @@ int run(const Command& command) {
                         [](const RendezvousConfig& c) { return run_rendezvous(c); },
                         [](const ListenConfig& c) { return run_listen(c); },
                         [](const ConnectConfig& c) { return run_connect(c); },
+                        [](const NetcheckConfig& c) { return run_netcheck(c); },
                     },
                     command);
 }

@@ -290,6 +290,39 @@ app::Command build_rendezvous(const ParsedArgs& a, const Environment& env) {
     }
     c.listen = *l;
   }
+  if (const auto p = single(a, "probe-port")) {
+    c.probe_port_required = true;
+    if (*p == "off") {
+      c.probe_port = std::nullopt;
+    } else if (all_digits(*p) && p->size() <= 5 && std::stoul(*p) <= 65535) {
+      c.probe_port = static_cast<std::uint16_t>(std::stoul(*p));
+    } else {
+      throw UsageError{"bad --probe-port '" + *p + "': a port from 0 to 65535, or 'off'"};
+    }
+  } else if (c.listen.ends_with(":0")) {
+    // A server on a free port is a test or a second instance: a fixed 7778 would
+    // make two of them fight over it, so its probe port is free too.
+    c.probe_port = 0;
+  }
+  if (c.probe_port && *c.probe_port != 0 &&
+      c.listen.ends_with(":" + std::to_string(*c.probe_port))) {
+    throw UsageError{"--probe-port " + std::to_string(*c.probe_port) +
+                     " is the --listen port; the probe port must be another one"};
+  }
+  return c;
+}
+
+app::Command build_netcheck(const ParsedArgs& a, const Environment& env) {
+  app::NetcheckConfig c;
+  c.common = common_config(a, env, false);
+  c.rendezvous = rendezvous_address(a, env);
+  if (const auto p = single(a, "probe")) {
+    if (const auto problem = endpoint_problem(*p, false)) {
+      throw UsageError{"bad --probe '" + *p + "': " + *problem};
+    }
+    c.probe = *p;
+  }
+  c.json = flag(a, "json");
   return c;
 }
 
@@ -380,7 +413,7 @@ using Builder = app::Command (*)(const ParsedArgs&, const Environment&);
 const std::map<std::string, Builder>& builders() {
   static const std::map<std::string, Builder> table{
       {"keygen", build_keygen}, {"id", build_id},           {"rendezvous", build_rendezvous},
-      {"listen", build_listen}, {"connect", build_connect},
+      {"listen", build_listen}, {"connect", build_connect}, {"netcheck", build_netcheck},
   };
   return table;
 }

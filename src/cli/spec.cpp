@@ -160,12 +160,18 @@ const std::vector<CommandSpec>& command_specs() {
        {}},
       {"rendezvous",
        "Run the server that introduces peers and relays their traffic.",
-       "[-l HOST:PORT]",
+       "[-l HOST:PORT] [--probe-port PORT|off]",
        "Runs the rendezvous on a publicly reachable host. It registers endpoints that "
        "prove they hold their key, introduces connectors to listeners, and relays "
-       "their packets, which it cannot decrypt.",
+       "their packets, which it cannot decrypt. A second UDP port on the same IP, the "
+       "probe port, answers address probes only (punch netcheck); both ports tell a "
+       "prober the address they see it at, never with more bytes than it sent.",
        {{"listen", 'l', "HOST:PORT",
-         "UDP address to listen on; port 0 picks a free one (default: 0.0.0.0:7777).", false}},
+         "UDP address to listen on; port 0 picks a free one (default: 0.0.0.0:7777).", false},
+        {"probe-port", '\0', "PORT",
+         "Second UDP port for address probes, on the listen IP; 0 picks a free one, 'off' "
+         "turns it off (default: 7778; a free one when the listen port is 0).",
+         false}},
        {}},
       {"listen",
        "Accept sessions from allowed peers: tunnel stdio and serve forwards.",
@@ -221,6 +227,22 @@ const std::vector<CommandSpec>& command_specs() {
         {"HOST:PORT",
          "Connect stdio to this TCP address, opened on the listener's side; IPv6 in brackets.",
          false}}},
+      {"netcheck",
+       "Check UDP and the NAT's behaviour against a rendezvous.",
+       "[-r HOST[:PORT]] [--probe HOST[:PORT]] [--json]",
+       "Sends address probes from one UDP socket to the rendezvous and to its probe port "
+       "and reports whether UDP works, the public (reflexive) addresses they saw, the "
+       "NAT's mapping behaviour (none, endpoint-independent, endpoint-dependent, or "
+       "address varies), whether the NAT kept the local port, and the round-trip time. "
+       "Takes at most 3 seconds. Exits 0 when the rendezvous answered, 1 when nothing "
+       "answered (UDP blocked, or the rendezvous is down), 2 for a bad command line.",
+       {kRendezvousOption,
+        {"probe", '\0', "HOST[:PORT]",
+         "Probe port to compare with; the port defaults to 7778 (default: the rendezvous's "
+         "host, port 7778).",
+         false},
+        {"json", '\0', "", "Print one JSON object on stdout (fields in punch(1)).", false}},
+       {}},
   };
   return specs;
 }

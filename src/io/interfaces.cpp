@@ -1,6 +1,8 @@
 #include "io/interfaces.hpp"
 
 #include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 #include <uv.h>
 
 #include <algorithm>
@@ -51,6 +53,24 @@ std::vector<util::Address> host_addresses(int family) {
   std::sort(out.begin(), out.end());
   out.erase(std::unique(out.begin(), out.end()), out.end());
   return out;
+}
+
+util::Address source_address_towards(const util::Address& to) {
+  sockaddr_storage dst{};
+  const socklen_t dst_len = to_sockaddr(to, dst);
+  const int fd = ::socket(dst.ss_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return {};
+  util::Address local;
+  sockaddr_storage src{};
+  socklen_t src_len = sizeof src;
+  // connect() on UDP only picks the route and the source address; no packet leaves.
+  if (::connect(fd, reinterpret_cast<const sockaddr*>(&dst), dst_len) == 0 &&
+      ::getsockname(fd, reinterpret_cast<sockaddr*>(&src), &src_len) == 0) {
+    local = from_sockaddr(reinterpret_cast<const sockaddr*>(&src));
+    local.port = 0;
+  }
+  ::close(fd);
+  return local;
 }
 
 }  // namespace punch::io

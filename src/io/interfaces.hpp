@@ -18,4 +18,9 @@ bool is_candidate_address(const util::Address& a);
 /// duplicates; empty if the interfaces cannot be listed.
 std::vector<util::Address> host_addresses(int family);
 
+/// The local IP the kernel would send from towards `to` (port 0), found by
+/// connecting a throwaway UDP socket (nothing is sent); an empty Address if the
+/// kernel has no route there.
+util::Address source_address_towards(const util::Address& to);
+
 }  // namespace punch::io

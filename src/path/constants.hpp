@@ -73,4 +73,16 @@ inline constexpr util::Duration kDirectKeepalive = 15s;
 /// forgets a silent relay after 120 s, and falling back needs it alive.
 inline constexpr util::Duration kRelayKeepalive = 30s;
 
+// --- punch netcheck (docs/netcheck.md) ---
+
+/// First retransmission of an unanswered address probe: far above any sane RTT to a
+/// rendezvous on the same continent, so a slow answer is rarely sent for twice.
+inline constexpr util::Duration kNetcheckFirstRetry = 250ms;
+/// Longest gap between two probes to one destination (the retry gap doubles up to it).
+inline constexpr util::Duration kNetcheckMaxRetry = 1s;
+/// The whole check gives up after this long: unanswered probes leave at 0, 0.25, 0.75,
+/// 1.75 and 2.75 s (five per destination, at most), the first four have over a second
+/// to come back, and a blocked network is reported within a short, fixed time.
+inline constexpr util::Duration kNetcheckTimeout = 3s;
+
 }  // namespace punch::path

@@ -9,6 +9,7 @@
 #include "rendezvous/rate_limiter.hpp"
 #include "rendezvous/registry.hpp"
 #include "rendezvous/relay_table.hpp"
+#include "util/assert.hpp"
 #include "wire/packet_type.hpp"
 #include "wire/rendezvous_message.hpp"
 #include "wire/session_packet.hpp"
@@ -44,6 +45,8 @@ struct Server::State {
   }
 
   void on_control(const util::Address& from, util::ByteView data, util::TimePoint now);
+  bool rate_allows(const util::Address& from, util::TimePoint now);
+  void on_probe(const util::Address& from, const wire::Probe& m, util::DatagramSink& reply_via);
   void on_session(const util::Address& from, util::ByteView data, util::TimePoint now);
 
   void on_hello(const util::Address& from, const wire::Hello& m, util::TimePoint now);
@@ -87,6 +90,23 @@ void Server::on_datagram(const util::Address& from, util::ByteView data, util::T
   }
 }
 
+void Server::on_probe_datagram(const util::Address& from, util::ByteView data,
+                               util::DatagramSink& reply_via, util::TimePoint now) {
+  State& s = *state_;
+  ++s.stats.datagrams_received;
+  // Probes on either port spend the same per-source and per-IP budgets: a second
+  // port must not double what one sender can make the server send.
+  if (!s.rate_allows(from, now)) return;
+  const auto probe = wire::decode_probe(data);
+  if (!probe) {
+    // The probe port serves probes only; registration and relaying stay on the
+    // main port, so nothing else is ever answered here.
+    ++s.stats.dropped_malformed;
+    return;
+  }
+  s.on_probe(from, *probe, reply_via);
+}
+
 util::TimePoint Server::next_deadline() const { return state_->next_deadline(); }
 
 void Server::on_timeout(util::TimePoint now) { state_->expire(now); }
@@ -100,14 +120,7 @@ ServerStats Server::stats() const {
 
 void Server::State::on_control(const util::Address& from, util::ByteView data,
                                util::TimePoint now) {
-  // The limit comes before decoding so that garbage also spends the sender's
-  // budget, and before the signature check it exists to protect.
-  util::Address host = from;
-  host.port = 0;
-  if (!limiter.allow(from, now) || !host_limiter.allow(host, now)) {
-    ++stats.dropped_rate_limited;
-    return;
-  }
+  if (!rate_allows(from, now)) return;
   const auto msg = wire::decode_rendezvous_message(data);
   if (!msg) {
     ++stats.dropped_malformed;
@@ -128,12 +141,39 @@ void Server::State::on_control(const util::Address& from, util::ByteView data,
           on_accept(from, m, now);
         } else if constexpr (std::is_same_v<T, wire::Refuse>) {
           on_refuse(from, m, now);
+        } else if constexpr (std::is_same_v<T, wire::Probe>) {
+          on_probe(from, m, sink);
         } else {
           // A server-to-client message sent to the server: nobody legitimate does that.
           ++stats.dropped_malformed;
         }
       },
       *msg);
+}
+
+bool Server::State::rate_allows(const util::Address& from, util::TimePoint now) {
+  // The limit comes before decoding so that garbage also spends the sender's
+  // budget, and before the signature check it exists to protect.
+  util::Address host = from;
+  host.port = 0;
+  if (!limiter.allow(from, now) || !host_limiter.allow(host, now)) {
+    ++stats.dropped_rate_limited;
+    return false;
+  }
+  return true;
+}
+
+void Server::State::on_probe(const util::Address& from, const wire::Probe& m,
+                             util::DatagramSink& reply_via) {
+  // decode_probe guarantees at least kProbeSize bytes came in, more than any
+  // reply: an unauthenticated sender (or a spoofed victim) gets fewer bytes back
+  // than were sent (ARCHITECTURE.md decision 8).
+  static_assert(wire::kMaxProbeReplySize < wire::kProbeSize);
+  out.clear();
+  wire::encode(wire::ProbeReply{m.nonce, from}, out);
+  PUNCH_ASSERT(out.size() <= wire::kMaxProbeReplySize);
+  reply_via.send(from, out);
+  ++stats.probes_answered;
 }
 
 void Server::State::on_hello(const util::Address& from, const wire::Hello& m, util::TimePoint now) {

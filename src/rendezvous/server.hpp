@@ -2,6 +2,8 @@
 // each the address it is seen from, introduces connectors to listeners, and
 // relays session packets between two peers that both agreed. Never answers an
 // unauthenticated datagram with more bytes than it carried (not a reflector).
+// Both its ports (the main one and the probe port) answer address probes, each
+// from the port the probe arrived on.
 #pragma once
 
 #include <cstdint>
@@ -27,6 +29,7 @@ struct ServerStats {
   std::uint64_t relays = 0;            ///< Live relay entries now.
   std::uint64_t relayed_packets = 0;
   std::uint64_t relayed_bytes = 0;
+  std::uint64_t probes_answered = 0;  ///< PROBE_REPLYs sent, from either port.
 };
 
 /// Callbacks for things an operator wants to see (registered, relay up/down).
@@ -52,6 +55,11 @@ class Server {
 
   /// Handles one datagram from `from`; garbage is counted and dropped.
   void on_datagram(const util::Address& from, util::ByteView data, util::TimePoint now);
+  /// Handles one datagram that arrived on the probe port: only a PROBE is
+  /// answered there, through `reply_via` (that port's socket), so the reply
+  /// leaves from the port the probe was sent to; everything else is counted and dropped.
+  void on_probe_datagram(const util::Address& from, util::ByteView data,
+                         util::DatagramSink& reply_via, util::TimePoint now);
   /// When on_timeout() must next run (expiry of registrations and relays).
   util::TimePoint next_deadline() const;
   /// Expires what is due at `now`.

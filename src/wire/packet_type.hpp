@@ -21,6 +21,8 @@ enum class PacketType : std::uint8_t {
   kRefuse = 0x0b,        ///< listener -> rv: no, with a reason
   kConnectOk = 0x0c,     ///< rv -> connector: relay is set up
   kConnectFail = 0x0d,   ///< rv -> connector: unknown peer, refused, or limit
+  kProbe = 0x0e,         ///< anyone -> rv: what address do you see me at? (padded)
+  kProbeReply = 0x0f,    ///< rv -> prober: the nonce and the address seen, never larger
   kSession = 0x20,       ///< endpoint <-> endpoint, relayed as-is or sent direct
 };
 

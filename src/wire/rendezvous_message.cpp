@@ -190,21 +190,64 @@ void encode(const ConnectFail& m, util::Bytes& out) {
   put_reason(w, m.reason);
 }
 
+void encode(const Probe& m, util::Bytes& out) {
+  const std::size_t start = out.size();
+  util::ByteWriter w(out);
+  put_type(w, PacketType::kProbe);
+  w.u8(kRendezvousVersion);
+  put_array(w, m.nonce);
+  w.zeros(kProbeSize - (out.size() - start));
+}
+
+void encode(const ProbeReply& m, util::Bytes& out) {
+  util::ByteWriter w(out);
+  put_type(w, PacketType::kProbeReply);
+  put_array(w, m.nonce);
+  put_address(w, m.observed);
+}
+
 void encode_rendezvous_message(const RendezvousMessage& m, util::Bytes& out) {
   std::visit([&out](const auto& msg) { encode(msg, out); }, m);
 }
 
-std::optional<Hello> decode_hello(util::ByteView datagram) {
-  util::ByteReader r = open(datagram, PacketType::kHello);
-  Hello m;
+namespace {
+
+// Reads version and nonce of a padded request (HELLO, PROBE) of at least
+// `min_size` bytes; the rest must be zeros, so that padding cannot smuggle data
+// a later version might misread. Longer requests are fine: a larger request
+// never amplifies.
+std::optional<Nonce> decode_padded_request(util::ByteView datagram, PacketType t,
+                                           std::size_t min_size) {
+  util::ByteReader r = open(datagram, t);
   if (r.u8() != kRendezvousVersion) return std::nullopt;
-  m.nonce = get_array<8>(r);
-  if (!r.ok() || datagram.size() < kHelloSize) return std::nullopt;
-  // Padding must be zero so that it cannot smuggle data a later version might
-  // misread; longer HELLOs are fine (a larger request never amplifies).
+  const Nonce nonce = get_array<8>(r);
+  if (!r.ok() || datagram.size() < min_size) return std::nullopt;
   const util::ByteView pad = r.rest();
   if (!std::all_of(pad.begin(), pad.end(), [](std::uint8_t b) { return b == 0; }))
     return std::nullopt;
+  if (!r.done()) return std::nullopt;
+  return nonce;
+}
+
+}  // namespace
+
+std::optional<Hello> decode_hello(util::ByteView datagram) {
+  const auto nonce = decode_padded_request(datagram, PacketType::kHello, kHelloSize);
+  if (!nonce) return std::nullopt;
+  return Hello{*nonce};
+}
+
+std::optional<Probe> decode_probe(util::ByteView datagram) {
+  const auto nonce = decode_padded_request(datagram, PacketType::kProbe, kProbeSize);
+  if (!nonce) return std::nullopt;
+  return Probe{*nonce};
+}
+
+std::optional<ProbeReply> decode_probe_reply(util::ByteView datagram) {
+  util::ByteReader r = open(datagram, PacketType::kProbeReply);
+  ProbeReply m;
+  m.nonce = get_array<8>(r);
+  m.observed = util::Address::decode(r);
   return finish(r, std::move(m));
 }
 
@@ -359,6 +402,10 @@ std::optional<RendezvousMessage> decode_rendezvous_message(util::ByteView datagr
       return widen(decode_connect_ok(datagram));
     case PacketType::kConnectFail:
       return widen(decode_connect_fail(datagram));
+    case PacketType::kProbe:
+      return widen(decode_probe(datagram));
+    case PacketType::kProbeReply:
+      return widen(decode_probe_reply(datagram));
     default:
       return std::nullopt;
   }

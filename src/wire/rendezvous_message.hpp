@@ -1,7 +1,8 @@
-// Rendezvous control messages (docs/protocol.md, types 0x01-0x0d): one plain
+// Rendezvous control messages (docs/protocol.md, types 0x01-0x0f): one plain
 // struct per message, stateless encoders that append to a buffer, and decoders
 // that read peer input through util::ByteReader and reject anything that is not
-// exactly one well-formed message (no trailing bytes; HELLO padding must be zero).
+// exactly one well-formed message (no trailing bytes; HELLO and PROBE padding must
+// be zero).
 #pragma once
 
 #include <array>
@@ -26,6 +27,10 @@ inline constexpr std::size_t kHelloSize = 64;
 inline constexpr std::size_t kChallengeSize = 29;
 /// Size of an UNKNOWN datagram (type, instance).
 inline constexpr std::size_t kUnknownSize = 9;
+/// Minimum (and encoded) size of a PROBE: it pays for the largest PROBE_REPLY.
+inline constexpr std::size_t kProbeSize = 64;
+/// Largest PROBE_REPLY (type, nonce, IPv6 address), always smaller than kProbeSize.
+inline constexpr std::size_t kMaxProbeReplySize = 1 + 8 + 19;
 /// Longest reason in REFUSE and CONNECT_FAIL, in bytes of UTF-8.
 inline constexpr std::size_t kMaxReasonSize = 200;
 /// REGISTER flags bit 0: this registration accepts connections.
@@ -149,10 +154,23 @@ struct ConnectFail {
   friend bool operator==(const ConnectFail&, const ConnectFail&) = default;
 };
 
+/// 0x0e, anyone -> rv: unauthenticated address probe; padded to kProbeSize.
+struct Probe {
+  Nonce nonce{};  ///< Random per probe: matches the reply and stops off-path forgery.
+  friend bool operator==(const Probe&, const Probe&) = default;
+};
+
+/// 0x0f, rv -> prober: the probe's nonce and the source address the rendezvous saw.
+struct ProbeReply {
+  Nonce nonce{};           ///< The nonce of the PROBE this answers.
+  util::Address observed;  ///< The probe's source address (IP and port) as the rendezvous saw it.
+  friend bool operator==(const ProbeReply&, const ProbeReply&) = default;
+};
+
 /// Any rendezvous control message.
 using RendezvousMessage =
     std::variant<Hello, Challenge, Register, Registered, Keepalive, KeepaliveAck, Unknown, Connect,
-                 Invite, Accept, Refuse, ConnectOk, ConnectFail>;
+                 Invite, Accept, Refuse, ConnectOk, ConnectFail, Probe, ProbeReply>;
 
 /// Appends a HELLO padded to kHelloSize.
 void encode(const Hello& m, util::Bytes& out);
@@ -180,6 +198,10 @@ void encode(const Refuse& m, util::Bytes& out);
 void encode(const ConnectOk& m, util::Bytes& out);
 /// Appends a CONNECT_FAIL; a reason longer than kMaxReasonSize is cut by truncate_reason().
 void encode(const ConnectFail& m, util::Bytes& out);
+/// Appends a PROBE padded to kProbeSize.
+void encode(const Probe& m, util::Bytes& out);
+/// Appends a PROBE_REPLY; `observed` must be a valid address.
+void encode(const ProbeReply& m, util::Bytes& out);
 /// Appends whichever message `m` holds.
 void encode_rendezvous_message(const RendezvousMessage& m, util::Bytes& out);
 
@@ -212,6 +234,10 @@ std::optional<Refuse> decode_refuse(util::ByteView datagram);
 std::optional<ConnectOk> decode_connect_ok(util::ByteView datagram);
 /// Decodes a CONNECT_FAIL; nullopt if malformed, reason too long or not UTF-8.
 std::optional<ConnectFail> decode_connect_fail(util::ByteView datagram);
+/// Decodes a PROBE (at least kProbeSize bytes, version 1, zero padding); nullopt otherwise.
+std::optional<Probe> decode_probe(util::ByteView datagram);
+/// Decodes a PROBE_REPLY; nullopt if malformed.
+std::optional<ProbeReply> decode_probe_reply(util::ByteView datagram);
 
 /// Appends the bytes a REGISTER signs: context || nonce || cookie || instance || flags.
 void append_register_signed_data(const Nonce& nonce, const Cookie& cookie, std::uint64_t instance,

@@ -1,5 +1,6 @@
 // Fuzz target for the rendezvous control decoders: no input may crash them, and
-// whatever decodes must re-encode to the very same bytes (HELLO: to its first 64),
+// whatever decodes must re-encode to the very same bytes (HELLO, PROBE: to their
+// first 64),
 // so that decoder and encoder agree on one canonical form.
 #include <cstddef>
 #include <cstdint>
@@ -21,6 +22,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   wire::encode_rendezvous_message(*msg, out);
   if (std::holds_alternative<wire::Hello>(*msg)) {
     PUNCH_ASSERT(out.size() == wire::kHelloSize && size >= wire::kHelloSize);
+    PUNCH_ASSERT(std::memcmp(out.data(), data, out.size()) == 0);
+  } else if (std::holds_alternative<wire::Probe>(*msg)) {
+    PUNCH_ASSERT(out.size() == wire::kProbeSize && size >= wire::kProbeSize);
     PUNCH_ASSERT(std::memcmp(out.data(), data, out.size()) == 0);
   } else {
     PUNCH_ASSERT(out.size() == size && std::memcmp(out.data(), data, size) == 0);
@@ -49,6 +53,9 @@ extern "C" std::size_t punch_fuzz_seed(std::size_t index, std::uint8_t* out, std
       wire::Refuse{7, token, 99, "busy \xc3\xa9"},
       wire::ConnectOk{99, id, v6},
       wire::ConnectFail{99, 2, "busy"},
+      wire::Probe{{9, 8, 7, 6, 5, 4, 3, 2}},
+      wire::ProbeReply{{9, 8, 7, 6, 5, 4, 3, 2}, v4},
+      wire::ProbeReply{{9, 8, 7, 6, 5, 4, 3, 2}, v6},
   };
   if (index >= seeds.size()) return 0;
   util::Bytes b;

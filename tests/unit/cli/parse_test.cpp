@@ -377,4 +377,55 @@ TEST_CASE("--relay-only is a flag of listen and connect, off by default") {
   check_usage_error(run({"rendezvous", "--relay-only"}), "relay-only", "punch rendezvous --help");
 }
 
+TEST_CASE("rendezvous --probe-port: 7778 by default, free with a free listen port, or off") {
+  CHECK(command_of<app::RendezvousConfig>(run({"rendezvous"})).probe_port == 7778);
+  // Only a port the user asked for must be bound; the default may be taken.
+  CHECK_FALSE(command_of<app::RendezvousConfig>(run({"rendezvous"})).probe_port_required);
+  CHECK(command_of<app::RendezvousConfig>(run({"rendezvous", "--probe-port", "7778"}))
+            .probe_port_required);
+  CHECK(command_of<app::RendezvousConfig>(run({"rendezvous", "-l", "127.0.0.1:9000"})).probe_port ==
+        7778);
+  // A server on a free port (a test) must not fight others over a fixed probe port.
+  CHECK(command_of<app::RendezvousConfig>(run({"rendezvous", "-l", "127.0.0.1:0"})).probe_port ==
+        0);
+  CHECK(command_of<app::RendezvousConfig>(run({"rendezvous", "--probe-port", "9001"})).probe_port ==
+        9001);
+  CHECK(command_of<app::RendezvousConfig>(run({"rendezvous", "--probe-port", "0"})).probe_port ==
+        0);
+  CHECK_FALSE(command_of<app::RendezvousConfig>(run({"rendezvous", "--probe-port", "off"}))
+                  .probe_port.has_value());
+  CHECK(command_of<app::RendezvousConfig>(
+            run({"rendezvous", "-l", "127.0.0.1:0", "--probe-port", "7000"}))
+            .probe_port == 7000);
+  check_usage_error(run({"rendezvous", "--probe-port", "70000"}), "--probe-port",
+                    "punch rendezvous --help");
+  check_usage_error(run({"rendezvous", "--probe-port", "x1"}), "'off'", "punch rendezvous --help");
+  check_usage_error(run({"rendezvous", "--probe-port"}), "--probe-port needs PORT",
+                    "punch rendezvous --help");
+  check_usage_error(run({"rendezvous", "-l", "0.0.0.0:7778"}), "another one",
+                    "punch rendezvous --help");
+  check_usage_error(run({"rendezvous", "-l", "[::]:5000", "--probe-port", "5000"}), "another one",
+                    "punch rendezvous --help");
+}
+
+TEST_CASE("netcheck takes -r (or PUNCH_RENDEZVOUS), --probe and --json, and needs no key") {
+  const auto d = command_of<app::NetcheckConfig>(run({"netcheck"}));
+  CHECK(d.rendezvous == "rv.example.org");
+  CHECK(d.probe.empty());
+  CHECK_FALSE(d.json);
+  const auto c = command_of<app::NetcheckConfig>(
+      run({"netcheck", "-r", "192.0.2.2:7000", "--probe", "192.0.2.3:7001", "--json"}));
+  CHECK(c.rendezvous == "192.0.2.2:7000");
+  CHECK(c.probe == "192.0.2.3:7001");
+  CHECK(c.json);
+  check_usage_error(run({"netcheck"}, kBareEnv), "no rendezvous server", "punch netcheck --help");
+  check_usage_error(run({"netcheck", "--probe", "h:0"}), "bad --probe", "punch netcheck --help");
+  check_usage_error(run({"netcheck", "-r", "h:x"}), "bad --rendezvous", "punch netcheck --help");
+  check_usage_error(run({"netcheck", "--json=maybe"}), "take no value", "punch netcheck --help");
+  check_usage_error(run({"netcheck", "extra"}), "unexpected argument", "punch netcheck --help");
+  // No key is read, so no home is needed.
+  const Environment none{"", "", "rv"};
+  CHECK(command_of<app::NetcheckConfig>(run({"netcheck"}, none)).common.key_path.empty());
+}
+
 }  // namespace punch::cli

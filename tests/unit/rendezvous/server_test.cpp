@@ -762,3 +762,117 @@ TEST_CASE("server: next_deadline follows registrations and relays") {
   CHECK(net.server->stats().registrations == 0);
   CHECK(net.server->next_deadline() == util::kNever);
 }
+
+namespace {
+
+// Records what one of the server's ports sends, as (destination, bytes).
+struct PortSink final : util::DatagramSink {
+  void send(const util::Address& to, util::ByteView data) override {
+    sent.push_back({to, util::Bytes(data.begin(), data.end())});
+  }
+  std::vector<std::pair<util::Address, util::Bytes>> sent;
+};
+
+util::Bytes probe_bytes(const wire::Nonce& nonce, std::size_t size = wire::kProbeSize) {
+  util::Bytes b;
+  wire::encode(wire::Probe{nonce}, b);
+  b.resize(size, 0);  // Longer probes carry more zero padding; shorter ones are cut.
+  return b;
+}
+
+struct ProbeServer {
+  crypto::SeededRandom rng{7};
+  PortSink main;
+  PortSink probe_port;
+  util::TimePoint now = util::TimePoint{} + std::chrono::hours(1);
+  rv::Server server{rng, main, nullptr, now};
+};
+
+}  // namespace
+
+TEST_CASE("server: a PROBE on either port is answered from that port with nonce and source") {
+  ProbeServer s;
+  const wire::Nonce n1{1, 1, 1, 1, 1, 1, 1, 1};
+  const wire::Nonce n2{2, 2, 2, 2, 2, 2, 2, 2};
+  s.server.on_datagram(kA, probe_bytes(n1), s.now);
+  s.server.on_probe_datagram(kA, probe_bytes(n2), s.probe_port, s.now);
+  REQUIRE(s.main.sent.size() == 1);
+  REQUIRE(s.probe_port.sent.size() == 1);
+  CHECK(s.main.sent[0].first == kA);
+  CHECK(s.probe_port.sent[0].first == kA);
+  const auto r1 = wire::decode_probe_reply(s.main.sent[0].second);
+  const auto r2 = wire::decode_probe_reply(s.probe_port.sent[0].second);
+  REQUIRE(r1.has_value());
+  REQUIRE(r2.has_value());
+  CHECK(r1->nonce == n1);
+  CHECK(r2->nonce == n2);
+  CHECK(r1->observed == kA);
+  CHECK(r2->observed == kA);
+  CHECK(s.server.stats().probes_answered == 2);
+}
+
+TEST_CASE("server: a PROBE reply is never larger than the probe, IPv6 included") {
+  ProbeServer s;
+  const util::Address v6 = *util::Address::parse("[2001:db8::77]:65535");
+  for (const util::Address& from : {kA, v6}) {
+    for (std::size_t size : {wire::kProbeSize, std::size_t{200}, std::size_t{1200}}) {
+      CAPTURE(size);
+      s.probe_port.sent.clear();
+      const util::Bytes req = probe_bytes({3}, size);
+      s.server.on_probe_datagram(from, req, s.probe_port, s.now);
+      REQUIRE(s.probe_port.sent.size() == 1);
+      CHECK(s.probe_port.sent[0].second.size() <= req.size());
+      CHECK(s.probe_port.sent[0].second.size() <= wire::kMaxProbeReplySize);
+      CHECK(wire::decode_probe_reply(s.probe_port.sent[0].second)->observed == from);
+    }
+  }
+}
+
+TEST_CASE("server: a PROBE too small to pay for its reply, or with bad padding, is ignored") {
+  ProbeServer s;
+  for (std::size_t size : {std::size_t{1}, std::size_t{10}, wire::kProbeSize - 1}) {
+    s.server.on_datagram(kA, probe_bytes({4}, size), s.now);
+    s.server.on_probe_datagram(kA, probe_bytes({4}, size), s.probe_port, s.now);
+  }
+  util::Bytes dirty = probe_bytes({4});
+  dirty.back() = 1;
+  s.server.on_probe_datagram(kA, dirty, s.probe_port, s.now);
+  CHECK(s.main.sent.empty());
+  CHECK(s.probe_port.sent.empty());
+  CHECK(s.server.stats().probes_answered == 0);
+  CHECK(s.server.stats().dropped_malformed == 7);
+}
+
+TEST_CASE("server: the probe port answers nothing but PROBE") {
+  ProbeServer s;
+  util::Bytes hello;
+  wire::encode(wire::Hello{{5}}, hello);
+  s.server.on_probe_datagram(kA, hello, s.probe_port, s.now);
+  util::Bytes keepalive;
+  wire::encode(wire::Keepalive{42, {}}, keepalive);
+  s.server.on_probe_datagram(kA, keepalive, s.probe_port, s.now);
+  CHECK(s.probe_port.sent.empty());
+  CHECK(s.main.sent.empty());
+  // The same HELLO on the main port is answered, so the silence above is the port's doing.
+  s.server.on_datagram(kA, hello, s.now);
+  CHECK(s.main.sent.size() == 1);
+}
+
+TEST_CASE("server: probes on both ports share one rate limit per source") {
+  ProbeServer s;
+  int answered = 0;
+  // Far beyond the burst, at one instant: alternating ports must not double it.
+  for (std::uint32_t i = 0; i < 2 * rv::kControlBurst; ++i) {
+    if (i % 2 == 0) {
+      s.server.on_datagram(kB, probe_bytes({6}), s.now);
+    } else {
+      s.server.on_probe_datagram(kB, probe_bytes({6}), s.probe_port, s.now);
+    }
+  }
+  answered = static_cast<int>(s.main.sent.size() + s.probe_port.sent.size());
+  CHECK(answered == static_cast<int>(rv::kControlBurst));
+  CHECK(s.server.stats().dropped_rate_limited == rv::kControlBurst);
+  // Another source is not affected by kB's flood.
+  s.server.on_probe_datagram(kC, probe_bytes({6}), s.probe_port, s.now);
+  CHECK(s.probe_port.sent.back().first == kC);
+}

@@ -74,6 +74,9 @@ std::vector<Fixture> fixtures() {
        "0b" INSTANCE TOKEN CID "04" "62757379"},
       {"CONNECT_OK", wire::ConnectOk{kCid, node_id(), addr6()}, "0c" CID NODE_ID ADDR6},
       {"CONNECT_FAIL", wire::ConnectFail{kCid, 2, "busy"}, "0d" CID "02" "04" "62757379"},
+      {"PROBE", wire::Probe{kNonce}, "0e01" NONCE + std::string(54 * 2, '0')},
+      {"PROBE_REPLY v4", wire::ProbeReply{kNonce, addr4()}, "0f" NONCE ADDR4},
+      {"PROBE_REPLY v6", wire::ProbeReply{kNonce, addr6()}, "0f" NONCE ADDR6},
   };
 }
 
@@ -122,14 +125,15 @@ TEST_CASE("every truncation of every fixture is rejected") {
   }
 }
 
-TEST_CASE("trailing bytes are rejected, except zero padding of HELLO") {
+TEST_CASE("trailing bytes are rejected, except zero padding of HELLO and PROBE") {
   for (const Fixture& f : fixtures()) {
     CAPTURE(f.name);
     util::Bytes b = hex(f.hex);
     b.push_back(1);
     CHECK_FALSE(wire::decode_rendezvous_message(b).has_value());
     b.back() = 0;
-    CHECK(wire::decode_rendezvous_message(b).has_value() == (f.hex.rfind("01", 0) == 0));
+    const bool padded = f.hex.rfind("01", 0) == 0 || f.hex.rfind("0e", 0) == 0;
+    CHECK(wire::decode_rendezvous_message(b).has_value() == padded);
   }
 }
 
@@ -141,7 +145,9 @@ TEST_CASE("a fixture under another type byte is rejected by the typed decoder") 
     as_unknown_type[0] = static_cast<std::uint8_t>(t);
     CHECK_FALSE(wire::decode_keepalive(as_unknown_type).has_value());
   }
-  CHECK_FALSE(wire::decode_rendezvous_message(hex("0e" INSTANCE)).has_value());
+  CHECK_FALSE(wire::decode_rendezvous_message(hex("1f" INSTANCE)).has_value());
+  CHECK_FALSE(wire::decode_probe(hex("01" "01" NONCE + std::string(54 * 2, '0'))).has_value());
+  CHECK_FALSE(wire::decode_probe_reply(hex("06" NONCE ADDR4)).has_value());
   CHECK_FALSE(wire::decode_rendezvous_message(hex("20" CID "00aa")).has_value());
   CHECK_FALSE(wire::decode_unknown(hex("05" INSTANCE)).has_value());
   CHECK_FALSE(wire::decode_accept(hex("0b" INSTANCE TOKEN CID)).has_value());
@@ -156,6 +162,29 @@ TEST_CASE("HELLO: version, size and padding are checked") {
   CHECK_FALSE(wire::decode_hello(hex("0101" NONCE + pad.substr(2))).has_value());
   CHECK_FALSE(wire::decode_hello(hex("0101" NONCE "01" + pad.substr(2))).has_value());
   CHECK_FALSE(wire::decode_hello(hex("0101" NONCE + pad.substr(2) + "80")).has_value());
+}
+
+TEST_CASE("PROBE: version, size and padding are checked; the reply never outgrows it") {
+  const std::string pad(54 * 2, '0');
+  CHECK(wire::decode_probe(hex("0e01" NONCE + pad)) == wire::Probe{kNonce});
+  CHECK(wire::decode_probe(hex("0e01" NONCE + pad + "0000")).has_value());
+  CHECK_FALSE(wire::decode_probe(hex("0e02" NONCE + pad)).has_value());
+  // 63 bytes: too small to pay for a reply, whatever it holds.
+  CHECK_FALSE(wire::decode_probe(hex("0e01" NONCE + pad.substr(2))).has_value());
+  CHECK_FALSE(wire::decode_probe(hex("0e01" NONCE "01" + pad.substr(2))).has_value());
+  CHECK_FALSE(wire::decode_probe(hex("0e01" NONCE + pad.substr(2) + "80")).has_value());
+  util::Bytes probe, reply;
+  wire::encode(wire::Probe{kNonce}, probe);
+  wire::encode(wire::ProbeReply{kNonce, addr6()}, reply);
+  CHECK(probe.size() == wire::kProbeSize);
+  CHECK(reply.size() == wire::kMaxProbeReplySize);
+  CHECK(reply.size() < probe.size());
+}
+
+TEST_CASE("PROBE_REPLY: the address family is checked") {
+  CHECK_FALSE(wire::decode_probe_reply(hex("0f" NONCE "05c00002011234")).has_value());
+  CHECK_FALSE(wire::decode_probe_reply(hex("0f" NONCE "00")).has_value());
+  CHECK_FALSE(wire::decode_probe_reply(hex("0f" NONCE)).has_value());
 }
 
 TEST_CASE("reason_len is checked against the data, the limit and UTF-8") {

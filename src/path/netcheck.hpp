@@ -1,0 +1,69 @@
+// The sans-I/O core of `punch netcheck`: from one local socket, sends address
+// probes (PROBE, docs/protocol.md) to each destination (the rendezvous's main port
+// and its probe port), retransmits unanswered ones with backoff, and collects the
+// first answer of each. classify() (nat_classification.hpp) turns the answers into
+// a verdict. Bounded: it is done when every destination answered or after
+// kNetcheckTimeout, whichever comes first.
+#pragma once
+
+#include <cstddef>
+#include <map>
+#include <optional>
+#include <vector>
+
+#include "crypto/random.hpp"
+#include "path/nat_classification.hpp"
+#include "util/address.hpp"
+#include "util/bytes.hpp"
+#include "util/datagram_sink.hpp"
+#include "util/time.hpp"
+#include "wire/rendezvous_message.hpp"
+
+namespace punch::path {
+
+/// Probes a list of destinations and records who saw us where.
+class Netcheck {
+ public:
+  /// Probes `destinations` (each a rendezvous port) through `sink`, starting at
+  /// `now`; `rng` and `sink` must outlive the check.
+  Netcheck(crypto::RandomSource& rng, util::DatagramSink& sink,
+           std::vector<util::Address> destinations, util::TimePoint now);
+
+  /// Handles one received datagram: a PROBE_REPLY carrying the nonce of a probe we
+  /// sent, from the very address we sent it to, is an answer; anything else is ignored.
+  void on_datagram(const util::Address& from, util::ByteView data, util::TimePoint now);
+  /// Retransmits what is due and ends the check at its deadline.
+  void on_timeout(util::TimePoint now);
+  /// When on_timeout() must next run; kNever once done.
+  util::TimePoint next_deadline() const;
+  /// True once every destination answered or the time is up.
+  bool done() const { return done_; }
+  /// The first answer of each destination, in the order given; nullopt: none (yet).
+  const std::vector<std::optional<ProbeAnswer>>& answers() const { return answers_; }
+  /// Probes sent so far, retransmissions included.
+  std::size_t probes_sent() const { return probes_sent_; }
+
+ private:
+  /// A probe in flight: which destination, and when it left.
+  struct Sent {
+    std::size_t destination = 0;
+    util::TimePoint at;
+  };
+
+  void send_probe(std::size_t destination, util::TimePoint now);
+  void check_done();
+
+  crypto::RandomSource& rng_;
+  util::DatagramSink& sink_;
+  std::vector<util::Address> destinations_;
+  std::vector<std::optional<ProbeAnswer>> answers_;
+  std::vector<util::TimePoint> next_send_;
+  std::vector<util::Duration> gap_;
+  std::map<wire::Nonce, Sent> in_flight_;
+  util::TimePoint give_up_;
+  std::size_t probes_sent_ = 0;
+  bool done_ = false;
+  util::Bytes out_;
+};
+
+}  // namespace punch::path

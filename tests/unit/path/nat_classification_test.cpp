@@ -1,0 +1,93 @@
+#include "path/nat_classification.hpp"
+
+#include <doctest/doctest.h>
+
+namespace path = punch::path;
+namespace util = punch::util;
+using namespace std::chrono_literals;
+
+namespace {
+
+const util::Address kLocal = util::Address::v4(198, 51, 100, 2, 40000);
+
+path::ProbeAnswer seen(const util::Address& a, util::Duration rtt = 10ms) { return {a, rtt}; }
+
+util::Address pub(std::uint8_t last, std::uint16_t port) {
+  return util::Address::v4(203, 0, 113, last, port);
+}
+
+}  // namespace
+
+TEST_CASE("classify: nothing answered means UDP does not work, and nothing else is claimed") {
+  const auto r = path::classify(kLocal, {std::nullopt, std::nullopt});
+  CHECK_FALSE(r.udp);
+  CHECK(r.mapping == path::Mapping::kUnknown);
+  CHECK_FALSE(r.port_preserved.has_value());
+  CHECK_FALSE(r.rtt.has_value());
+  CHECK(r.reflexive.size() == 2);
+  CHECK_FALSE(r.reflexive[0].has_value());
+}
+
+TEST_CASE("classify: the local address seen by both destinations is no NAT") {
+  const auto r = path::classify(kLocal, {seen(kLocal, 3ms), seen(kLocal, 2ms)});
+  CHECK(r.udp);
+  CHECK(r.mapping == path::Mapping::kNone);
+  CHECK(r.port_preserved == true);
+  CHECK(r.rtt == 2ms);
+  CHECK(r.reflexive[1] == kLocal);
+}
+
+TEST_CASE("classify: one answer with the local address is already no NAT") {
+  const auto r = path::classify(kLocal, {seen(kLocal), std::nullopt});
+  CHECK(r.mapping == path::Mapping::kNone);
+  CHECK_FALSE(r.reflexive[1].has_value());
+}
+
+TEST_CASE("classify: one public address for both destinations is endpoint-independent") {
+  const auto r = path::classify(kLocal, {seen(pub(50, 40000)), seen(pub(50, 40000))});
+  CHECK(r.mapping == path::Mapping::kEndpointIndependent);
+  CHECK(r.port_preserved == true);
+  const auto moved = path::classify(kLocal, {seen(pub(50, 1024)), seen(pub(50, 1024))});
+  CHECK(moved.mapping == path::Mapping::kEndpointIndependent);
+  CHECK(moved.port_preserved == false);
+}
+
+TEST_CASE("classify: same IP with another port per destination is endpoint-dependent") {
+  const auto r = path::classify(kLocal, {seen(pub(66, 40000)), seen(pub(66, 51234))});
+  CHECK(r.mapping == path::Mapping::kEndpointDependent);
+  CHECK(r.port_preserved == false);  // One of the two moved.
+}
+
+TEST_CASE("classify: another IP per destination is an address pool") {
+  const auto r = path::classify(kLocal, {seen(pub(84, 5000)), seen(pub(85, 5000))});
+  CHECK(r.mapping == path::Mapping::kAddressVaries);
+  CHECK(r.port_preserved == false);
+  // The family counts as part of the address.
+  const auto mixed = path::classify(
+      kLocal, {seen(pub(84, 5000)), seen(*util::Address::parse("[2001:db8::1]:5000"))});
+  CHECK(mixed.mapping == path::Mapping::kAddressVaries);
+}
+
+TEST_CASE("classify: a NAT seen by one destination only cannot be classified") {
+  const auto r = path::classify(kLocal, {std::nullopt, seen(pub(50, 40000), 7ms)});
+  CHECK(r.udp);
+  CHECK(r.mapping == path::Mapping::kUnknown);
+  CHECK(r.port_preserved == true);
+  CHECK(r.rtt == 7ms);
+}
+
+TEST_CASE("classify: the local IP with a moved port is a NAT, not none") {
+  // A port-translating firewall: same IP, new port.
+  const util::Address moved{kLocal.family, kLocal.ip, 1234};
+  const auto r = path::classify(kLocal, {seen(moved), seen(moved)});
+  CHECK(r.mapping == path::Mapping::kEndpointIndependent);
+  CHECK(r.port_preserved == false);
+}
+
+TEST_CASE("mapping tokens are stable") {
+  CHECK(path::mapping_token(path::Mapping::kNone) == "none");
+  CHECK(path::mapping_token(path::Mapping::kEndpointIndependent) == "endpoint-independent");
+  CHECK(path::mapping_token(path::Mapping::kEndpointDependent) == "endpoint-dependent");
+  CHECK(path::mapping_token(path::Mapping::kAddressVaries) == "address-varies");
+  CHECK(path::mapping_token(path::Mapping::kUnknown) == "unknown");
+}

@@ -1,0 +1,121 @@
+#include "path/netcheck.hpp"
+
+#include <doctest/doctest.h>
+
+#include <vector>
+
+#include "path/constants.hpp"
+#include "wire/rendezvous_message.hpp"
+
+namespace path = punch::path;
+namespace util = punch::util;
+namespace wire = punch::wire;
+namespace crypto = punch::crypto;
+using namespace std::chrono_literals;
+
+namespace {
+
+const util::Address kMain = util::Address::v4(192, 0, 2, 2, 7777);
+const util::Address kProbePort = util::Address::v4(192, 0, 2, 2, 7778);
+const util::Address kSeen = util::Address::v4(203, 0, 113, 50, 40000);
+
+struct Recorder final : util::DatagramSink {
+  void send(const util::Address& to, util::ByteView data) override {
+    sent.push_back({to, util::Bytes(data.begin(), data.end())});
+  }
+  std::vector<std::pair<util::Address, util::Bytes>> sent;
+};
+
+// The reply a rendezvous would send to the `i`th probe recorded.
+util::Bytes reply_to(const Recorder& r, std::size_t i, const util::Address& observed) {
+  const auto probe = wire::decode_probe(r.sent.at(i).second);
+  REQUIRE(probe.has_value());
+  util::Bytes b;
+  wire::encode(wire::ProbeReply{probe->nonce, observed}, b);
+  return b;
+}
+
+struct Fixture {
+  crypto::SeededRandom rng{3};
+  Recorder sink;
+  util::TimePoint t0 = util::TimePoint{} + std::chrono::hours(1);
+  path::Netcheck check{rng, sink, {kMain, kProbePort}, t0};
+};
+
+}  // namespace
+
+TEST_CASE("netcheck: probes both destinations at once, padded so the reply is smaller") {
+  Fixture f;
+  REQUIRE(f.sink.sent.size() == 2);
+  CHECK(f.sink.sent[0].first == kMain);
+  CHECK(f.sink.sent[1].first == kProbePort);
+  for (const auto& [to, bytes] : f.sink.sent) {
+    CHECK(bytes.size() == wire::kProbeSize);
+    CHECK(wire::decode_probe(bytes).has_value());
+  }
+  // Two different nonces: an answer names its probe.
+  CHECK(wire::decode_probe(f.sink.sent[0].second)->nonce !=
+        wire::decode_probe(f.sink.sent[1].second)->nonce);
+  CHECK_FALSE(f.check.done());
+}
+
+TEST_CASE("netcheck: done when both answered; RTT per probe; answers in destination order") {
+  Fixture f;
+  f.check.on_datagram(kProbePort, reply_to(f.sink, 1, kSeen), f.t0 + 4ms);
+  CHECK_FALSE(f.check.done());
+  f.check.on_datagram(kMain, reply_to(f.sink, 0, kSeen), f.t0 + 9ms);
+  CHECK(f.check.done());
+  CHECK(f.check.next_deadline() == util::kNever);
+  REQUIRE(f.check.answers()[0].has_value());
+  REQUIRE(f.check.answers()[1].has_value());
+  CHECK(f.check.answers()[0]->rtt == 9ms);
+  CHECK(f.check.answers()[1]->rtt == 4ms);
+  CHECK(f.check.answers()[0]->reflexive == kSeen);
+}
+
+TEST_CASE("netcheck: a reply from the wrong port, an unknown nonce or garbage is no answer") {
+  Fixture f;
+  // The main port's nonce answered from the probe port: refused.
+  f.check.on_datagram(kProbePort, reply_to(f.sink, 0, kSeen), f.t0 + 1ms);
+  util::Bytes forged;
+  wire::encode(wire::ProbeReply{{9, 9, 9, 9, 9, 9, 9, 9}, kSeen}, forged);
+  f.check.on_datagram(kMain, forged, f.t0 + 1ms);
+  f.check.on_datagram(kMain, util::Bytes{0x0f, 1, 2}, f.t0 + 1ms);
+  CHECK_FALSE(f.check.answers()[0].has_value());
+  CHECK_FALSE(f.check.answers()[1].has_value());
+  CHECK_FALSE(f.check.done());
+}
+
+TEST_CASE("netcheck: unanswered probes are retried with backoff, and the check ends at 3 s") {
+  Fixture f;
+  std::vector<util::Duration> sends_to_main = {0ms};
+  util::TimePoint now = f.t0;
+  for (int guard = 0; !f.check.done(); ++guard) {
+    REQUIRE(guard < 100);
+    const std::size_t before = f.sink.sent.size();
+    now = f.check.next_deadline();
+    f.check.on_timeout(now);
+    for (std::size_t i = before; i < f.sink.sent.size(); ++i) {
+      if (f.sink.sent[i].first == kMain) sends_to_main.push_back(now - f.t0);
+    }
+  }
+  CHECK(now - f.t0 == path::kNetcheckTimeout);
+  CHECK(sends_to_main == std::vector<util::Duration>{0ms, 250ms, 750ms, 1750ms, 2750ms});
+  CHECK(f.check.probes_sent() == 10);
+  CHECK_FALSE(f.check.answers()[0].has_value());
+  // A late answer after the end changes nothing.
+  f.check.on_datagram(kMain, reply_to(f.sink, 0, kSeen), now + 1ms);
+  CHECK_FALSE(f.check.answers()[0].has_value());
+}
+
+TEST_CASE("netcheck: an answered destination is not probed again; a retry's answer counts") {
+  Fixture f;
+  f.check.on_datagram(kMain, reply_to(f.sink, 0, kSeen), f.t0 + 1ms);
+  f.check.on_timeout(f.t0 + 250ms);
+  REQUIRE(f.sink.sent.size() == 3);
+  CHECK(f.sink.sent[2].first == kProbePort);
+  // The retry (sent at 250 ms) is answered at 262 ms: its RTT is 12 ms, not 262.
+  f.check.on_datagram(kProbePort, reply_to(f.sink, 2, kSeen), f.t0 + 262ms);
+  CHECK(f.check.done());
+  CHECK(f.check.answers()[1]->rtt == 12ms);
+}
