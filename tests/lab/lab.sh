@@ -423,6 +423,107 @@ lab_conntrack() {
   lab_exec "$spec" conntrack -L "$@" 2>/dev/null || true
 }
 
+# --- running punch in the lab ----------------------------------------------------
+# The directory of this file, and its byte pump / event reader (lab_io.py --help).
+LAB_LIB_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+LAB_IO="$LAB_LIB_DIR/lab_io.py"
+
+# lab_now: wall-clock time in seconds since the epoch (ns), comparable with event ts.
+lab_now() { date +%s.%N; }
+
+# lab_elapsed FROM [TO]: TO - FROM in seconds with two decimals (TO defaults to now).
+lab_elapsed() { awk -v a="$1" -v b="${2:-$(lab_now)}" 'BEGIN { printf "%.2f", b - a }'; }
+
+# lab_wait_pid PID SECS: waits (bounded) for a process started by lab_spawn to end and
+# returns its exit status; fails the test if it still runs after SECS.
+lab_wait_pid() {
+  local pid=$1 n limit=$(($2 * 20))
+  for ((n = 0; n < limit; n++)); do
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.05
+  done
+  kill -0 "$pid" 2>/dev/null && lab_fail "process $pid still running after ${2}s"
+  local rc=0
+  wait "$pid" || rc=$?
+  return "$rc"
+}
+
+# lab_keygen NAME: a punch key in $LAB_WORK/NAME.key; prints its node ID. Keys and
+# authorized_peers stay in $LAB_WORK (PUNCH_HOME), never in the caller's home.
+lab_keygen() {
+  export PUNCH_HOME="$LAB_WORK/home"
+  "${PUNCH_BIN:?PUNCH_BIN must point at the punch binary}" keygen -k "$LAB_WORK/$1.key"
+}
+
+# lab_rendezvous [PORT]: punch rendezvous on $LAB_RV:PORT (default 7000) in the rv
+# namespace, events in $LAB_WORK/rv.events, lifetime bounded by timeout(1) (default
+# 600 s, LAB_RV_LIFETIME); waits until it listens. Sets LAB_RV_ENDPOINT (HOST:PORT).
+lab_rendezvous() {
+  local port=${1:-7000}
+  LAB_RV_ENDPOINT="$LAB_RV:$port"
+  lab_spawn rv rendezvous timeout "${LAB_RV_LIFETIME:-600}" \
+    "${PUNCH_BIN:?PUNCH_BIN must point at the punch binary}" rendezvous \
+    -l "$LAB_RV_ENDPOINT" --events "$LAB_WORK/rv.events"
+  lab_wait_for "$LAB_WORK/rv.events" '"event":"listening"' 10
+}
+
+# lab_paths EVENTS: the "path" events of a punch --events file, one per line:
+# EPOCH PATH ADDRESS RTT_MS (EPOCH in seconds, from the event's ts).
+lab_paths() { python3 "$LAB_IO" paths "$1"; }
+
+# lab_last_path EVENTS: "PATH ADDRESS" of the last path event (the session's current
+# path), or "none -".
+lab_last_path() {
+  lab_paths "$1" | awk '{ p = $2 " " $3 } END { print (p == "" ? "none -" : p) }'
+}
+
+# lab_path_history EVENTS: the sequence of paths, e.g. "relay>direct>relay", or "none".
+lab_path_history() {
+  lab_paths "$1" | awk '{ h = (h == "" ? $2 : h ">" $2) } END { print (h == "" ? "none" : h) }'
+}
+
+# lab_wait_path EVENTS PATH SECS [AFTER]: waits (bounded) for a path event of PATH
+# (relay or direct) stamped at or after AFTER (epoch seconds, default 0); prints
+# "EPOCH ADDRESS" of the first such event and returns 0, or returns 1 on timeout. It
+# does not fail the test itself: the caller says which pair and what path it saw.
+lab_wait_path() {
+  local file=$1 path=$2 limit=$(($3 * 10)) after=${4:-0} n hit
+  for ((n = 0; n <= limit; n++)); do
+    if grep -q "\"path\":\"$path\"" "$file" 2>/dev/null; then
+      # ts has millisecond resolution: accept an event stamped up to 1 ms before AFTER.
+      hit=$(lab_paths "$file" | awk -v p="$path" -v t="$after" \
+        '$2 == p && $1 >= t - 0.001 { print $1, $3; exit }')
+      [ -n "$hit" ] && { echo "$hit"; return 0; }
+    fi
+    [ "$n" -lt "$limit" ] && sleep 0.1
+  done
+  return 1
+}
+
+# --- counting packets on a router ------------------------------------------------
+# lab_count SITE NAME HOOK MATCH...: a named nftables counter NAME on SITE's router
+# counting the packets that match MATCH (nft syntax, e.g. iifname "lan" oifname "lan")
+# at HOOK (prerouting, input, forward, output, postrouting). It lives in its own table
+# "labcount" at priority -150: after conntrack, before NAT and before the router's
+# filter, so packets the filter drops are counted too.
+lab_count() {
+  local site=$1 name=$2 hook=$3 ns
+  shift 3
+  ns=$(lab_ns "$site/r") || exit 1
+  printf 'table ip labcount {\n  counter %s { }\n  chain %s { type filter hook %s priority -150; policy accept; }\n}\n' \
+    "$name" "$hook" "$hook" | ip netns exec "$ns" nft -f - || lab_fail "counter $name on $site"
+  ip netns exec "$ns" nft add rule ip labcount "$hook" "$@" counter name "$name" ||
+    lab_fail "rule for counter $name on $site: $*"
+}
+
+# lab_count_read SITE NAME: "PACKETS BYTES" of a lab_count counter.
+lab_count_read() {
+  local ns out
+  ns=$(lab_ns "$1/r") || exit 1
+  out=$(ip netns exec "$ns" nft list counter ip labcount "$2") || lab_fail "read counter $2 on $1"
+  sed -n 's/.*packets \([0-9]*\) bytes \([0-9]*\).*/\1 \2/p' <<<"$out"
+}
+
 # lab_sweep_stale: for manual use after a run was killed with SIGKILL (no trap runs
 # then): deletes lab namespaces whose owning shell ($$ in the prefix) is gone. Never
 # called by tests, since it touches namespaces this run did not create.
