@@ -1,9 +1,12 @@
 """Byte pumps and a timed request/answer for the NAT lab tests; every mode ends by itself.
 
-  lab_io.py send FILE [--rate BYTES_PER_S] [--hold-file F] [--hold-max SECS]
-      Writes FILE to stdout (paced to --rate if given), then keeps stdout open until
-      the file F exists or --hold-max seconds have passed (default 0), then exits.
-      Used as punch's stdin: holding it open keeps the session up after the data.
+  lab_io.py send FILE [--rate BYTES_PER_S] [--start-file F --start-max SECS]
+                      [--hold-file F] [--hold-max SECS]
+      Waits until the file --start-file exists (at most --start-max seconds, then
+      sends anyway), writes FILE to stdout (paced to --rate if given), then keeps
+      stdout open until the file --hold-file exists or --hold-max seconds have passed
+      (default 0), then exits. Used as punch's stdin: holding it open keeps the session
+      up after the data.
   lab_io.py recv OUT [--stamp F]
       Copies stdin to OUT; writes the wall-clock time (seconds since the epoch) of the
       first byte to F. Used as punch's stdout: time-to-first-byte.
@@ -34,8 +37,18 @@ PACE_SLICE_S = 0.02  # a paced sender writes rate * 20 ms at a time
 POLL_S = 0.05        # how often a hold checks for its release file
 
 
+def wait_file(path, secs):
+    deadline = time.monotonic() + secs
+    while time.monotonic() < deadline:
+        if path and os.path.exists(path):
+            return
+        time.sleep(POLL_S)
+
+
 def send(args):
     out = sys.stdout.buffer
+    if args.start_file:
+        wait_file(args.start_file, args.start_max)
     rate = args.rate
     start = time.monotonic()
     sent = 0
@@ -52,11 +65,7 @@ def send(args):
                 ahead = sent / rate - (time.monotonic() - start)
                 if ahead > 0:
                     time.sleep(ahead)
-    deadline = time.monotonic() + args.hold_max
-    while time.monotonic() < deadline:
-        if args.hold_file and os.path.exists(args.hold_file):
-            break
-        time.sleep(POLL_S)
+    wait_file(args.hold_file, args.hold_max)
     return 0
 
 
@@ -159,6 +168,8 @@ def main():
     s = sub.add_parser("send")
     s.add_argument("file")
     s.add_argument("--rate", type=float, default=0)
+    s.add_argument("--start-file", default="")
+    s.add_argument("--start-max", type=float, default=60)
     s.add_argument("--hold-file", default="")
     s.add_argument("--hold-max", type=float, default=0)
     r = sub.add_parser("recv")
