@@ -487,18 +487,23 @@ lab_path_history() {
 
 # lab_wait_path EVENTS PATH SECS [AFTER]: waits (bounded) for a path event of PATH
 # (relay or direct) stamped at or after AFTER (epoch seconds, default 0); prints
-# "EPOCH ADDRESS" of the first such event and returns 0, or returns 1 on timeout. It
-# does not fail the test itself: the caller says which pair and what path it saw.
+# "EPOCH ADDRESS" of the first such event and returns 0, or returns 1 after SECS of
+# wall-clock time. It does not fail the test itself: the caller says which pair and
+# what path it saw. The file is parsed again only when it grew.
 lab_wait_path() {
-  local file=$1 path=$2 limit=$(($3 * 10)) after=${4:-0} n hit
-  for ((n = 0; n <= limit; n++)); do
-    if grep -q "\"path\":\"$path\"" "$file" 2>/dev/null; then
+  local file=$1 path=$2 secs=$3 after=${4:-0} n size last=-1 hit deadline
+  deadline=$(awk -v now="$(lab_now)" -v s="$secs" 'BEGIN { printf "%.3f", now + s }')
+  for ((n = 0; n < secs * 20 + 20; n++)); do
+    size=$(stat -c %s "$file" 2>/dev/null || echo 0)
+    if [ "$size" != "$last" ] && grep -q "\"path\":\"$path\"" "$file" 2>/dev/null; then
+      last=$size
       # ts has millisecond resolution: accept an event stamped up to 1 ms before AFTER.
       hit=$(lab_paths "$file" | awk -v p="$path" -v t="$after" \
         '$2 == p && $1 >= t - 0.001 { print $1, $3; exit }')
       [ -n "$hit" ] && { echo "$hit"; return 0; }
     fi
-    [ "$n" -lt "$limit" ] && sleep 0.1
+    awk -v now="$(lab_now)" -v d="$deadline" 'BEGIN { exit !(now >= d) }' && return 1
+    sleep 0.05
   done
   return 1
 }

@@ -7,15 +7,17 @@
       stdout open until the file --hold-file exists or --hold-max seconds have passed
       (default 0), then exits. Used as punch's stdin: holding it open keeps the session
       up after the data.
-  lab_io.py recv OUT [--stamp F]
+  lab_io.py recv OUT [--stamp F] [--expect N --done F]
       Copies stdin to OUT; writes the wall-clock time (seconds since the epoch) of the
-      first byte to F. Used as punch's stdout: time-to-first-byte.
+      first byte to the --stamp file (time-to-first-byte), and the time the N-th byte
+      arrived to the --done file. Used as punch's stdout.
   lab_io.py echo-server HOST PORT [--lifetime SECS]
       TCP echo server (each connection gets back what it sends); prints 'listening'
       once bound; exits after --lifetime seconds (default 180).
   lab_io.py ask HOST PORT [--delay SECS] [--timeout SECS] [--payload TEXT]
-      Sleeps --delay, connects, sends TEXT, waits for the same bytes back; prints
-      'answered in N ms' (exit 0) or 'no answer: REASON' (exit 1). The time counts from
+      Sleeps --delay, prints 'asking at EPOCH', connects, sends TEXT, waits for the
+      same bytes back; prints 'answered in N ms' (exit 0) or 'no answer: REASON'
+      (exit 1). The time counts from
       the connect call, so it includes opening the stream through the tunnel.
   lab_io.py paths EVENTS
       Prints one line per "path" event of a punch --events file: EPOCH PATH ADDRESS
@@ -71,18 +73,29 @@ def send(args):
 
 def recv(args):
     inp = sys.stdin.buffer.raw
-    stamped = False
+    total = 0
+    done = False
     with open(args.out, "wb") as out:
         while True:
             chunk = inp.read(CHUNK)
             if not chunk:
                 break
-            if not stamped and args.stamp:
-                with open(args.stamp, "w") as s:
-                    s.write("%.6f\n" % time.time())
-                stamped = True
+            now = time.time()
+            if total == 0 and args.stamp:
+                stamp(args.stamp, now)
             out.write(chunk)
+            total += len(chunk)
+            if not done and args.done and total >= args.expect:
+                out.flush()
+                stamp(args.done, now)
+                done = True
     return 0
+
+
+def stamp(path, t):
+    with open(path + ".tmp", "w") as s:
+        s.write("%.6f\n" % t)
+    os.replace(path + ".tmp", path)
 
 
 def echo_server(args):
@@ -118,6 +131,7 @@ def echo_server(args):
 def ask(args):
     time.sleep(args.delay)
     want = args.payload.encode()
+    print("asking at %.3f" % time.time(), flush=True)
     start = time.monotonic()
     try:
         s = socket.create_connection((args.host, args.port), timeout=args.timeout)
@@ -175,6 +189,8 @@ def main():
     r = sub.add_parser("recv")
     r.add_argument("out")
     r.add_argument("--stamp", default="")
+    r.add_argument("--expect", type=int, default=0)
+    r.add_argument("--done", default="")
     e = sub.add_parser("echo-server")
     e.add_argument("host")
     e.add_argument("port", type=int)

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# shellcheck disable=SC2015  # "[ cond ] && a || b": the assignments cannot fail
+# shellcheck disable=SC2015,SC2016  # "[ c ] && a || b": a cannot fail; bash -c '...$1'
+# scripts expand in the inner shell, on purpose
 # The NAT matrix: punch between every unordered pair of router types (open, fw, easy,
 # hard, pool, same-same included: 15 pairs). Per pair, in a lab of its own (core,
 # rendezvous, listener site of type X, connector site of type Y):
@@ -85,7 +86,7 @@ run_pair() {
       done_at=$(lab_now)
       break
     fi
-    kill -0 "$c_pid" 2>/dev/null && kill -0 "$l_pid" 2>/dev/null || break
+    { kill -0 "$c_pid" && kill -0 "$l_pid"; } 2>/dev/null || break
     sleep 0.1
   done
   [ -n "$done_at" ] || { status=fail; note="transfer incomplete: listener got $lsz, connector got $csz of $size bytes;"; }
@@ -225,7 +226,8 @@ echo "total ${SECONDS}s"
 if [ "${#MECH_FAIL[@]}" -gt 0 ]; then
   for m in "${MECH_FAIL[@]}"; do
     echo "--- pair ${m%%:*}" >&2
-    f="$LAB_WORK/pair-$(sed 's/ x /-/' <<<"${m%%:*}").out"
+    pair=${m%%:*}
+    f="$LAB_WORK/pair-${pair/ x /-}.out"
     [ -f "$f" ] && tail -n 40 "$f" >&2
   done
   printf 'FAIL (transfer): %s\n' "${MECH_FAIL[@]}" >&2

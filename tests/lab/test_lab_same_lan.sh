@@ -61,7 +61,10 @@ lab_wait_for "$W/c.events" '"event":"session_up"' 10
 # --- direct over the LAN -----------------------------------------------------------
 C_DIRECT=$(lab_wait_path "$W/c.events" direct "$DIRECT_WAIT" "$T0") || C_DIRECT=""
 L_DIRECT=$(lab_wait_path "$W/l.events" direct 2 "$T0") || L_DIRECT=""
-[ -n "$C_DIRECT" ] && TTD=$(lab_elapsed "$T0" "${C_DIRECT%% *}") || TTD=-
+TTD=-
+L_TTD=-
+[ -z "$C_DIRECT" ] || TTD=$(lab_elapsed "$T0" "${C_DIRECT%% *}")
+[ -z "$L_DIRECT" ] || L_TTD=$(lab_elapsed "$T0" "${L_DIRECT%% *}")
 sleep 1 # a direct path that does not last shows in the last path event
 
 # --- the transfer, after the path settled --------------------------------------------
@@ -74,7 +77,7 @@ for ((n = 0; n < TRANSFER_MAX * 10; n++)); do
   lsz=$(stat -c %s "$W/l.out" 2>/dev/null || echo 0)
   csz=$(stat -c %s "$W/c.out" 2>/dev/null || echo 0)
   if [ "$lsz" -ge "$SIZE" ] && [ "$csz" -ge "$SIZE" ]; then done_at=$(lab_now); break; fi
-  kill -0 "$C_PID" 2>/dev/null && kill -0 "$L_PID" 2>/dev/null || break
+  { kill -0 "$C_PID" && kill -0 "$L_PID"; } 2>/dev/null || break
   sleep 0.1
 done
 read -r OUT_P1 OUT_B1 <<<"$(lab_count_read s udp_out)"
@@ -92,7 +95,7 @@ XFER=-
 [ -n "$done_at" ] && XFER=$(lab_elapsed "$TX0" "$done_at")
 echo "same LAN ($LAB_PREFIX), two hosts behind one easy router ($WAN):"
 echo "  listener $H1, connector $H2"
-echo "  time to direct (connector):              ${TTD} s"
+echo "  time to direct after starting connect:   connector ${TTD} s, listener ${L_TTD} s"
 echo "  connector's last path:                   $C_LAST (history $(lab_path_history "$W/c.events"))"
 echo "  listener's last path:                    $L_LAST (history $(lab_path_history "$W/l.events"))"
 echo "  ${SIZE_MB} MB each way after the path settled:    ${XFER} s"
