@@ -11,7 +11,8 @@
 #   - the final path (the last path event on each side) is direct for every pair of
 #     {open, fw, easy} and for hard or pool against open, relay for the rest.
 # Pairs run PUNCH_LAB_MATRIX_JOBS (5) at a time, each by this script re-run with
-# --pair X Y RESULT (own lab_init: own prefix, namespaces and cleanup).
+# --pair X Y RESULT (own lab_init: own prefix, namespaces and cleanup); their
+# transfers take turns (a lock), so the figures do not measure CPU contention.
 # With PUNCH_LAB_DIRECT=soft a wrong final path is reported but does not fail the
 # test (for checking the rest against a binary without the direct path).
 # Run as root: PUNCH_BIN=build/punch PUNCH_TOOLS=build bash tests/lab/test_lab_matrix.sh
@@ -29,6 +30,7 @@ DIRECT_WAIT=10   # s after starting connect within which a pair must go direct; 
                  # expected to stay relayed are watched as long, so a wrong direct shows
 SETTLE=2         # s a direct path must last before the final path is read
 EXIT_MAX=20      # s for both ends to exit once the connector's stdin closes
+LOCK_MAX=90      # s a pair may wait for its turn to transfer
 PAIR_MAX=150     # s for one pair, setup and cleanup included (timeout -s TERM)
 BUDGET=270       # s for the whole matrix (CTest kills at 300)
 
@@ -49,6 +51,7 @@ expect_path() {
 run_pair() {
   local x=$1 y=$2 result=$3 data_a=$4 data_b=$5
   local punch=${PUNCH_BIN:?PUNCH_BIN must point at the punch binary}
+  : "${MATRIX_LOCK:?the matrix passes MATRIX_LOCK}"
   local size=$((SIZE_MB * 1024 * 1024)) note="" status=ok
   lab_init
   LAB_RV_LIFETIME=$PAIR_MAX
@@ -66,6 +69,11 @@ run_pair() {
   local l_pid=$LAB_LAST_PID
   lab_wait_for "$w/l.events" '"event":"registered"' 10
 
+  # The transfers of the pairs take turns (one lock for the matrix): five at once on a
+  # shared machine made time-to-first-byte a measure of CPU contention. Setup and the
+  # wait for a direct path still overlap with other pairs.
+  exec 9>>"$MATRIX_LOCK"
+  flock -w "$LOCK_MAX" 9 || lab_fail "pair $x x $y: no turn within ${LOCK_MAX}s"
   local t0
   t0=$(lab_now)
   lab_spawn c connector timeout "$PAIR_MAX" env DATA_A="$data_a" OUT="$w/c.out" \
@@ -89,6 +97,7 @@ run_pair() {
     { kill -0 "$c_pid" && kill -0 "$l_pid"; } 2>/dev/null || break
     sleep 0.1
   done
+  flock -u 9
   [ -n "$done_at" ] || { status=fail; note="transfer incomplete: listener got $lsz, connector got $csz of $size bytes;"; }
 
   # Give the pair its chance to go direct (it may do so during or after the transfer),
@@ -183,7 +192,7 @@ while [ "$next" -lt "${#PAIRS[@]}" ] || [ "${#WORKER_PAIR[@]}" -gt 0 ]; do
   reap_workers
   while [ "$next" -lt "${#PAIRS[@]}" ] && [ "${#WORKER_PAIR[@]}" -lt "$JOBS" ]; do
     read -r x y <<<"${PAIRS[next]}"
-    timeout -s TERM "$PAIR_MAX" bash "$0" --pair "$x" "$y" "$LAB_WORK/result-$x-$y" \
+    MATRIX_LOCK="$LAB_WORK/transfer.lock" timeout -s TERM "$PAIR_MAX" bash "$0" --pair "$x" "$y" "$LAB_WORK/result-$x-$y" \
       "$LAB_WORK/a.bin" "$LAB_WORK/b.bin" >"$LAB_WORK/pair-$x-$y.out" 2>&1 &
     WORKER_PAIR[$!]="$x-$y"
     next=$((next + 1))
