@@ -85,6 +85,14 @@ lab__cleanup() {
         [ -f "$f" ] && { echo "--- $f" >&2; tail -n 15 "$f" >&2; }
       done
     fi
+    if [ -n "${PUNCH_LAB_KEEP:-}" ]; then
+      # Logs, events and results (files under 2 MB: not the test data, no keys) for a
+      # look later.
+      if mkdir -p "$PUNCH_LAB_KEEP/$LAB_PREFIX" && (cd "$LAB_WORK" && find . -type f \
+        -size -2M ! -name '*.key' -exec cp --parents {} "$PUNCH_LAB_KEEP/$LAB_PREFIX/" \;); then
+        echo "lab: logs kept in $PUNCH_LAB_KEEP/$LAB_PREFIX" >&2
+      fi
+    fi
     rm -rf "$LAB_WORK"
   fi
   exit "$rc"

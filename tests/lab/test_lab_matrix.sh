@@ -65,7 +65,7 @@ run_pair() {
   lab_spawn l listener timeout "$PAIR_MAX" env DATA_B="$data_b" OUT="$w/l.out" \
     bash -c 'exec "$@" <"$DATA_B" >"$OUT"' _ \
     "$punch" listen -r "$LAB_RV_ENDPOINT" -k "$w/listener.key" --allow "$c_id" \
-    --events "$w/l.events"
+    --events "$w/l.events" -v
   local l_pid=$LAB_LAST_PID
   lab_wait_for "$w/l.events" '"event":"registered"' 10
 
@@ -82,7 +82,7 @@ run_pair() {
       python3 "$IO" send "$DATA_A" --hold-file "$REL" --hold-max "$HOLD" |
         "$@" | python3 "$IO" recv "$OUT" --stamp "$STAMP"' _ \
     "$punch" connect -r "$LAB_RV_ENDPOINT" -k "$w/connector.key" "$l_id" \
-    --events "$w/c.events"
+    --events "$w/c.events" -v
   local c_pid=$LAB_LAST_PID
 
   # Both streams complete (bounded); a dead end point stops the wait.
@@ -129,6 +129,8 @@ run_pair() {
   echo "$x $y $status $ttfb $ttd $transfer $(lab_last_path "$w/c.events") \
 $(lab_last_path "$w/l.events") $(lab_path_history "$w/c.events") \
 $(lab_path_history "$w/l.events") ${note:--}" >"$result"
+  # Logs and events stay with the matrix (its work dir), for the failure report.
+  mkdir -p "$result.d" && cp "$w"/*.log "$w"/*.events "$result.d/" 2>/dev/null || true
   if [ "$status" != ok ]; then
     echo "pair $x x $y: $note" >&2
     exit 1
@@ -203,6 +205,7 @@ done
 # --- table and verdicts ------------------------------------------------------------
 MECH_FAIL=()
 PATH_FAIL=()
+PATH_FAIL_PAIRS=()
 ROWS=()
 for p in "${PAIRS[@]}"; do
   read -r x y <<<"$p"
@@ -217,6 +220,7 @@ for p in "${PAIRS[@]}"; do
     <"$LAB_WORK/result-$x-$y"
   [ "$status" = ok ] && [ "$rc" = 0 ] || MECH_FAIL+=("$x x $y: $note (exit $rc)")
   if [ "$cpath" != "$want" ] || [ "$lpath" != "$want" ]; then
+    PATH_FAIL_PAIRS+=("$x-$y")
     PATH_FAIL+=("listener behind $x, connector behind $y: want final path $want; connector's last path $cpath $caddr (history $chist), listener's $lpath $laddr (history $lhist)")
   fi
   ROWS+=("$(printf '%-5s %-5s %-5s %8s %8s %8s  %-26s %-26s %-6s' "$x" "$y" "$status" "$transfer" \
@@ -242,7 +246,13 @@ if [ "${#MECH_FAIL[@]}" -gt 0 ]; then
   printf 'FAIL (transfer): %s\n' "${MECH_FAIL[@]}" >&2
 fi
 [ "${#MECH_FAIL[@]}" = 0 ] || lab_fail "${#MECH_FAIL[@]} pair(s) failed the transfer checks"
-# The final path, judged apart (PUNCH_LAB_DIRECT=soft only reports it).
+# The final path, judged apart (PUNCH_LAB_DIRECT=soft only reports it), with the end of
+# both ends' logs (-v: candidates and probes) of each pair on the wrong path.
+for p in "${PATH_FAIL_PAIRS[@]}"; do
+  for f in "$LAB_WORK/result-$p.d/listener.log" "$LAB_WORK/result-$p.d/connector.log"; do
+    [ -s "$f" ] && { echo "--- pair $p: $(basename "$f") (last 15 lines)" >&2; tail -n 15 "$f" >&2; }
+  done
+done
 for m in "${PATH_FAIL[@]}"; do lab_direct_fail "$m"; done
 lab_direct_verdict
 echo "PASS: ${#PAIRS[@]} pairs"
