@@ -503,7 +503,7 @@ lab_wait_path() {
   deadline=$(awk -v now="$(lab_now)" -v s="$secs" 'BEGIN { printf "%.3f", now + s }')
   for ((n = 0; n < secs * 20 + 20; n++)); do
     size=$(stat -c %s "$file" 2>/dev/null || echo 0)
-    if [ "$size" != "$last" ] && grep -q "\"path\":\"$path\"" "$file" 2>/dev/null; then
+    if [ "$size" != "$last" ] && grep -q "\"path\": *\"$path\"" "$file" 2>/dev/null; then
       last=$size
       # ts has millisecond resolution: accept an event stamped up to 1 ms before AFTER.
       hit=$(lab_paths "$file" | awk -v p="$path" -v t="$after" \
