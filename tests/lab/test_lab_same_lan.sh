@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
 # Same LAN: listener and connector are two hosts behind one easy router. Asserts:
 #   - 10 MB each way, sent once the session is up, arrive intact; both ends exit 0;
-#   - the router sees no hairpin: no datagram from the LAN addressed to its own public
-#     address (what a hairpinning NAT would turn around), and no packet routed from
-#     the LAN back into the LAN (nftables counters on the router);
+#   - no hairpin, counted by nftables on the router: no packet routed from the LAN back
+#     into the LAN (this router cannot hairpin: a datagram to its own public address
+#     is answered with port unreachable), and during the transfer the datagrams from
+#     the LAN to the router's public address (what a hairpinning NAT would turn
+#     around) carry under 1 % of the bytes moved: probes of the peer's reflexive
+#     candidate are fine (they are printed), data is not;
 #   - direct path (judged apart, PUNCH_LAB_DIRECT=soft only reports): each side's last
 #     path event is direct to the other's LAN address (198.51.100.x), and the 10 MB
 #     sent after that do not leave the site (UDP out of the router's wan during the
@@ -69,6 +72,7 @@ sleep 1 # a direct path that does not last shows in the last path event
 
 # --- the transfer, after the path settled --------------------------------------------
 read -r OUT_P0 OUT_B0 <<<"$(lab_count_read s udp_out)"
+read -r HP_P0 HP_B0 <<<"$(lab_count_read s hairpin_attempt)"
 touch "$W/go"
 TX0=$(lab_now)
 SIZE=$((SIZE_MB * 1024 * 1024))
@@ -81,6 +85,7 @@ for ((n = 0; n < TRANSFER_MAX * 10; n++)); do
   sleep 0.1
 done
 read -r OUT_P1 OUT_B1 <<<"$(lab_count_read s udp_out)"
+read -r HP_P1 HP_B1 <<<"$(lab_count_read s hairpin_attempt)"
 C_LAST=$(lab_last_path "$W/c.events")
 L_LAST=$(lab_last_path "$W/l.events")
 touch "$W/release"
@@ -100,7 +105,8 @@ echo "  connector's last path:                   $C_LAST (history $(lab_path_his
 echo "  listener's last path:                    $L_LAST (history $(lab_path_history "$W/l.events"))"
 echo "  ${SIZE_MB} MB each way after the path settled:    ${XFER} s"
 echo "  UDP out of the site during the transfer: $((OUT_P1 - OUT_P0)) packets, $((OUT_B1 - OUT_B0)) bytes"
-echo "  hairpin: to the router's public address: $HP_P datagrams; routed LAN->LAN: $HR_P packets"
+echo "  to the router's public address from the LAN: $HP_P datagrams in all, $((HP_P1 - HP_P0)) ($((HP_B1 - HP_B0)) bytes) during the transfer"
+echo "  hairpinned (routed LAN->LAN):            $HR_P packets"
 echo "  total ${SECONDS}s"
 
 # --- verdicts ------------------------------------------------------------------------
@@ -109,7 +115,8 @@ echo "  total ${SECONDS}s"
 [ "$L_RC" = 0 ] || lab_fail "listener exited $L_RC"
 [ "$(sha256sum <"$W/a.bin")" = "$(sha256sum <"$W/l.out")" ] || lab_fail "connector->listener bytes differ"
 [ "$(sha256sum <"$W/b.bin")" = "$(sha256sum <"$W/c.out")" ] || lab_fail "listener->connector bytes differ"
-[ "$HP_P" = 0 ] || lab_fail "hairpin: $HP_P datagram(s) from the LAN to the router's public address $WAN"
+[ $(((HP_B1 - HP_B0) * 100)) -lt $((2 * SIZE)) ] ||
+  lab_fail "hairpin: $((HP_B1 - HP_B0)) bytes from the LAN to the router's public address $WAN during the transfer"
 [ "$HR_P" = 0 ] || lab_fail "hairpin: the router routed $HR_P packet(s) from the LAN back into it"
 
 want_c="direct $H1"
