@@ -85,6 +85,14 @@ lab__cleanup() {
         [ -f "$f" ] && { echo "--- $f" >&2; tail -n 15 "$f" >&2; }
       done
     fi
+    if [ -n "${PUNCH_LAB_KEEP:-}" ]; then
+      # Logs, events and results (files under 2 MB: not the test data, no keys) for a
+      # look later.
+      if mkdir -p "$PUNCH_LAB_KEEP/$LAB_PREFIX" && (cd "$LAB_WORK" && find . -type f \
+        -size -2M ! -name '*.key' -exec cp --parents {} "$PUNCH_LAB_KEEP/$LAB_PREFIX/" \;); then
+        echo "lab: logs kept in $PUNCH_LAB_KEEP/$LAB_PREFIX" >&2
+      fi
+    fi
     rm -rf "$LAB_WORK"
   fi
   exit "$rc"
@@ -153,10 +161,13 @@ lab__ns_add() {
   fi
 }
 
-# lab__offloads_off NS IF: realistic packet sizes through the lab (LAB.md).
+# lab__offloads_off NS IF: realistic packet sizes through the lab (LAB.md). Besides
+# tso/gso/gro, veth also carries UDP GSO batches whole (tx-udp-segmentation): punch
+# sends its datagrams in such batches, so without this a router would see (count,
+# drop, NAT) one 20+ KB super-packet per batch instead of each datagram.
 lab__offloads_off() {
-  ip netns exec "$1" ethtool -K "$2" tso off gso off gro off >/dev/null 2>&1 ||
-    lab_fail "ethtool -K $2 in $1"
+  ip netns exec "$1" ethtool -K "$2" tso off gso off gro off tx-udp-segmentation off \
+    >/dev/null 2>&1 || lab_fail "ethtool -K $2 in $1"
 }
 
 # lab__link NS1 IF1 NS2 IF2: a veth pair created directly inside the two namespaces
@@ -421,6 +432,139 @@ lab_conntrack() {
   shift
   [ -n "${LAB_SITE_INDEX[$spec]:-}" ] && spec="$spec/r"
   lab_exec "$spec" conntrack -L "$@" 2>/dev/null || true
+}
+
+# --- running punch in the lab ----------------------------------------------------
+# The directory of this file, and its byte pump / event reader (lab_io.py --help).
+LAB_LIB_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+LAB_IO="$LAB_LIB_DIR/lab_io.py"
+
+# lab_now: wall-clock time in seconds since the epoch (ns), comparable with event ts.
+lab_now() { date +%s.%N; }
+
+# lab_elapsed FROM [TO]: TO - FROM in seconds with two decimals (TO defaults to now).
+lab_elapsed() { awk -v a="$1" -v b="${2:-$(lab_now)}" 'BEGIN { printf "%.2f", b - a }'; }
+
+# lab_wait_pid PID SECS: waits (bounded) for a process started by lab_spawn to end and
+# returns its exit status; fails the test if it still runs after SECS.
+lab_wait_pid() {
+  local pid=$1 n limit=$(($2 * 20))
+  for ((n = 0; n < limit; n++)); do
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.05
+  done
+  kill -0 "$pid" 2>/dev/null && lab_fail "process $pid still running after ${2}s"
+  local rc=0
+  wait "$pid" || rc=$?
+  return "$rc"
+}
+
+# lab_keygen NAME: a punch key in $LAB_WORK/NAME.key; prints its node ID. Keys and
+# authorized_peers stay in $LAB_WORK (PUNCH_HOME), never in the caller's home.
+lab_keygen() {
+  export PUNCH_HOME="$LAB_WORK/home"
+  "${PUNCH_BIN:?PUNCH_BIN must point at the punch binary}" keygen -k "$LAB_WORK/$1.key"
+}
+
+# lab_rendezvous [PORT]: punch rendezvous on $LAB_RV:PORT (default 7000) in the rv
+# namespace, events in $LAB_WORK/rv.events, lifetime bounded by timeout(1) (default
+# 600 s, LAB_RV_LIFETIME); waits until it listens. Sets LAB_RV_ENDPOINT (HOST:PORT).
+lab_rendezvous() {
+  local port=${1:-7000}
+  LAB_RV_ENDPOINT="$LAB_RV:$port"
+  lab_spawn rv rendezvous timeout "${LAB_RV_LIFETIME:-600}" \
+    "${PUNCH_BIN:?PUNCH_BIN must point at the punch binary}" rendezvous \
+    -l "$LAB_RV_ENDPOINT" --events "$LAB_WORK/rv.events"
+  lab_wait_for "$LAB_WORK/rv.events" '"event":"listening"' 10
+}
+
+# lab_paths EVENTS: the "path" events of a punch --events file, one per line:
+# EPOCH PATH ADDRESS RTT_MS (EPOCH in seconds, from the event's ts).
+lab_paths() { python3 "$LAB_IO" paths "$1"; }
+
+# lab_last_path EVENTS: "PATH ADDRESS" of the last path event (the session's current
+# path), or "none -".
+lab_last_path() {
+  lab_paths "$1" | awk '{ p = $2 " " $3 } END { print (p == "" ? "none -" : p) }'
+}
+
+# lab_path_history EVENTS: the sequence of paths, e.g. "relay>direct>relay", or "none".
+lab_path_history() {
+  lab_paths "$1" | awk '{ h = (h == "" ? $2 : h ">" $2) } END { print (h == "" ? "none" : h) }'
+}
+
+# lab_wait_path EVENTS PATH SECS [AFTER]: waits (bounded) for a path event of PATH
+# (relay or direct) stamped at or after AFTER (epoch seconds, default 0); prints
+# "EPOCH ADDRESS" of the first such event and returns 0, or returns 1 after SECS of
+# wall-clock time. It does not fail the test itself: the caller says which pair and
+# what path it saw. The file is parsed again only when it grew.
+lab_wait_path() {
+  local file=$1 path=$2 secs=$3 after=${4:-0} n size last=-1 hit deadline
+  deadline=$(awk -v now="$(lab_now)" -v s="$secs" 'BEGIN { printf "%.3f", now + s }')
+  for ((n = 0; n < secs * 20 + 20; n++)); do
+    size=$(stat -c %s "$file" 2>/dev/null || echo 0)
+    if [ "$size" != "$last" ] && grep -q "\"path\": *\"$path\"" "$file" 2>/dev/null; then
+      last=$size
+      # ts has millisecond resolution: accept an event stamped up to 1 ms before AFTER.
+      hit=$(lab_paths "$file" | awk -v p="$path" -v t="$after" \
+        '$2 == p && $1 >= t - 0.001 { print $1, $3; exit }')
+      [ -n "$hit" ] && { echo "$hit"; return 0; }
+    fi
+    awk -v now="$(lab_now)" -v d="$deadline" 'BEGIN { exit !(now >= d) }' && return 1
+    sleep 0.05
+  done
+  return 1
+}
+
+# --- assertions about the direct path ----------------------------------------------
+# They are kept apart from the rest, so that the lab mechanics (topology, transfers,
+# timing, cleanup) can be checked against a binary without a direct path:
+# PUNCH_LAB_DIRECT=soft reports failed direct-path assertions without failing.
+LAB_DIRECT_FAILS=()
+
+# lab_direct_soft: true when direct-path assertions only report (PUNCH_LAB_DIRECT=soft).
+lab_direct_soft() { [ "${PUNCH_LAB_DIRECT:-}" = soft ]; }
+
+# lab_direct_fail MSG: records a failed direct-path assertion (say which pair and what
+# path was seen) and prints it at once; lab_direct_verdict judges them all at the end.
+lab_direct_fail() {
+  LAB_DIRECT_FAILS+=("$*")
+  echo "FAIL (direct path): $*" >&2
+}
+
+# lab_direct_verdict: fails the test if a direct-path assertion failed, unless soft.
+lab_direct_verdict() {
+  [ "${#LAB_DIRECT_FAILS[@]}" = 0 ] && return 0
+  if lab_direct_soft; then
+    echo "SOFT: ${#LAB_DIRECT_FAILS[@]} direct-path assertion(s) failed (printed above)," \
+      "not counted: PUNCH_LAB_DIRECT=soft" >&2
+    return 0
+  fi
+  lab_fail "${#LAB_DIRECT_FAILS[@]} direct-path assertion(s) failed"
+}
+
+# --- counting packets on a router ------------------------------------------------
+# lab_count SITE NAME HOOK MATCH...: a named nftables counter NAME on SITE's router
+# counting the packets that match MATCH (nft syntax, e.g. iifname "lan" oifname "lan")
+# at HOOK (prerouting, input, forward, output, postrouting). It lives in its own table
+# "labcount" at priority -150: after conntrack, before NAT and before the router's
+# filter, so packets the filter drops are counted too.
+lab_count() {
+  local site=$1 name=$2 hook=$3 ns
+  shift 3
+  ns=$(lab_ns "$site/r") || exit 1
+  printf 'table ip labcount {\n  counter %s { }\n  chain %s { type filter hook %s priority -150; policy accept; }\n}\n' \
+    "$name" "$hook" "$hook" | ip netns exec "$ns" nft -f - || lab_fail "counter $name on $site"
+  ip netns exec "$ns" nft add rule ip labcount "$hook" "$@" counter name "$name" ||
+    lab_fail "rule for counter $name on $site: $*"
+}
+
+# lab_count_read SITE NAME: "PACKETS BYTES" of a lab_count counter.
+lab_count_read() {
+  local ns out
+  ns=$(lab_ns "$1/r") || exit 1
+  out=$(ip netns exec "$ns" nft list counter ip labcount "$2") || lab_fail "read counter $2 on $1"
+  sed -n 's/.*packets \([0-9]*\) bytes \([0-9]*\).*/\1 \2/p' <<<"$out"
 }
 
 # lab_sweep_stale: for manual use after a run was killed with SIGKILL (no trap runs
