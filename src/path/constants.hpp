@@ -60,8 +60,11 @@ inline constexpr util::Duration kMaxCandidatesResend = 8s;
 /// below this share of the current RTT (hysteresis: no flapping between near equals).
 inline constexpr double kSwitchRttRatio = 0.75;
 /// A direct path whose expected answers stay away this long is dead (at least; see
-/// kDeadRttFactor): short enough to be back on the relay well within 3 s.
-inline constexpr util::Duration kMinDeadTimeout = 1s;
+/// kDeadRttFactor). The peer that only receives notices one such period after the
+/// sender fell back (its packets then come through the relay), so both ends are back
+/// on the relay within two periods: 1.6 s, well within the 3 s goal, and still many
+/// times the ACK delay (25 ms) on paths up to ~200 ms RTT.
+inline constexpr util::Duration kMinDeadTimeout = 800ms;
 /// ... or this many RTTs of the path plus kDeadSlack, if longer.
 inline constexpr int kDeadRttFactor = 3;
 /// ACK delay and jitter allowance in the dead timeout.
@@ -69,6 +72,11 @@ inline constexpr util::Duration kDeadSlack = 200ms;
 /// A direct path that carried nothing expecting an answer for this long gets a challenge:
 /// real NAT mappings die near 30 s, Linux's conntrack after 30 s unreplied / 120 s stream.
 inline constexpr util::Duration kDirectKeepalive = 15s;
+/// One challenge goes over a new direct path this long after the switch: Linux conntrack
+/// keeps a UDP flow on its short unreplied timeout (30 s by default, 10 s in the lab's
+/// lifetime test) unless a packet passes more than 2 s after the flow was created; then
+/// the stream timeout (120 s, or 20 s) applies. Probing happens in the first 2 s.
+inline constexpr util::Duration kStreamPromotionDelay = 3s;
 /// While on a direct path the relay leg gets a challenge this often: the rendezvous
 /// forgets a silent relay after 120 s, and falling back needs it alive.
 inline constexpr util::Duration kRelayKeepalive = 30s;

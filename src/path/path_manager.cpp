@@ -296,12 +296,22 @@ void PathManager::on_response(const wire::PathResponse& f, util::TimePoint now) 
 void PathManager::note_rx(const util::Address& from, util::TimePoint now) {
   static_cast<void>(now);
   last_rx_from_ = from;
-  if (direct_ && from == current_) awaiting_since_ = util::kNever;
+  if (direct_ && from == current_) {
+    awaiting_since_ = util::kNever;
+    relay_hint_ = false;
+  }
 }
 
 void PathManager::on_authenticated(const util::Address& from, util::TimePoint now) {
   note_rx(from, now);
-  if (from == relay_) return;
+  if (from == relay_) {
+    // Transport packets through the relay while we are direct: the peer gave the
+    // direct path up. Unless it answers there soon, so do we; a receiver that only
+    // sends ACKs would otherwise notice nothing until its next PING.
+    if (direct_ && awaiting_since_ == util::kNever) awaiting_since_ = now;
+    relay_hint_ = direct_;
+    return;
+  }
   learn_peer_reflexive(from, now);
   maybe_switch(now);
 }
@@ -372,11 +382,15 @@ void PathManager::switch_to(const Remote* r, util::TimePoint now) {
   switched_ = true;
   ++stats_.switches;
   awaiting_since_ = util::kNever;
+  relay_hint_ = false;
   last_answerable_sent_ = now;
   last_relay_sent_ = now;
   if (direct_) {
     backoff_ = kMinRoundBackoff;
     next_round_ = util::kNever;
+    promote_at_ = now + kStreamPromotionDelay;
+  } else {
+    promote_at_ = util::kNever;
   }
   emit({PathEvent::Kind::kSwitched, current_, direct_, r ? r->rtt : util::Duration{},
         r ? kind_name(r->candidate.kind) : "relay"});
@@ -385,6 +399,7 @@ void PathManager::switch_to(const Remote* r, util::TimePoint now) {
 void PathManager::fall_back(util::TimePoint now) {
   if (Remote* r = find(current_)) r->validated = false;
   emit({PathEvent::Kind::kLost, current_, true, {}, "no answer on the direct path"});
+  path_lost_ = true;
   switch_to(nullptr, now);
   // Another validated candidate (a second interface) may still work.
   maybe_switch(now);
@@ -459,6 +474,10 @@ void PathManager::on_timeout(util::TimePoint now) {
     if (awaiting_since_ != util::kNever && now - awaiting_since_ >= dead_timeout()) {
       fall_back(now);
     } else {
+      if (promote_at_ <= now) {
+        promote_at_ = util::kNever;
+        send_challenge(current_, now, 0);
+      }
       if (now - last_answerable_sent_ >= kDirectKeepalive) send_challenge(current_, now, 0);
       if (now - last_relay_sent_ >= kRelayKeepalive) {
         send_challenge(relay_, now, 0);
@@ -487,7 +506,7 @@ util::TimePoint PathManager::next_deadline() const {
   }
   if (direct_) {
     if (awaiting_since_ != util::kNever) t = std::min(t, awaiting_since_ + dead_timeout());
-    t = std::min(t, last_answerable_sent_ + kDirectKeepalive);
+    t = std::min({t, last_answerable_sent_ + kDirectKeepalive, promote_at_});
     t = std::min(t, last_relay_sent_ + kRelayKeepalive);
   }
   return t;
@@ -509,5 +528,7 @@ std::optional<PathEvent> PathManager::poll_event() {
 }
 
 bool PathManager::take_switched() { return std::exchange(switched_, false); }
+
+bool PathManager::take_path_lost() { return std::exchange(path_lost_, false); }
 
 }  // namespace punch::path

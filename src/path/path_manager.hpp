@@ -90,11 +90,18 @@ class PathManager {
   std::optional<PathEvent> poll_event();
   /// True once after each path change: the transport must restart its path model.
   bool take_switched();
+  /// True once after a change away from a path that stopped answering: what is in
+  /// flight on it will not arrive.
+  bool take_path_lost();
 
   /// Where transport packets go now.
   const util::Address& current() const { return current_; }
   /// True while current() is a direct path.
   bool direct() const { return direct_; }
+  /// True while transport packets should go to the relay too: we are direct, but the
+  /// peer's packets arrive through the relay (it gave the direct path up, or has not
+  /// validated it yet), so our ACKs may not reach it on the direct path.
+  bool mirror_to_relay() const { return direct_ && relay_hint_; }
   /// The relay address the session started on.
   const util::Address& relay() const { return relay_; }
   /// Counters.
@@ -147,6 +154,8 @@ class PathManager {
   util::Address current_;
   bool direct_ = false;
   bool switched_ = false;
+  bool relay_hint_ = false;  // the peer's transport packets came through the relay
+  bool path_lost_ = false;
 
   std::vector<wire::Candidate> local_;
   std::uint64_t local_seq_ = 1;  // version of local_; the first list is 1
@@ -172,6 +181,7 @@ class PathManager {
   util::TimePoint awaiting_since_ = util::kNever;  // first unanswered send on the direct path
   util::TimePoint last_answerable_sent_{};
   util::TimePoint last_relay_sent_{};
+  util::TimePoint promote_at_ = util::kNever;  // one challenge to make the flow a "stream"
   util::Address last_rx_from_;
 
   std::deque<PathTransmit> out_;

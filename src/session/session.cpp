@@ -102,8 +102,10 @@ void Session::process_path_packet(const wire::SessionPacket& packet, const util:
 void Session::after_input(util::TimePoint now) {
   // Packets in flight on the old path are still acknowledged when they arrive; only
   // the estimates of the path (RTT, bandwidth, MTU) start over.
+  const bool lost = path_.take_path_lost();
   if (path_.take_switched() && established()) {
     connection_->reset_path(now);
+    if (lost) connection_->abandon_in_flight(now);
     // A first RTT sample of the new path, even when the session is idle.
     connection_->ping();
   }
@@ -173,6 +175,9 @@ void Session::flush(util::TimePoint now) {
   after_input(now);
   while (auto out = connection_->poll_send(now, kMaxPayload)) {
     seal_and_send(out->packet_number, out->payload, path_.current(), 0);
+    // The same sealed bytes through the relay as well: the transport drops whichever
+    // copy arrives second.
+    if (path_.mirror_to_relay()) sink_->send(path_.relay(), scratch_);
     path_.on_sent(out->answer_expected, now);
   }
   if (connection_->closed()) end(connection_->close_reason());

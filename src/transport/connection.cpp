@@ -976,6 +976,11 @@ void Connection::set_datagram_overhead(std::size_t bytes) {
   state_->set_datagram_size(state_->datagram_size);
 }
 
+void Connection::abandon_in_flight(util::TimePoint now) {
+  State& s = *state_;
+  s.tracker.abandon_in_flight(now, s);
+}
+
 void Connection::reset_path(util::TimePoint now) {
   State& s = *state_;
   s.reset_mtu(now);

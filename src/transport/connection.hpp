@@ -124,6 +124,9 @@ class Connection {
   void set_datagram_overhead(std::size_t bytes);
   /// Restarts RTT estimation, congestion control and the path MTU, for a new network path.
   void reset_path(util::TimePoint now);
+  /// The path the packets in flight took is dead: resend their contents now (on the new
+  /// path) instead of after loss detection; not a congestion signal.
+  void abandon_in_flight(util::TimePoint now);
 
  private:
   struct State;

@@ -158,6 +158,14 @@ void SentPacketTracker::declare_lost(Entry& e, util::TimePoint now, LossListener
   listener.on_packet_lost(e.packet);
 }
 
+void SentPacketTracker::abandon_in_flight(util::TimePoint now, LossListener& listener) {
+  for (Entry& e : packets_) {
+    if (e.state == State::kInFlight) declare_lost(e, now, listener);
+  }
+  loss_time_ = util::kNever;
+  pop_resolved(now);
+}
+
 util::TimePoint SentPacketTracker::deadline() const {
   if (loss_time_ != util::kNever) return loss_time_;
   if (ack_eliciting_in_flight_ == 0) return util::kNever;

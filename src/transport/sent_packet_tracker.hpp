@@ -96,6 +96,10 @@ class SentPacketTracker {
   /// Calls `f(const SentPacket&)` for up to `count` oldest packets still in flight.
   template <typename F>
   void for_oldest_in_flight(std::size_t count, F&& f) const;
+  /// Declares every packet in flight lost at once, without a congestion signal: they were
+  /// sent on a path that died, and waiting for loss detection on the new path (whose RTT
+  /// is not known yet) would stall the session for a PTO or more.
+  void abandon_in_flight(util::TimePoint now, LossListener& listener);
   /// Restarts the PTO backoff (a new path).
   void reset_backoff() { pto_count_ = 0; }
   /// Returns the reordering thresholds to their RFC defaults (a new path).

@@ -70,6 +70,7 @@ struct ConntrackEntry {
   /// True when an unsolicited inbound datagram to the router itself created it.
   bool local = false;
   bool seen_reply = false;    ///< A datagram matched the reply tuple.
+  util::TimePoint created{};  ///< When its first datagram passed.
   util::TimePoint expires{};  ///< Gone at this time unless refreshed.
 };
 

@@ -147,12 +147,23 @@ TEST_CASE("sim_nat: unreplied entries live udp_timeout, replied ones udp_timeout
 
   CHECK(nat.is_reply(kServer, *unreplied, t0 + 29s));
   CHECK_FALSE(nat.is_reply(kServer, *unreplied, t0 + 30s));
-  CHECK_FALSE(nat.inbound(kServer, *unreplied, t0 + 30s));        // Expired: filtered.
-  CHECK(nat.inbound(kServer, *replied, t0 + 120s) == other_lan);  // Refreshed at 1 s.
+  CHECK_FALSE(nat.inbound(kServer, *unreplied, t0 + 30s));  // Expired: filtered.
+  // Replied within its first 2 s, the flow still has the short timeout (Linux)...
+  CHECK(nat.is_reply(kServer, *replied, t0 + 31s - 1ns));
+  // ...until a packet passes after those 2 s: then the stream timeout applies.
+  REQUIRE(nat.outbound(other_lan, kServer, t0 + 3s) == replied);
+  CHECK(nat.inbound(kServer, *replied, t0 + 120s) == other_lan);  // Refreshed at 3 s.
   nat.expire(t0 + 240s - 1ns);
   CHECK(nat.mapping(other_lan, kServer));
   nat.expire(t0 + 240s);
   CHECK_FALSE(nat.mapping(other_lan, kServer));
+  // A flow that goes quiet after a quick exchange dies after the short timeout.
+  const Address third_lan = Address::v4(198, 51, 100, 12, 7000);
+  const auto quick = nat.outbound(third_lan, kServer, t0 + 250s);
+  REQUIRE(quick);
+  REQUIRE(nat.inbound(kServer, *quick, t0 + 251s) == third_lan);
+  nat.expire(t0 + 281s);
+  CHECK_FALSE(nat.mapping(third_lan, kServer));
 
   // Each outbound datagram refreshes, and the timeouts are configurable.
   nat.set_timeouts(10s, 20s);
