@@ -243,6 +243,29 @@ TEST_CASE("a dead direct path falls back to the relay in time, and the session g
   CHECK(p.now - healed <= path::kSlowRoundInterval + 5s);
 }
 
+TEST_CASE(
+    "a receiver that only acknowledges follows its peer back to the relay, mirroring meanwhile") {
+  Pair p;
+  p.busy = {true, false};  // A sends; B only answers (ACKs, which expect nothing)
+  p.start();
+  REQUIRE(p.run_until([&] { return p.both_direct(); }, 5s));
+  p.run_until([] { return false; }, 1s);
+  p.blocked = true;
+  const util::TimePoint cut = p.now;
+  bool mirrored = false;
+  REQUIRE(p.run_until(
+      [&] {
+        mirrored = mirrored || p.ends[1].mirror_to_relay();
+        return !p.ends[1].direct();
+      },
+      5s));
+  MESSAGE("receiver back on the relay "
+          << std::chrono::duration<double, std::milli>(p.now - cut).count() << " ms after the cut");
+  CHECK_FALSE(p.ends[0].direct());
+  CHECK(mirrored);
+  CHECK(p.now - cut <= 2 * path::kMinDeadTimeout + 100ms);
+}
+
 TEST_CASE("an idle direct path gets keepalives below the NAT mapping lifetime, and the relay too") {
   Pair p;
   p.start();

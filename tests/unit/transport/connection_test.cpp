@@ -360,6 +360,32 @@ TEST_CASE("connection: reset_path() restarts RTT and congestion state") {
   CHECK(c.stats().congestion_window == kInitialWindow);
 }
 
+TEST_CASE("connection: abandon_in_flight() resends at once what a dead path swallowed") {
+  Connection c(Role::kClient, kT0);
+  const StreamId id = c.open_stream();
+  REQUIRE(c.write(id, util::Bytes(8000, 7)) == 8000);
+  std::vector<OutPacket> first;
+  while (auto p = c.poll_send(kT0, kMax)) first.push_back(std::move(*p));
+  REQUIRE_FALSE(first.empty());
+  REQUIRE(c.stats().bytes_in_flight > 0);
+  // Nothing more to send until loss detection would fire (a PTO away).
+  CHECK_FALSE(c.poll_send(kT0 + 1ms, kMax));
+  CHECK(c.next_deadline() > kT0 + 100ms);
+
+  c.reset_path(kT0 + 1ms);
+  c.abandon_in_flight(kT0 + 1ms);
+  CHECK(c.stats().packets_lost >= first.size());
+  std::uint64_t resent = 0;
+  while (auto p = c.poll_send(kT0 + 1ms, kMax)) {
+    CHECK(p->packet_number > first.back().packet_number);  // new numbers, never reused
+    for (const Frame& f : frames_of(*p)) {
+      if (const auto* sf = std::get_if<StreamFrame>(&f)) resent += sf->data.size();
+    }
+  }
+  // Every stream byte goes out again right away (as far as the fresh window allows).
+  CHECK(resent >= std::min<std::uint64_t>(8000, kInitialWindow / 2));
+}
+
 }  // namespace punch::transport
 
 namespace punch::transport {
