@@ -307,16 +307,23 @@ void PathManager::note_rx(const util::Address& from, util::TimePoint now) {
   }
 }
 
-void PathManager::on_authenticated(const util::Address& from, util::TimePoint now) {
+void PathManager::on_authenticated(const util::Address& from, std::uint64_t packet_number,
+                                   util::TimePoint now) {
   note_rx(from, now);
   if (from == relay_) {
-    // Transport packets through the relay while we are direct: the peer gave the
-    // direct path up. Unless it answers there soon, so do we; a receiver that only
-    // sends ACKs would otherwise notice nothing until its next PING.
-    if (direct_ && awaiting_since_ == util::kNever) awaiting_since_ = now;
-    relay_hint_ = direct_;
+    // A transport packet through the relay, sent after the last one the peer sent us
+    // directly, while we are direct: the peer gave the direct path up (or has not
+    // validated it yet). Unless it answers there soon, so do we; a receiver that only
+    // sends ACKs would otherwise notice nothing until its next PING. (Copies the peer
+    // mirrors to the relay carry numbers it also sent directly: they say nothing.)
+    const bool newer = !highest_direct_pn_ || packet_number > *highest_direct_pn_;
+    if (direct_ && newer) {
+      if (awaiting_since_ == util::kNever) awaiting_since_ = now;
+      relay_hint_ = true;
+    }
     return;
   }
+  highest_direct_pn_ = std::max(highest_direct_pn_.value_or(0), packet_number);
   learn_peer_reflexive(from, now);
   maybe_switch(now);
 }

@@ -76,8 +76,9 @@ class PathManager {
   /// Handles the frames of an authenticated path packet that came from `from`.
   void on_frames(const util::Address& from, const std::vector<wire::PathFrame>& frames,
                  util::TimePoint now);
-  /// An authenticated transport packet came from `from`.
-  void on_authenticated(const util::Address& from, util::TimePoint now);
+  /// An authenticated transport packet numbered `packet_number` came from `from`.
+  void on_authenticated(const util::Address& from, std::uint64_t packet_number,
+                        util::TimePoint now);
   /// A transport packet left for current(); `answer_expected` as in transport::OutPacket.
   void on_sent(bool answer_expected, util::TimePoint now);
   /// Next path packet to send, if any.
@@ -183,6 +184,7 @@ class PathManager {
   util::TimePoint last_relay_sent_{};
   util::TimePoint promote_at_ = util::kNever;  // one challenge to make the flow a "stream"
   util::Address last_rx_from_;
+  std::optional<std::uint64_t> highest_direct_pn_;  // of the peer's packets on direct paths
 
   std::deque<PathTransmit> out_;
   std::deque<PathEvent> events_;

@@ -71,7 +71,7 @@ void Session::process_protected(const wire::SessionPacket& packet, const util::A
     ++stats_.undecryptable;  // forged, corrupted or replayed garbage: drop, never fatal
     return;
   }
-  path_.on_authenticated(from, now);
+  path_.on_authenticated(from, packet.packet_number, now);
   connection_->on_packet(packet.packet_number, plain_, now);
   if (connection_->closed()) end(connection_->close_reason());
   after_input(now);

@@ -43,10 +43,12 @@ struct Pair {
   struct InFlight {
     int to;
     util::Address from;
-    bool transport;  // a transport packet (on_authenticated), not path frames
+    bool transport;        // a transport packet (on_authenticated), not path frames
+    std::uint64_t pn = 0;  // its number, per sender
     util::Bytes frames;
   };
   std::multimap<util::TimePoint, InFlight> wire_;
+  std::array<std::uint64_t, 2> next_pn{};
   std::array<std::vector<path::PathTransmit>, 2> sent;  // every path packet, for assertions
   std::array<std::vector<path::PathEvent>, 2> events;
 
@@ -66,11 +68,13 @@ struct Pair {
 
   void route(int from, const util::Address& to, bool transport, util::Bytes frames, int ttl) {
     const int peer = 1 - from;
+    const std::uint64_t pn = transport ? next_pn[from]++ : 0;
     if (to == relay) {
-      wire_.emplace(now + relay_delay, InFlight{peer, relay, transport, std::move(frames)});
+      wire_.emplace(now + relay_delay, InFlight{peer, relay, transport, pn, std::move(frames)});
     } else if ((to == seen[peer] || (alias[peer].valid() && to == alias[peer])) && !blocked &&
                (ttl == 0 || ttl > 2)) {
-      wire_.emplace(now + direct_delay, InFlight{peer, seen[from], transport, std::move(frames)});
+      wire_.emplace(now + direct_delay,
+                    InFlight{peer, seen[from], transport, pn, std::move(frames)});
     }
   }
 
@@ -103,7 +107,7 @@ struct Pair {
       InFlight f = std::move(wire_.begin()->second);
       wire_.erase(wire_.begin());
       if (f.transport) {
-        ends[f.to].on_authenticated(f.from, now);
+        ends[f.to].on_authenticated(f.from, f.pn, now);
         // The transport acknowledges what expects an answer, on its current path.
         if (busy[1 - f.to] && !busy[f.to]) route(f.to, ends[f.to].current(), true, {}, 0);
         continue;
@@ -268,6 +272,22 @@ TEST_CASE(
   CHECK_FALSE(p.ends[0].direct());
   CHECK(mirrored);
   CHECK(p.now - cut <= 2 * path::kMinDeadTimeout + 100ms);
+}
+
+TEST_CASE("relay copies of packets also sent directly do not make a direct end suspicious") {
+  Pair p;
+  p.start();
+  REQUIRE(p.run_until([&] { return p.both_direct(); }, 5s));
+  path::PathManager& b = p.ends[1];
+  b.on_authenticated(p.seen[0], 40, p.now);  // packet 40 came directly
+  b.on_authenticated(p.relay, 40, p.now);    // and its mirrored copy through the relay
+  b.on_authenticated(p.relay, 39, p.now);    // an older one, late through the relay
+  CHECK_FALSE(b.mirror_to_relay());
+  p.run_until([] { return false; }, 3s);
+  CHECK(b.direct());
+  // A packet sent after the last direct one, through the relay: the peer left.
+  b.on_authenticated(p.relay, 41, p.now);
+  CHECK(b.mirror_to_relay());
 }
 
 TEST_CASE("an idle direct path gets keepalives below the NAT mapping lifetime, and the relay too") {
