@@ -673,7 +673,7 @@ TEST_CASE("server: no amplification under 10,000 random and truncated datagrams"
   add(wire::Connect{connector.client->instance(), guess, 0xabc, lid.id()});
   add(wire::Accept{listener.client->instance(), guess, 0xabc});
   add(wire::Refuse{listener.client->instance(), guess, 0xabc, "x"});
-  add(wire::Registered{1, guess, 15, kA});
+  add(wire::Registered{1, guess, 15, 0, kA});
   add(wire::Invite{0xabc, lid.id(), kA});
   add(wire::ConnectOk{0xabc, lid.id(), kA});
   add(wire::ConnectFail{0xabc, 1, ""});
