@@ -131,7 +131,7 @@ void PathManager::decide(util::TimePoint now) {
   } else if (previous == Strategy::kRelay && !direct_ && !round_active_ && !holding_) {
     // No longer hopeless (a mapping changed): look for a path at once.
     backoff_ = kMinRoundBackoff;
-    start_round(now, false);
+    start_round(now, std::exchange(join_pending_, false));
   }
 }
 
@@ -193,9 +193,9 @@ PathManager::Remote& PathManager::add_remote(const wire::Candidate& candidate) {
 void PathManager::start_round(util::TimePoint now, bool peer_primed) {
   next_round_ = util::kNever;
   if (config_.relay_only || peer_relay_only_) return;
-  if (strategy_ == Strategy::kRelay) return;  // hopeless: no priming, no probes
-  if (holding_) {
-    // Waiting for the peer's mapping; a ROUND of the peer's is joined afterwards.
+  if (strategy_ == Strategy::kRelay || holding_) {
+    // Hopeless (no priming, no probes), or waiting for the peer's mapping. A ROUND of
+    // the peer's is joined if that changes: its mapping news may trail its ROUND.
     join_pending_ = join_pending_ || peer_primed;
     return;
   }
