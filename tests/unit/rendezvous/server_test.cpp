@@ -132,6 +132,24 @@ TEST_CASE("server: a signed REGISTER yields REGISTERED with the reflexive addres
   CHECK(reg6->reflexive == v6.addr);
 }
 
+TEST_CASE("server: REGISTERED names the probe port it was given, 0 without one") {
+  TestNet net;
+  const auto id = rv::test::make_identity(1);
+  Raw a{net, kA};
+  const auto before = a.register_as(id, 0x1234, true);
+  REQUIRE(before.has_value());
+  CHECK(before->probe_port == 0);
+  net.server->set_probe_port(7778);
+  Raw b{net, kB};
+  const auto after = b.register_as(id, 0x5678, true);
+  REQUIRE(after.has_value());
+  CHECK(after->probe_port == 7778);
+  // A re-registration gets it too (the client learns it on every REGISTERED).
+  const auto again = a.register_as(id, 0x1234, true);
+  REQUIRE(again.has_value());
+  CHECK(again->probe_port == 7778);
+}
+
 TEST_CASE("server: REGISTERs that fail authentication get no reply and no registration") {
   TestNet net;
   const auto id = rv::test::make_identity(1);
