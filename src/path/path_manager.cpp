@@ -19,10 +19,6 @@ static_assert(static_cast<int>(Mapping::kEndpointDependent) ==
 static_assert(static_cast<int>(Mapping::kAddressVaries) ==
               static_cast<int>(wire::MappingCode::kAddressVaries));
 
-bool unpredictable(Mapping m) {
-  return m == Mapping::kEndpointDependent || m == Mapping::kAddressVaries;
-}
-
 // Host candidates are LAN paths: preferred over anything through a NAT's public side.
 int preference_class(const wire::Candidate& c) {
   return c.kind == wire::CandidateKind::kHost ? 0 : 1;

@@ -1,14 +1,11 @@
 #include "path/strategy.hpp"
 
 namespace punch::path {
-namespace {
 
 // The port (or even the address) a peer would have to reach is picked per destination.
 bool unpredictable(Mapping m) {
   return m == Mapping::kEndpointDependent || m == Mapping::kAddressVaries;
 }
-
-}  // namespace
 
 Strategy choose_strategy(Mapping local, Mapping peer) {
   if (local == Mapping::kUnknown || peer == Mapping::kUnknown) return Strategy::kDirect;

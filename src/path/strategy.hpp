@@ -16,6 +16,10 @@ enum class Strategy {
   kRelay,     ///< Hopeless: no probing at all, the relay carries the session.
 };
 
+/// True for mappings whose outside port towards a new destination nobody can know in
+/// advance: endpoint-dependent and address-varies.
+bool unpredictable(Mapping m);
+
 /// The strategy for a pair whose ends map as `local` and `peer`; symmetric, so both
 /// ends decide the same. Unknown on either side decides kDirect (as before mappings
 /// were measured).

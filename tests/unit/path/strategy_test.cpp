@@ -36,3 +36,11 @@ TEST_CASE("strategy: tokens as in --events") {
   CHECK(path::strategy_token(Strategy::kBirthday) == "birthday");
   CHECK(path::strategy_token(Strategy::kRelay) == "relay");
 }
+
+TEST_CASE("strategy: which mappings are unpredictable") {
+  CHECK_FALSE(path::unpredictable(Mapping::kUnknown));
+  CHECK_FALSE(path::unpredictable(Mapping::kNone));
+  CHECK_FALSE(path::unpredictable(Mapping::kEndpointIndependent));
+  CHECK(path::unpredictable(Mapping::kEndpointDependent));
+  CHECK(path::unpredictable(Mapping::kAddressVaries));
+}
