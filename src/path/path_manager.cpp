@@ -395,7 +395,12 @@ void PathManager::on_response(const wire::PathResponse& f, util::TimePoint now) 
 void PathManager::note_rx(const util::Address& from, util::TimePoint now) {
   static_cast<void>(now);
   last_rx_from_ = from;
-  if (direct_ && from == current_) {
+  if (!direct_ || from == relay_) return;
+  // The peer is sending on a direct path. It may have picked another address pair
+  // than ours (say our LAN address while we reach its public one); any validated one
+  // shows the direct paths work, and that the peer is not falling back.
+  const Remote* r = find(from);
+  if (from == current_ || (r != nullptr && r->validated)) {
     awaiting_since_ = util::kNever;
     relay_hint_ = false;
   }

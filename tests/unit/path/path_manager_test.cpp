@@ -32,6 +32,9 @@ struct Pair {
                                        util::Address::v4(203, 0, 113, 2, 2000)};
   std::array<path::PathConfig, 2> configs{};
   std::array<path::Mapping, 2> mappings{};  // each end's own, told to the other
+  // A second address each end is reached at (a LAN address, say); its packets still
+  // come from `seen`.
+  std::array<util::Address, 2> alias{};
   punch::crypto::SeededRandom rng{7};
   std::vector<path::PathManager> ends;
   util::TimePoint now = kEpoch;
@@ -69,7 +72,8 @@ struct Pair {
     const int peer = 1 - from;
     if (to == relay) {
       wire_.emplace(now + relay_delay, InFlight{peer, relay, transport, std::move(frames)});
-    } else if (to == seen[peer] && !blocked && (ttl == 0 || ttl > 2)) {
+    } else if ((to == seen[peer] || (alias[peer].valid() && to == alias[peer])) && !blocked &&
+               (ttl == 0 || ttl > 2)) {
       wire_.emplace(now + direct_delay, InFlight{peer, seen[from], transport, std::move(frames)});
     }
   }
@@ -325,6 +329,23 @@ TEST_CASE("a LAN (host) candidate wins over the public one, and equal paths do n
   p.run_until([] { return false; }, 60s);
   CHECK(p.ends[0].current() == lan_b);
   CHECK(p.ends[0].stats().switches == switches);
+}
+
+TEST_CASE("ends that picked different address pairs stay direct") {
+  Pair p;
+  p.busy = {true, true};
+  p.alias[1] = util::Address::v4(198, 51, 100, 3, 2000);  // B's LAN address, reachable from A
+  p.start();
+  p.ends[1].set_local_candidates(
+      {{wire::CandidateKind::kHost, p.alias[1]}, {wire::CandidateKind::kReflexive, p.seen[1]}},
+      p.now);
+  // A prefers B's LAN address; B's packets keep arriving from its public one.
+  REQUIRE(p.run_until([&] { return p.ends[0].current() == p.alias[1] && p.ends[1].direct(); }, 5s));
+  const std::uint64_t switches = p.ends[0].stats().switches;
+  p.run_until([] { return false; }, 20s);
+  CHECK(p.ends[0].current() == p.alias[1]);
+  CHECK(p.ends[0].stats().switches == switches);
+  CHECK(count_kind(p.events[0], path::PathEvent::Kind::kLost) == 0);
 }
 
 TEST_CASE("responses with unknown tokens and challenges from a relay-only end change nothing") {
