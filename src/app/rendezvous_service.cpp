@@ -100,6 +100,7 @@ int run_rendezvous(const RendezvousConfig& config) {
       std::string probe_text = "no probe port";
       if (probe_enabled) {
         probe_text = "probe port " + probe_socket.local_address().to_string();
+        server.set_probe_port(probe_socket.local_address().port);
         fields.emplace_back("probe_address", probe_socket.local_address().to_string());
       }
       util::log_info("rendezvous listening on " + socket.local_address().to_string() + " (UDP), " +

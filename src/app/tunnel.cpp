@@ -192,6 +192,18 @@ class Tunnel {
         util::log_info("session with " + peer + ": direct path " + p.address.to_string() +
                        " stopped answering; back to the relay");
         break;
+      case path::PathEvent::Kind::kStrategy: {
+        const std::string strategy = path::strategy_token(p.strategy);
+        const std::string local = path::mapping_token(p.local_mapping);
+        const std::string remote = path::mapping_token(p.peer_mapping);
+        events_.emit("strategy", {{"peer", peer},
+                                  {"strategy", strategy},
+                                  {"local_mapping", local},
+                                  {"peer_mapping", remote}});
+        util::log_debug(peer + ": strategy " + strategy + " (our mapping " + local +
+                        ", the peer's " + remote + ")");
+        break;
+      }
     }
   }
 

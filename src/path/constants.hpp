@@ -47,6 +47,14 @@ inline constexpr util::Duration kSlowRoundInterval = 35s;
 /// ones learnt from packets); bounds the probing a peer can make us do.
 inline constexpr std::size_t kMaxRemoteCandidates = 24;
 
+// --- Strategy (docs/direct_path.md, "Strategy") ---
+
+/// When our own mapping is endpoint-dependent (or a pool), the first probing round waits
+/// this long at most for the peer's CANDIDATES, whose mapping byte says whether probing
+/// can work at all. Covers the frame and two resends (250 ms, 500 ms) on a slow relay;
+/// a peer that stays silent is probed as before.
+inline constexpr util::Duration kStrategyHold = 2s;
+
 // --- Candidate exchange (through the relay) ---
 
 /// First resend of an unacknowledged CANDIDATES frame; doubles up to kMaxCandidatesResend.

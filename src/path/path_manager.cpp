@@ -9,6 +9,16 @@
 namespace punch::path {
 namespace {
 
+// CANDIDATES carries path::Mapping as its wire code: the two enums must agree.
+static_assert(static_cast<int>(Mapping::kUnknown) == static_cast<int>(wire::MappingCode::kUnknown));
+static_assert(static_cast<int>(Mapping::kNone) == static_cast<int>(wire::MappingCode::kNone));
+static_assert(static_cast<int>(Mapping::kEndpointIndependent) ==
+              static_cast<int>(wire::MappingCode::kEndpointIndependent));
+static_assert(static_cast<int>(Mapping::kEndpointDependent) ==
+              static_cast<int>(wire::MappingCode::kEndpointDependent));
+static_assert(static_cast<int>(Mapping::kAddressVaries) ==
+              static_cast<int>(wire::MappingCode::kAddressVaries));
+
 // Host candidates are LAN paths: preferred over anything through a NAT's public side.
 int preference_class(const wire::Candidate& c) {
   return c.kind == wire::CandidateKind::kHost ? 0 : 1;
@@ -59,9 +69,80 @@ void PathManager::start(util::TimePoint now) {
   started_ = true;
   candidates_next_ = now;
   candidates_gap_ = kCandidatesResend;
+  decide(now);
+  if (unpredictable(local_mapping_) && !peer_mapping_known_ && !config_.relay_only) {
+    // Our port is unpredictable: whether probing can work at all depends on the peer's
+    // mapping, so the first round waits for its CANDIDATES (bounded) instead of
+    // priming towards a peer that may turn out hopeless.
+    holding_ = true;
+    hold_until_ = now + kStrategyHold;
+    return;
+  }
   start_round(now, false);
   // A lost ROUND must not cost the first round: probe anyway after a while.
   if (round_active_) peer_priming_deadline_ = now + kPeerPrimingTimeout;
+}
+
+void PathManager::end_hold(util::TimePoint now) {
+  holding_ = false;
+  hold_until_ = util::kNever;
+  const bool join = std::exchange(join_pending_, false);
+  if (round_active_) return;
+  backoff_ = kMinRoundBackoff;
+  start_round(now, join);
+  if (round_active_ && !join) peer_priming_deadline_ = now + kPeerPrimingTimeout;
+}
+
+void PathManager::set_local_mapping(Mapping mapping, util::TimePoint now) {
+  if (mapping == local_mapping_) return;
+  local_mapping_ = mapping;
+  // The peer's strategy depends on it: a new list version, resent until acknowledged.
+  ++local_seq_;
+  if (!started_) return;
+  candidates_next_ = now;
+  candidates_gap_ = kCandidatesResend;
+  decide(now);
+}
+
+// Both ends run the same table on the same two mappings, so they agree once each has
+// the other's CANDIDATES; the event is only written from then on.
+void PathManager::decide(util::TimePoint now) {
+  if (!started_) return;
+  const Strategy previous = strategy_;
+  strategy_ = choose_strategy(local_mapping_, peer_mapping_);
+  if (!peer_mapping_known_) return;
+  if (strategy_announced_ && strategy_ == previous && announced_local_ == local_mapping_ &&
+      announced_peer_ == peer_mapping_)
+    return;
+  strategy_announced_ = true;
+  announced_local_ = local_mapping_;
+  announced_peer_ = peer_mapping_;
+  PathEvent e{PathEvent::Kind::kStrategy, {}, direct_, {}, strategy_token(strategy_)};
+  e.strategy = strategy_;
+  e.local_mapping = local_mapping_;
+  e.peer_mapping = peer_mapping_;
+  emit(std::move(e));
+  if (strategy_ == Strategy::kRelay) {
+    stop_probing();
+  } else if (previous == Strategy::kRelay && !direct_ && !round_active_ && !holding_) {
+    // No longer hopeless (a mapping changed): look for a path at once.
+    backoff_ = kMinRoundBackoff;
+    start_round(now, std::exchange(join_pending_, false));
+  }
+}
+
+// Relay strategy: nothing goes to the peer's addresses any more. A direct path already
+// in use stays (it works, whatever the table says) with its keepalives.
+void PathManager::stop_probing() {
+  round_active_ = false;
+  round_quiet_at_ = util::kNever;
+  next_round_ = util::kNever;
+  peer_priming_deadline_ = util::kNever;
+  join_pending_ = false;
+  for (Remote& r : remotes_) {
+    r.next_probe = util::kNever;
+    r.awaiting_peer_priming = false;
+  }
 }
 
 void PathManager::set_local_candidates(std::vector<wire::Candidate> candidates,
@@ -108,6 +189,14 @@ PathManager::Remote& PathManager::add_remote(const wire::Candidate& candidate) {
 void PathManager::start_round(util::TimePoint now, bool peer_primed) {
   next_round_ = util::kNever;
   if (config_.relay_only || peer_relay_only_) return;
+  if (strategy_ == Strategy::kRelay || holding_) {
+    // Hopeless (no priming, no probes), or waiting for the peer's mapping. A ROUND of
+    // the peer's is joined if that changes: its mapping news may trail its ROUND.
+    join_pending_ = join_pending_ || peer_primed;
+    return;
+  }
+  // Strategy::kBirthday probes like kDirect for now: against an open peer that works
+  // (the hard side's port is learnt from its packets). The birthday prober plugs in here.
   ++stats_.rounds;
   ++round_;
   round_active_ = true;
@@ -199,6 +288,7 @@ void PathManager::send_candidates(util::TimePoint now) {
   wire::PathCandidates f;
   f.sequence = local_seq_;
   f.acknowledged = remote_seq_;
+  f.mapping = static_cast<wire::MappingCode>(local_mapping_);
   f.candidates = local_;
   util::Bytes frames;
   wire::encode_path_frame(f, frames);
@@ -239,9 +329,15 @@ void PathManager::on_candidates(const wire::PathCandidates& f, util::TimePoint n
   remote_seq_ = f.sequence;
   ack_owed_ = true;
   emit({PathEvent::Kind::kCandidates, {}, false, {}, describe(f.candidates)});
+  peer_mapping_ = static_cast<Mapping>(f.mapping);
+  peer_mapping_known_ = true;
+  const bool was_holding = std::exchange(holding_, false);
+  hold_until_ = util::kNever;
+  decide(now);
   if (config_.relay_only) return;
   if (f.candidates.empty()) {
     // The peer runs --relay-only (or has no usable address): nothing to probe.
+    join_pending_ = false;
     peer_relay_only_ = true;
     if (direct_) switch_to(nullptr, now);
     remotes_.clear();
@@ -267,7 +363,10 @@ void PathManager::on_candidates(const wire::PathCandidates& f, util::TimePoint n
     // for the round its arrival starts below.
     if (round_active_) prime_and_probe(r, now);
   }
-  if (added && !round_active_) {
+  if (was_holding) {
+    holding_ = true;  // end_hold() starts the first round (or joins the peer's)
+    end_hold(now);
+  } else if (added && !round_active_) {
     backoff_ = kMinRoundBackoff;
     start_round(now, false);
   }
@@ -341,7 +440,7 @@ void PathManager::learn_peer_reflexive(const util::Address& from, util::TimePoin
   // The packet reached us from there, so our side needs no priming towards it.
   Remote& r = add_remote({wire::CandidateKind::kPeerReflexive, from});
   r.attempts = 0;
-  r.next_probe = now;
+  r.next_probe = strategy_ == Strategy::kRelay ? util::kNever : now;
 }
 
 void PathManager::on_sent(bool answer_expected, util::TimePoint now) {
@@ -460,6 +559,8 @@ void PathManager::end_round_if_done(util::TimePoint now) {
 
 void PathManager::on_timeout(util::TimePoint now) {
   if (!started_) return;
+  // Our unpredictable mapping waited for the peer's; it never came: probe as before.
+  if (holding_ && hold_until_ <= now) end_hold(now);
   // In the first round a peer whose ROUND never comes still gets probed, a little later.
   if (peer_priming_deadline_ <= now) release(now);
   if (candidates_next_ <= now) {
@@ -501,7 +602,8 @@ void PathManager::on_timeout(util::TimePoint now) {
 
 util::TimePoint PathManager::next_deadline() const {
   if (!started_) return util::kNever;
-  util::TimePoint t = std::min({candidates_next_, next_round_, peer_priming_deadline_});
+  util::TimePoint t =
+      std::min({candidates_next_, next_round_, peer_priming_deadline_, hold_until_});
   if (ack_owed_ || !out_.empty()) return util::TimePoint{};
   bool probing = false;
   bool awaiting = false;

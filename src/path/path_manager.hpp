@@ -14,6 +14,8 @@
 #include <vector>
 
 #include "crypto/random.hpp"
+#include "path/nat_classification.hpp"
+#include "path/strategy.hpp"
 #include "util/address.hpp"
 #include "util/bytes.hpp"
 #include "util/time.hpp"
@@ -41,12 +43,16 @@ struct PathEvent {
     kProbing,     ///< A probing round started; `detail` lists the candidates.
     kValidated,   ///< A challenge to `address` was answered after `rtt`.
     kLost,        ///< The direct path `address` stopped answering.
+    kStrategy,    ///< The pair's `strategy` was decided or changed, from the two mappings.
   };
   Kind kind = Kind::kSwitched;
   util::Address address;
   bool direct = false;
   util::Duration rtt{};
   std::string detail;
+  Strategy strategy = Strategy::kDirect;      ///< kStrategy: the pair's strategy.
+  Mapping local_mapping = Mapping::kUnknown;  ///< kStrategy: our NAT's mapping behaviour.
+  Mapping peer_mapping = Mapping::kUnknown;   ///< kStrategy: the peer's, from its CANDIDATES.
 };
 
 /// Counters for logs and tests.
@@ -70,6 +76,9 @@ class PathManager {
   void start(util::TimePoint now);
   /// Our own candidates (host addresses, the reflexive one); resent and re-probed on change.
   void set_local_candidates(std::vector<wire::Candidate> candidates, util::TimePoint now);
+  /// Our NAT's mapping behaviour (MappingCheck); a change goes to the peer in new
+  /// CANDIDATES and re-decides the strategy.
+  void set_local_mapping(Mapping mapping, util::TimePoint now);
   /// A candidate of the peer known before its CANDIDATES frame arrives (the address the
   /// rendezvous introduced it from).
   void add_remote_candidate(const wire::Candidate& candidate, util::TimePoint now);
@@ -103,6 +112,8 @@ class PathManager {
   /// peer's packets arrive through the relay (it gave the direct path up, or has not
   /// validated it yet), so our ACKs may not reach it on the direct path.
   bool mirror_to_relay() const { return direct_ && relay_hint_; }
+  /// The pair's strategy as decided so far (kDirect while either mapping is unknown).
+  Strategy strategy() const { return strategy_; }
   /// The relay address the session started on.
   const util::Address& relay() const { return relay_; }
   /// Counters.
@@ -145,6 +156,9 @@ class PathManager {
   util::Duration dead_timeout() const;
   void queue(util::Address to, util::Bytes frames, int ttl);
   void emit(PathEvent e) { events_.push_back(std::move(e)); }
+  void decide(util::TimePoint now);
+  void end_hold(util::TimePoint now);
+  void stop_probing();
   bool usable(const util::Address& a) const;
 
   util::Address relay_;
@@ -166,6 +180,18 @@ class PathManager {
   bool peer_relay_only_ = false;
   util::TimePoint candidates_next_ = util::kNever;
   util::Duration candidates_gap_ = std::chrono::milliseconds(0);
+
+  Mapping local_mapping_ = Mapping::kUnknown;
+  Mapping peer_mapping_ = Mapping::kUnknown;
+  bool peer_mapping_known_ = false;  // the peer's CANDIDATES arrived
+  Strategy strategy_ = Strategy::kDirect;
+  bool strategy_announced_ = false;
+  Mapping announced_local_ = Mapping::kUnknown;
+  Mapping announced_peer_ = Mapping::kUnknown;
+  // The first round waits for the peer's mapping (see holding()) until then.
+  bool holding_ = false;
+  util::TimePoint hold_until_ = util::kNever;
+  bool join_pending_ = false;  // the peer's ROUND came while we held
 
   std::vector<Remote> remotes_;
   std::deque<Outstanding> outstanding_;

@@ -35,7 +35,8 @@ struct Server::State {
   Registry registry;
   RelayTable relays;
   ServerStats stats;
-  util::Bytes out;  // Reused encode buffer.
+  std::uint16_t probe_port = 0;  // Announced in REGISTERED; 0: none.
+  util::Bytes out;               // Reused encode buffer.
 
   template <typename Message>
   void send(const util::Address& to, const Message& m) {
@@ -106,6 +107,8 @@ void Server::on_probe_datagram(const util::Address& from, util::ByteView data,
   }
   s.on_probe(from, *probe, reply_via);
 }
+
+void Server::set_probe_port(std::uint16_t port) { state_->probe_port = port; }
 
 util::TimePoint Server::next_deadline() const { return state_->next_deadline(); }
 
@@ -220,8 +223,9 @@ void Server::State::on_register(const util::Address& from, const wire::Register&
     rng.fill(token);
     reg = &registry.add(m.instance, token, id, from, listener, expires);
   }
-  send(from, wire::Registered{reg->instance, reg->token,
-                              static_cast<std::uint16_t>(kKeepaliveInterval.count()), from});
+  send(from,
+       wire::Registered{reg->instance, reg->token,
+                        static_cast<std::uint16_t>(kKeepaliveInterval.count()), probe_port, from});
   if (observer != nullptr) observer->on_registered(id.to_string(), from);
 }
 

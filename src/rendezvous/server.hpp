@@ -60,6 +60,9 @@ class Server {
   /// leaves from the port the probe was sent to; everything else is counted and dropped.
   void on_probe_datagram(const util::Address& from, util::ByteView data,
                          util::DatagramSink& reply_via, util::TimePoint now);
+  /// Announces `port` (the probe port on our IP, 0: none) in every REGISTERED from now
+  /// on, so endpoints can learn their NAT's mapping behaviour by probing it.
+  void set_probe_port(std::uint16_t port);
   /// When on_timeout() must next run (expiry of registrations and relays).
   util::TimePoint next_deadline() const;
   /// Expires what is due at `now`.

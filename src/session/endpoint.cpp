@@ -23,6 +23,7 @@ Endpoint::Endpoint(const crypto::Identity& identity, util::Address rendezvous, b
       rng_(&rng),
       sink_(&sink),
       rendezvous_(identity, rendezvous, listener, rng, sink),
+      mapping_check_(rng, sink),
       path_config_(path_config) {}
 
 void Endpoint::start(util::TimePoint now) {
@@ -31,6 +32,10 @@ void Endpoint::start(util::TimePoint now) {
 }
 
 void Endpoint::on_datagram(const util::Address& from, util::ByteView data, util::TimePoint now) {
+  if (mapping_check_.on_datagram(from, data, now)) {
+    apply_mapping(now);
+    return;
+  }
   if (RendezvousClient::is_control(data)) {
     rendezvous_.on_datagram(from, data, now);
     pump_rendezvous_events(now);
@@ -66,6 +71,10 @@ void Endpoint::on_timeout(util::TimePoint now) {
     rendezvous_.on_timeout(now);
     pump_rendezvous_events(now);
   }
+  if (mapping_check_.next_deadline() <= now) {
+    mapping_check_.on_timeout(now);
+    apply_mapping(now);
+  }
   for (auto& [cid, entry] : sessions_) {
     if (entry.session->next_deadline() <= now) {
       entry.session->on_timeout(now);
@@ -75,7 +84,7 @@ void Endpoint::on_timeout(util::TimePoint now) {
 }
 
 util::TimePoint Endpoint::next_deadline() const {
-  util::TimePoint t = rendezvous_.next_deadline();
+  util::TimePoint t = std::min(rendezvous_.next_deadline(), mapping_check_.next_deadline());
   for (const auto& [cid, when] : reintroduce_) t = std::min(t, when);
   for (const auto& [cid, entry] : sessions_) t = std::min(t, entry.session->next_deadline());
   return t;
@@ -122,6 +131,7 @@ void Endpoint::accept(std::uint64_t connection_id, const crypto::NodeId& peer,
 
 Session& Endpoint::add_session(std::unique_ptr<Session> s, util::TimePoint now) {
   s->paths().set_local_candidates(local_candidates(), now);
+  s->paths().set_local_mapping(mapping_check_.mapping(), now);
   s->start(now);
   const std::uint64_t cid = s->connection_id();
   return *sessions_.emplace(cid, Entry{std::move(s)}).first->second.session;
@@ -149,6 +159,14 @@ void Endpoint::refresh_candidates(util::TimePoint now) {
   const std::vector<wire::Candidate> candidates = local_candidates();
   for (auto& [cid, entry] : sessions_) {
     if (!entry.session->ended()) entry.session->paths().set_local_candidates(candidates, now);
+  }
+}
+
+void Endpoint::apply_mapping(util::TimePoint now) {
+  if (!mapping_check_.take_changed()) return;
+  for (auto& [cid, entry] : sessions_) {
+    if (!entry.session->ended())
+      entry.session->paths().set_local_mapping(mapping_check_.mapping(), now);
   }
 }
 
@@ -181,6 +199,10 @@ void Endpoint::pump_rendezvous_events(util::TimePoint now) {
       case RendezvousEvent::Kind::kRegistered:
         out.kind = EndpointEvent::Kind::kRegistered;
         refresh_candidates(now);
+        // A new reflexive address may be a new mapping, maybe of another kind of NAT.
+        mapping_check_.on_registered(rendezvous_.server(), e->address, rendezvous_.probe_port(),
+                                     host_addresses_, now);
+        apply_mapping(now);
         // After a rendezvous restart the relays are gone with its state; asking
         // again with the same connection IDs rebuilds them (listeners re-accept
         // on their own). Otherwise the answer is just CONNECT_OK again.

@@ -13,6 +13,7 @@
 
 #include "crypto/identity.hpp"
 #include "crypto/random.hpp"
+#include "path/mapping_check.hpp"
 #include "path/path_manager.hpp"
 #include "session/rendezvous_client.hpp"
 #include "session/session.hpp"
@@ -87,6 +88,9 @@ class Endpoint {
 
   /// True while registered.
   bool registered() const { return rendezvous_.registered(); }
+  /// Our NAT's mapping behaviour as learnt from the rendezvous's two ports (kUnknown
+  /// until measured); every session tells its peer.
+  path::Mapping mapping() const { return mapping_check_.mapping(); }
   /// Our reflexive address (valid once registered).
   const util::Address& reflexive_address() const { return rendezvous_.reflexive_address(); }
   /// This endpoint's identity.
@@ -104,12 +108,14 @@ class Endpoint {
   void collect(std::uint64_t cid, Entry& entry, util::TimePoint now);
   std::vector<wire::Candidate> local_candidates() const;
   void refresh_candidates(util::TimePoint now);
+  void apply_mapping(util::TimePoint now);
   Session& add_session(std::unique_ptr<Session> s, util::TimePoint now);
 
   const crypto::Identity* identity_;
   crypto::RandomSource* rng_;
   util::DatagramSink* sink_;
   RendezvousClient rendezvous_;
+  path::MappingCheck mapping_check_;
   std::map<std::uint64_t, Entry> sessions_;
   std::map<std::uint64_t, crypto::NodeId> pending_connects_;  // cid -> target
   std::map<std::uint64_t, util::Address> invited_from_;       // cid -> connector's address

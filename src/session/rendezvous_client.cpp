@@ -120,6 +120,7 @@ struct RendezvousClient::State {
   // Registered.
   wire::Token token{};
   util::Address reflexive;
+  std::uint16_t probe_port = 0;
   util::Duration keepalive_interval = seconds(15);
   util::TimePoint next_keepalive{};
   bool ack_pending = false;
@@ -210,14 +211,16 @@ void RendezvousClient::State::on_registered(const wire::Registered& m, util::Tim
                                                   kMaxKeepaliveInterval);
   if (phase == Phase::kRegistered) {
     // A duplicate (our REGISTER was retransmitted): only news if the address moved.
-    if (m.reflexive != reflexive) {
+    if (m.reflexive != reflexive || m.probe_port != probe_port) {
       reflexive = m.reflexive;
+      probe_port = m.probe_port;
       emit_registered();
     }
     return;
   }
   phase = Phase::kRegistered;
   reflexive = m.reflexive;
+  probe_port = m.probe_port;
   ack_pending = false;
   next_keepalive = now + keepalive_interval;
   emit_registered();
@@ -495,6 +498,8 @@ bool RendezvousClient::registered() const { return state_->phase == State::Phase
 const util::Address& RendezvousClient::reflexive_address() const { return state_->reflexive; }
 
 const util::Address& RendezvousClient::server() const { return state_->server; }
+
+std::uint16_t RendezvousClient::probe_port() const { return state_->probe_port; }
 
 std::uint64_t RendezvousClient::instance() const { return state_->instance; }
 

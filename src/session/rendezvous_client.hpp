@@ -82,6 +82,8 @@ class RendezvousClient {
   const util::Address& reflexive_address() const;
   /// The rendezvous's address.
   const util::Address& server() const;
+  /// The rendezvous's probe port on its IP, from REGISTERED (0: none, or not registered).
+  std::uint16_t probe_port() const;
   /// This client's random registration instance (fixed for its lifetime).
   std::uint64_t instance() const;
 

@@ -20,8 +20,12 @@ util::Result<PathFrame> decode_candidates(util::ByteReader& r) {
   PathCandidates f;
   f.sequence = r.varint();
   f.acknowledged = r.varint();
+  const std::uint8_t mapping = r.u8();
   const std::size_t count = r.u8();
   if (!r.ok()) return util::Error{"truncated CANDIDATES frame"};
+  if (mapping > static_cast<std::uint8_t>(MappingCode::kAddressVaries))
+    return util::Error{"unknown mapping code in CANDIDATES frame"};
+  f.mapping = static_cast<MappingCode>(mapping);
   if (count > kMaxCandidates) return util::Error{"CANDIDATES frame lists too many addresses"};
   for (std::size_t i = 0; i < count; ++i) {
     const std::uint8_t kind = r.u8();
@@ -89,6 +93,7 @@ void encode_path_frame(const PathFrame& frame, util::Bytes& out) {
     w.u8(static_cast<std::uint8_t>(PathFrameType::kCandidates));
     w.varint(f.sequence);
     w.varint(f.acknowledged);
+    w.u8(static_cast<std::uint8_t>(f.mapping));
     w.u8(static_cast<std::uint8_t>(f.candidates.size()));
     for (const Candidate& candidate : f.candidates) {
       PUNCH_ASSERT(candidate.address.valid());

@@ -8,7 +8,7 @@
 //   PADDING      0x00  (one byte; runs of it are skipped)
 //   CHALLENGE    0x01  token(8)
 //   RESPONSE     0x02  token(8)
-//   CANDIDATES   0x03  sequence(varint) acknowledged(varint) count(1)
+//   CANDIDATES   0x03  sequence(varint) acknowledged(varint) mapping(1) count(1)
 //                      count x [kind(1) family(1) ip(4|16) port(2)]
 //   ROUND        0x04  round(varint) answer(1: 0 or 1)
 //
@@ -48,6 +48,16 @@ enum class CandidateKind : std::uint8_t {
   kPeerReflexive = 2,  ///< Learnt from an authenticated packet's source address.
 };
 
+/// How the sender's NAT maps its socket (CANDIDATES' mapping byte); the values are
+/// those of path::Mapping, and anything above kAddressVaries is malformed.
+enum class MappingCode : std::uint8_t {
+  kUnknown = 0,              ///< Not measured (yet), or nothing to compare.
+  kNone = 1,                 ///< No NAT: the rendezvous saw the local address.
+  kEndpointIndependent = 2,  ///< One outside address for every destination.
+  kEndpointDependent = 3,    ///< Another outside port per destination.
+  kAddressVaries = 4,        ///< Another outside IP per destination (a pool).
+};
+
 /// An address the peer might be reached at.
 struct Candidate {
   CandidateKind kind = CandidateKind::kHost;
@@ -70,11 +80,13 @@ struct PathResponse {
   friend bool operator==(const PathResponse&, const PathResponse&) = default;
 };
 
-/// CANDIDATES: the sender's addresses, version `sequence`, and the highest sequence of
-/// the receiver's list the sender has seen (0: none), so each side resends until acknowledged.
+/// CANDIDATES: the sender's addresses and NAT mapping behaviour, version `sequence`, and
+/// the highest sequence of the receiver's list the sender has seen (0: none), so each
+/// side resends until acknowledged.
 struct PathCandidates {
   std::uint64_t sequence = 0;
   std::uint64_t acknowledged = 0;
+  MappingCode mapping = MappingCode::kUnknown;  ///< Picks the pair's strategy.
   std::vector<Candidate> candidates;
   friend bool operator==(const PathCandidates&, const PathCandidates&) = default;
 };
@@ -92,7 +104,8 @@ struct PathRound {
 using PathFrame = std::variant<PathChallenge, PathResponse, PathCandidates, PathRound>;
 
 /// Decodes the frames of a path packet's plaintext, skipping padding; an error for
-/// unknown types, truncation, bad addresses or more than kMaxCandidates candidates.
+/// unknown types, truncation, bad addresses, an unknown mapping code or more than kMaxCandidates
+/// candidates.
 util::Result<std::vector<PathFrame>> decode_path_frames(util::ByteView plaintext);
 /// Appends `frame`; a CANDIDATES frame must hold at most kMaxCandidates valid addresses.
 void encode_path_frame(const PathFrame& frame, util::Bytes& out);

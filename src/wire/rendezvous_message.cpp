@@ -118,6 +118,7 @@ void encode(const Registered& m, util::Bytes& out) {
   w.u64(m.instance);
   put_array(w, m.token);
   w.u16(m.keepalive_s);
+  w.u16(m.probe_port);
   put_address(w, m.reflexive);
 }
 
@@ -280,6 +281,7 @@ std::optional<Registered> decode_registered(util::ByteView datagram) {
   m.instance = r.u64();
   m.token = get_array<16>(r);
   m.keepalive_s = r.u16();
+  m.probe_port = r.u16();
   m.reflexive = util::Address::decode(r);
   return finish(r, std::move(m));
 }

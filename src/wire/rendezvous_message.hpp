@@ -81,6 +81,9 @@ struct Registered {
   std::uint64_t instance = 0;
   Token token{};
   std::uint16_t keepalive_s = 0;
+  /// The rendezvous's probe port on the same IP (0: none), so the client can learn its
+  /// NAT's mapping behaviour by probing it (docs/netcheck.md).
+  std::uint16_t probe_port = 0;
   util::Address reflexive;
   friend bool operator==(const Registered&, const Registered&) = default;
 };

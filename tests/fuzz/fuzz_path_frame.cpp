@@ -33,6 +33,7 @@ extern "C" std::size_t punch_fuzz_seed(std::size_t index, std::uint8_t* out, std
       wire::PathCandidates c;
       c.sequence = 3;
       c.acknowledged = 1;
+      c.mapping = wire::MappingCode::kEndpointDependent;
       c.candidates.push_back({wire::CandidateKind::kHost, util::Address::v4(10, 0, 0, 1, 4000)});
       c.candidates.push_back(
           {wire::CandidateKind::kReflexive, *util::Address::parse("[2001:db8::2]:9")});

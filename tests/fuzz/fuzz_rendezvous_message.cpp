@@ -43,7 +43,7 @@ extern "C" std::size_t punch_fuzz_seed(std::size_t index, std::uint8_t* out, std
       wire::Hello{{1, 2, 3, 4, 5, 6, 7, 8}},
       wire::Challenge{{1, 2, 3, 4, 5, 6, 7, 8}, {0xa0, 0xa1, 0xa2}},
       wire::Register{{1}, {2}, 0x1122334455667788, 1, util::Bytes(91, 0x30), util::Bytes(70, 0x02)},
-      wire::Registered{7, token, 15, v4},
+      wire::Registered{7, token, 15, 7778, v4},
       wire::Keepalive{7, token},
       wire::KeepaliveAck{v6},
       wire::Unknown{7},

@@ -96,6 +96,7 @@ struct Harness {
     sink = Sink{};
     received.clear();
     server = std::make_unique<punch::rendezvous::Server>(rng, sink, nullptr, now);
+    server->set_probe_port(7778);  // as `punch rendezvous` runs by default
     for (int i = 0; i < 2; ++i) {
       Client& c = clients[i];
       c.address = kHome[i];
@@ -113,7 +114,7 @@ struct Harness {
       reg.signature = identity(i).sign(signed_data, rng);
       send(c.address, reg);
       const auto ok = wire::decode_registered(sink.last);
-      PUNCH_ASSERT(ok.has_value());
+      PUNCH_ASSERT(ok.has_value() && ok->probe_port == 7778);
       c.token = ok->token;
     }
     // One active relay (cid 1) for the fuzzer to poke at.

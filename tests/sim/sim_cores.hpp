@@ -33,6 +33,9 @@ struct CoresConfig {
   util::Duration udp_timeout = std::chrono::seconds(30);
   util::Duration udp_timeout_stream = std::chrono::seconds(120);  ///< See udp_timeout.
   bool same_site = false;  ///< Both endpoints on the listener's LAN (connector_type unused).
+  /// The rendezvous's probe port on its IP (0: none, so mappings stay unknown).
+  std::uint16_t probe_port = 0;
+  bool pool_by_port = false;  ///< Pool routers pick the address per destination port too.
 };
 
 /// The network, the server, the two endpoints, and a fingerprint of every datagram.
@@ -69,6 +72,7 @@ struct Cores {
     sc.wan_loss = c.wan_loss;
     sc.udp_timeout = c.udp_timeout;
     sc.udp_timeout_stream = c.udp_timeout_stream;
+    sc.pool_by_port = c.pool_by_port;
     sc.type = c.listener_type;
     listener_site = net->add_site(sc);
     sc.type = c.connector_type;
@@ -78,7 +82,7 @@ struct Cores {
     server_host = net->add_public_host(3478, pc);
     const HostId lh = net->add_host(listener_site, c.listener_port);
     const HostId ch = net->add_host(c.same_site ? listener_site : connector_site, c.connector_port);
-    server = std::make_unique<ServerNode>(*net, server_host, c.seed * 3 + 1);
+    server = std::make_unique<ServerNode>(*net, server_host, c.seed * 3 + 1, c.probe_port);
     listener =
         std::make_unique<EndpointNode>(*net, lh, server->address(), true, c.seed * 3 + 2, c.path);
     connector =

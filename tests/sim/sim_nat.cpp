@@ -98,6 +98,7 @@ util::Address Nat::pool_address(const util::Address& src, const util::Address& d
   // not at random: one host reaches one destination IP from one pool address.
   std::uint64_t h = mix(config_.seed);
   for (std::size_t i = 0; i < 16; ++i) h = mix(h ^ (std::uint64_t{src.ip[i]} << 8 | dst.ip[i]));
+  if (config_.pool_by_port) h = mix(h ^ dst.port);
   return config_.pool[h % config_.pool.size()];
 }
 

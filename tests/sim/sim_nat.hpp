@@ -48,6 +48,9 @@ struct NatConfig {
   util::Address wan{};            ///< The router's WAN IP (the port is ignored).
   /// kPool: the addresses of `snat to A-B` (ports ignored); empty means `wan` alone.
   std::vector<util::Address> pool{};
+  /// kPool: the address depends on the destination port too (RFC 4787's "arbitrary"
+  /// pooling, as some carrier NATs do); Linux hashes the two IPs only ("paired").
+  bool pool_by_port = false;
   /// Lifetime of an entry that has only seen one direction (`nf_conntrack_udp_timeout`).
   util::Duration udp_timeout = std::chrono::seconds(30);
   /// Lifetime once both directions were seen (`nf_conntrack_udp_timeout_stream`).

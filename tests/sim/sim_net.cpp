@@ -67,6 +67,7 @@ SiteId Network::add_site(const SiteConfig& config) {
   nc.type = config.type;
   nc.udp_timeout = config.udp_timeout;
   nc.udp_timeout_stream = config.udp_timeout_stream;
+  nc.pool_by_port = config.pool_by_port;
   nc.seed = config_.seed * 0x9e3779b97f4a7c15ull + id + 1;
   if (translates(config.type) || config.type == NatType::kUdpBlock) {
     nc.wan = next_public_ip();
@@ -115,6 +116,20 @@ HostId Network::add_public_host(std::uint16_t port, const PublicHostConfig& conf
   h->address.port = port;
   h->public_config = config;
   h->sink = std::make_unique<HostSink>(*this, id);
+  hosts_.push_back(std::move(h));
+  return id;
+}
+
+HostId Network::add_public_socket(HostId host, std::uint16_t port) {
+  const Host& owner = *hosts_.at(host);
+  PUNCH_ASSERT(owner.site == kNoSite && owner.address.port != port);
+  const HostId id = hosts_.size();
+  auto h = std::make_unique<Host>();
+  h->address = owner.address;
+  h->address.port = port;
+  h->public_config = owner.public_config;
+  h->sink = std::make_unique<HostSink>(*this, id);
+  public_sockets_[h->address] = id;
   hosts_.push_back(std::move(h));
   return id;
 }
@@ -275,8 +290,11 @@ void Network::at_core(Packet p) {
   const Route r = it->second;
   if (blocked(p, r)) return drop(DropReason::kBlocked, hosts_[p.sender]->site, kNoHost, p);
   if (!r.site) {
-    const Host& h = *hosts_[r.index];
-    hop(Stage::kHost, r.index, h.public_config.delay, h.public_config.loss, kNoSite, std::move(p));
+    // The IP's first host, unless another socket of it has the exact address.
+    const auto socket = public_sockets_.find(p.dst);
+    const HostId target = socket == public_sockets_.end() ? r.index : socket->second;
+    const Host& h = *hosts_[target];
+    hop(Stage::kHost, target, h.public_config.delay, h.public_config.loss, kNoSite, std::move(p));
     return;
   }
   const Site& to = *sites_[r.index];

@@ -59,6 +59,7 @@ struct SiteConfig {
   /// The router's `nf_conntrack_udp_timeout_stream`.
   util::Duration udp_timeout_stream = std::chrono::seconds(120);
   std::size_t pool_size = 4;  ///< kPool: addresses in the `snat to A-B` range.
+  bool pool_by_port = false;  ///< kPool: see NatConfig::pool_by_port.
 };
 
 /// A host on the core.
@@ -148,6 +149,9 @@ class Network {
   HostId add_host(SiteId site, std::uint16_t port);
   /// Adds a host on the core (192.0.2.1 and up) with one socket on `port`.
   HostId add_public_host(std::uint16_t port, const PublicHostConfig& config = {});
+  /// Adds a second socket on `port` to the public host `host` (same IP): a host of its
+  /// own for nodes and traces, reached by its full address. Returns its index.
+  HostId add_public_socket(HostId host, std::uint16_t port);
   /// Runs `node` on `host` (the node must outlive the network or detach first).
   void attach(HostId host, SimNode& node);
   /// Stops running a node on `host`; its datagrams go to the inbox again.
@@ -259,7 +263,8 @@ class Network {
   std::mt19937_64 rng_;
   std::vector<std::unique_ptr<Host>> hosts_;
   std::vector<std::unique_ptr<Site>> sites_;
-  std::map<util::Address, Route> routes_;  // Public IP (port 0) -> site or public host.
+  std::map<util::Address, Route> routes_;           // Public IP (port 0) -> site or public host.
+  std::map<util::Address, HostId> public_sockets_;  // Extra sockets of public hosts.
   std::set<std::pair<SiteId, SiteId>> blocked_;
   std::set<std::pair<SiteId, HostId>> blocked_hosts_;
   std::priority_queue<InFlight, std::vector<InFlight>, std::greater<>> in_flight_;

@@ -2,9 +2,11 @@
 
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <array>
 #include <functional>
 #include <map>
+#include <utility>
 #include <vector>
 
 #include "crypto/random.hpp"
@@ -29,6 +31,7 @@ struct Pair {
   std::array<util::Address, 2> seen = {util::Address::v4(203, 0, 113, 1, 1000),
                                        util::Address::v4(203, 0, 113, 2, 2000)};
   std::array<path::PathConfig, 2> configs{};
+  std::array<path::Mapping, 2> mappings{};  // each end's own, told to the other
   // A second address each end is reached at (a LAN address, say); its packets still
   // come from `seen`.
   std::array<util::Address, 2> alias{};
@@ -62,6 +65,7 @@ struct Pair {
     for (int i = 0; i < 2; ++i) {
       ends[i].set_local_candidates({{wire::CandidateKind::kReflexive, seen[i]}}, now);
       ends[i].add_remote_candidate({wire::CandidateKind::kReflexive, seen[1 - i]}, now);
+      ends[i].set_local_mapping(mappings[i], now);
       ends[i].start(now);
     }
   }
@@ -372,4 +376,117 @@ TEST_CASE("responses with unknown tokens and challenges from a relay-only end ch
   p.ends[0].on_frames(p.seen[1], {forged}, p.now);
   CHECK_FALSE(p.ends[0].direct());
   CHECK(p.ends[0].stats().responses_received == 0);
+}
+
+namespace {
+
+// The strategy events `es` holds, in order.
+std::vector<path::Strategy> strategies(const std::vector<path::PathEvent>& es) {
+  std::vector<path::Strategy> out;
+  for (const auto& e : es) {
+    if (e.kind == path::PathEvent::Kind::kStrategy) out.push_back(e.strategy);
+  }
+  return out;
+}
+
+// The mapping byte of every CANDIDATES frame in `sent`.
+std::vector<wire::MappingCode> candidate_mappings(const std::vector<path::PathTransmit>& sent) {
+  std::vector<wire::MappingCode> out;
+  for (const auto& t : sent) {
+    const auto frames = wire::decode_path_frames(t.frames);
+    REQUIRE(frames.ok());
+    for (const auto& f : *frames) {
+      if (const auto* c = std::get_if<wire::PathCandidates>(&f)) out.push_back(c->mapping);
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("strategy relay: no path packet to the peer, only CANDIDATES through the relay") {
+  const path::Mapping hard = path::Mapping::kEndpointDependent;
+  const path::Mapping pool = path::Mapping::kAddressVaries;
+  const path::Mapping easy = path::Mapping::kEndpointIndependent;
+  for (const auto& [a, b] : {std::pair{hard, hard}, std::pair{pool, easy}, std::pair{easy, pool}}) {
+    CAPTURE(path::mapping_token(a));
+    CAPTURE(path::mapping_token(b));
+    Pair p;
+    p.mappings = {a, b};
+    p.busy = {true, false};  // transport traffic on the relay all along
+    p.start();
+    p.run_until([] { return false; }, 120s);
+    for (int i = 0; i < 2; ++i) {
+      CAPTURE(i);
+      CHECK_FALSE(p.ends[i].direct());
+      CHECK(p.ends[i].strategy() == path::Strategy::kRelay);
+      CHECK(strategies(p.events[i]) == std::vector{path::Strategy::kRelay});
+      const bool easy_side = p.mappings[i] == easy;
+      CHECK(p.ends[i].stats().rounds == (easy_side ? 1 : 0));
+      // The easy side primed (TTL 2, dies on the way) before it had the peer's mapping;
+      // the unpredictable side waited for it. Nothing at full TTL, from either.
+      CHECK(p.ends[i].stats().primes_sent == (easy_side ? path::kPrimeCount : 0));
+      for (const auto& t : p.sent[i]) {
+        if (t.to != p.relay) CHECK(t.ttl == path::kPrimeTtl);
+      }
+      // Its own mapping went to the peer, which acknowledged it (no resends after).
+      const auto codes = candidate_mappings(p.sent[i]);
+      REQUIRE_FALSE(codes.empty());
+      CHECK(codes.back() == static_cast<wire::MappingCode>(p.mappings[i]));
+      CHECK(codes.size() <= 3);
+      const auto& e = p.events[i];
+      const auto it = std::find_if(e.begin(), e.end(), [](const path::PathEvent& x) {
+        return x.kind == path::PathEvent::Kind::kStrategy;
+      });
+      REQUIRE(it != e.end());
+      CHECK(it->local_mapping == p.mappings[i]);
+      CHECK(it->peer_mapping == p.mappings[1 - i]);
+    }
+    CHECK(count_kind(p.events[0], path::PathEvent::Kind::kProbing) ==
+          (p.mappings[0] == easy ? 1 : 0));
+  }
+}
+
+TEST_CASE("strategy: a mapping that changes goes to the peer and re-decides at once") {
+  Pair p;
+  p.mappings = {path::Mapping::kEndpointDependent, path::Mapping::kEndpointDependent};
+  p.start();
+  p.run_until([] { return false; }, 10s);
+  REQUIRE(p.ends[0].strategy() == path::Strategy::kRelay);
+  REQUIRE_FALSE(p.ends[0].direct());
+  // End 1 finds itself behind no NAT after all (say, a new network).
+  const util::TimePoint changed = p.now;
+  p.ends[1].set_local_mapping(path::Mapping::kNone, p.now);
+  REQUIRE(p.run_until([&] { return p.both_direct(); }, 5s));
+  CHECK(p.now - changed < 200ms);
+  for (int i = 0; i < 2; ++i) {
+    CHECK(strategies(p.events[i]) ==
+          std::vector{path::Strategy::kRelay, path::Strategy::kBirthday});
+  }
+  CHECK(candidate_mappings(p.sent[1]).back() == wire::MappingCode::kNone);
+}
+
+TEST_CASE("strategy: an unpredictable end waits for the peer's mapping before priming") {
+  Pair p;
+  p.relay_delay = 200ms;
+  p.mappings = {path::Mapping::kEndpointDependent, path::Mapping::kEndpointIndependent};
+  p.start();
+  p.run_until([] { return false; }, 150ms);
+  CHECK(p.ends[0].stats().primes_sent == 0);
+  CHECK(p.ends[1].stats().primes_sent == path::kPrimeCount);
+  for (const auto& t : p.sent[0]) CHECK(t.to == p.relay);
+  // The peer's CANDIDATES (easy) arrive at 200 ms: birthday, which probes (the ideal
+  // network here lets it through).
+  REQUIRE(p.run_until([&] { return p.both_direct(); }, 5s));
+  CHECK(p.ends[0].strategy() == path::Strategy::kBirthday);
+  CHECK(p.ends[1].strategy() == path::Strategy::kBirthday);
+}
+
+TEST_CASE("strategy: unknown mappings probe as before, and the event says so") {
+  Pair p;
+  p.mappings = {path::Mapping::kEndpointDependent, path::Mapping::kUnknown};
+  p.start();
+  REQUIRE(p.run_until([&] { return p.both_direct(); }, 5s));
+  for (int i = 0; i < 2; ++i)
+    CHECK(strategies(p.events[i]) == std::vector{path::Strategy::kDirect});
 }

@@ -132,6 +132,24 @@ TEST_CASE("server: a signed REGISTER yields REGISTERED with the reflexive addres
   CHECK(reg6->reflexive == v6.addr);
 }
 
+TEST_CASE("server: REGISTERED names the probe port it was given, 0 without one") {
+  TestNet net;
+  const auto id = rv::test::make_identity(1);
+  Raw a{net, kA};
+  const auto before = a.register_as(id, 0x1234, true);
+  REQUIRE(before.has_value());
+  CHECK(before->probe_port == 0);
+  net.server->set_probe_port(7778);
+  Raw b{net, kB};
+  const auto after = b.register_as(id, 0x5678, true);
+  REQUIRE(after.has_value());
+  CHECK(after->probe_port == 7778);
+  // A re-registration gets it too (the client learns it on every REGISTERED).
+  const auto again = a.register_as(id, 0x1234, true);
+  REQUIRE(again.has_value());
+  CHECK(again->probe_port == 7778);
+}
+
 TEST_CASE("server: REGISTERs that fail authentication get no reply and no registration") {
   TestNet net;
   const auto id = rv::test::make_identity(1);
@@ -673,7 +691,7 @@ TEST_CASE("server: no amplification under 10,000 random and truncated datagrams"
   add(wire::Connect{connector.client->instance(), guess, 0xabc, lid.id()});
   add(wire::Accept{listener.client->instance(), guess, 0xabc});
   add(wire::Refuse{listener.client->instance(), guess, 0xabc, "x"});
-  add(wire::Registered{1, guess, 15, kA});
+  add(wire::Registered{1, guess, 15, 0, kA});
   add(wire::Invite{0xabc, lid.id(), kA});
   add(wire::ConnectOk{0xabc, lid.id(), kA});
   add(wire::ConnectFail{0xabc, 1, ""});

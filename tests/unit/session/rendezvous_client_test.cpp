@@ -71,6 +71,19 @@ TEST_CASE("client: registers and reports its reflexive address") {
   CHECK(net.server->stats().registrations == 1);
 }
 
+TEST_CASE("client: learns the probe port from REGISTERED") {
+  TestNet net;
+  net.server->set_probe_port(7778);
+  const auto id = make_identity(1);
+  auto& ep = net.add_client(id, kA, false);
+  REQUIRE(ep.client->registered());
+  CHECK(ep.client->probe_port() == 7778);
+  net.server->set_probe_port(0);  // a rendezvous without one
+  auto& other = net.add_client(make_identity(2), kB, false);
+  REQUIRE(other.client->registered());
+  CHECK(other.client->probe_port() == 0);
+}
+
 TEST_CASE("client: HELLO backs off from 250 ms to 4 s, reports unreachable once, never stops") {
   TestNet net;
   std::vector<util::Duration> hellos;

@@ -20,7 +20,7 @@ namespace {
 util::Bytes challenge_bytes() { return hex("01" "0102030405060708"); }
 util::Bytes response_bytes() { return hex("02" "a1a2a3a4a5a6a7a8"); }
 util::Bytes round_bytes() { return hex("04" "4102" "01"); }  // round 258, an answer
-util::Bytes candidates_bytes() { return hex("03" "05" "02" "02"
+util::Bytes candidates_bytes() { return hex("03" "05" "02" "03" "02"  // endpoint-dependent, 2 addresses
                                     "00" "04" "c0000207" "1f40"                               // host 192.0.2.7:8000
                                     "01" "06" "20010db8000000000000000000000001" "0050"); }  // reflexive [2001:db8::1]:80
 
@@ -28,6 +28,7 @@ wire::PathCandidates candidates_fixture() {
   wire::PathCandidates f;
   f.sequence = 5;
   f.acknowledged = 2;
+  f.mapping = wire::MappingCode::kEndpointDependent;
   f.candidates.push_back({wire::CandidateKind::kHost, *util::Address::parse("192.0.2.7:8000")});
   f.candidates.push_back(
       {wire::CandidateKind::kReflexive, *util::Address::parse("[2001:db8::1]:80")});
@@ -94,15 +95,19 @@ TEST_CASE("every truncation of a path frame is an error, never a crash") {
 TEST_CASE("path frames with bad contents are refused") {
   CHECK_FALSE(wire::decode_path_frames(hex("05")).ok());                                // unknown type
   CHECK_FALSE(wire::decode_path_frames(hex("04" "01" "02")).ok());                      // answer flag 2
-  CHECK_FALSE(wire::decode_path_frames(hex("03" "01" "00" "01" "03" "04" "c0000207" "1f40")).ok());  // kind 3
-  CHECK_FALSE(wire::decode_path_frames(hex("03" "01" "00" "01" "00" "05" "c0000207" "1f40")).ok());  // family 5
-  util::Bytes many = hex("03" "01" "00" "11");  // 17 candidates, one more than allowed
+  CHECK_FALSE(wire::decode_path_frames(hex("03" "01" "00" "00" "01" "03" "04" "c0000207" "1f40")).ok());  // kind 3
+  CHECK_FALSE(wire::decode_path_frames(hex("03" "01" "00" "00" "01" "00" "05" "c0000207" "1f40")).ok());  // family 5
+  CHECK_FALSE(wire::decode_path_frames(hex("03" "01" "00" "05" "00")).ok());                 // mapping 5
+  const auto pool = wire::decode_path_frames(hex("03" "01" "00" "04" "00"));               // address-varies, empty
+  REQUIRE(pool.ok());
+  CHECK(std::get<wire::PathCandidates>(pool->at(0)).mapping == wire::MappingCode::kAddressVaries);
+  util::Bytes many = hex("03" "01" "00" "00" "11");  // 17 candidates, one more than allowed
   for (int i = 0; i < 17; ++i) {
     const util::Bytes one = hex("00" "04" "c0000207" "1f40");
     many.insert(many.end(), one.begin(), one.end());
   }
   CHECK_FALSE(wire::decode_path_frames(many).ok());
-  util::Bytes sixteen = hex("03" "01" "00" "10");
+  util::Bytes sixteen = hex("03" "01" "00" "00" "10");
   for (int i = 0; i < 16; ++i) {
     const util::Bytes one = hex("00" "04" "c0000207" "1f40");
     sixteen.insert(sixteen.end(), one.begin(), one.end());

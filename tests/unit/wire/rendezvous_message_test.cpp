@@ -61,8 +61,10 @@ std::vector<Fixture> fixtures() {
       {"REGISTER",
        wire::Register{kNonce, kCookie, kInstance, 1, {0xaa, 0xbb, 0xcc}, {0xdd, 0xdd}},
        "03" NONCE COOKIE INSTANCE "01" "0003aabbcc" "0002dddd"},
-      {"REGISTERED", wire::Registered{kInstance, kToken, 15, addr4()},
-       "04" INSTANCE TOKEN "000f" ADDR4},
+      {"REGISTERED", wire::Registered{kInstance, kToken, 15, 7778, addr4()},
+       "04" INSTANCE TOKEN "000f" "1e62" ADDR4},
+      {"REGISTERED without a probe port", wire::Registered{kInstance, kToken, 15, 0, addr6()},
+       "04" INSTANCE TOKEN "000f" "0000" ADDR6},
       {"KEEPALIVE", wire::Keepalive{kInstance, kToken}, "05" INSTANCE TOKEN},
       {"KEEPALIVE_ACK", wire::KeepaliveAck{addr6()}, "06" ADDR6},
       {"UNKNOWN", wire::Unknown{kInstance}, "07" INSTANCE},
@@ -218,7 +220,7 @@ TEST_CASE("address family is checked") {
   CHECK_FALSE(
       wire::decode_keepalive_ack(hex("06" "0420010db800000000000000000000000101bb")).has_value());
   CHECK_FALSE(wire::decode_invite(hex("09" CID NODE_ID "07c00002011234")).has_value());
-  CHECK_FALSE(wire::decode_registered(hex("04" INSTANCE TOKEN "000f" "08c00002011234"))
+  CHECK_FALSE(wire::decode_registered(hex("04" INSTANCE TOKEN "000f" "1e62" "08c00002011234"))
                   .has_value());
 }
 

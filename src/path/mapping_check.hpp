@@ -1,0 +1,58 @@
+// An endpoint's own NAT mapping behaviour, learnt while it is registered: the
+// reflexive address REGISTERED reports (what the rendezvous's main port saw) is
+// compared with the answer to a PROBE sent from the same socket to the rendezvous's
+// probe port, by the netcheck logic (Netcheck for the probe, classify() for the
+// verdict). Checked again whenever the reflexive address or the probe port changes.
+// Sans-I/O: the probe leaves through the endpoint's sink; time comes in.
+#pragma once
+
+#include <memory>
+#include <vector>
+
+#include "crypto/random.hpp"
+#include "path/nat_classification.hpp"
+#include "path/netcheck.hpp"
+#include "util/address.hpp"
+#include "util/bytes.hpp"
+#include "util/datagram_sink.hpp"
+#include "util/time.hpp"
+
+namespace punch::path {
+
+/// Learns how our NAT maps the endpoint's one socket.
+class MappingCheck {
+ public:
+  /// Sends through `sink` with randomness from `rng`; both must outlive the check.
+  MappingCheck(crypto::RandomSource& rng, util::DatagramSink& sink);
+
+  /// We are registered at `server` and it saw us at `reflexive`; `probe_port` is the
+  /// rendezvous's probe port (0: none), `local` our interface addresses with the
+  /// socket's port. Starts a check when the reflexive address or the probe port is new.
+  void on_registered(const util::Address& server, const util::Address& reflexive,
+                     std::uint16_t probe_port, const std::vector<util::Address>& local,
+                     util::TimePoint now);
+  /// Offers a datagram from `from`; true when it was a PROBE_REPLY (consumed here).
+  bool on_datagram(const util::Address& from, util::ByteView data, util::TimePoint now);
+  /// Retransmits the probe and ends the check at its deadline.
+  void on_timeout(util::TimePoint now);
+  /// When on_timeout() must next run; kNever when no check is running.
+  util::TimePoint next_deadline() const;
+  /// The behaviour learnt; kUnknown until a check answered (or without a probe port).
+  Mapping mapping() const { return mapping_; }
+  /// True once after mapping() changed.
+  bool take_changed();
+
+ private:
+  void finish();
+
+  crypto::RandomSource* rng_;
+  util::DatagramSink* sink_;
+  util::Address reflexive_;
+  util::Address probe_;
+  std::vector<util::Address> local_;
+  std::unique_ptr<Netcheck> running_;
+  Mapping mapping_ = Mapping::kUnknown;
+  bool changed_ = false;
+};
+
+}  // namespace punch::path
