@@ -399,7 +399,7 @@ void PathManager::note_rx(const util::Address& from, util::TimePoint now) {
   // The peer is sending on a direct path. It may have picked another address pair
   // than ours (say our LAN address while we reach its public one); any validated one
   // shows the direct paths work, and that the peer is not falling back.
-  const Remote* r = find(from);
+  const Remote* r = from == current_ ? nullptr : find(from);
   if (from == current_ || (r != nullptr && r->validated)) {
     awaiting_since_ = util::kNever;
     relay_hint_ = false;
@@ -423,6 +423,9 @@ void PathManager::on_authenticated(const util::Address& from, std::uint64_t pack
     return;
   }
   highest_direct_pn_ = std::max(highest_direct_pn_.value_or(0), packet_number);
+  // Every packet of a direct transfer lands here: from the path in use there is
+  // nothing to learn and no reason to switch (validations decide that).
+  if (direct_ && from == current_) return;
   learn_peer_reflexive(from, now);
   maybe_switch(now);
 }
