@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
 
 #include "util/time.hpp"
 
@@ -54,6 +55,27 @@ inline constexpr std::size_t kMaxRemoteCandidates = 24;
 /// can work at all. Covers the frame and two resends (250 ms, 500 ms) on a slow relay;
 /// a peer that stays silent is probed as before.
 inline constexpr util::Duration kStrategyHold = 2s;
+
+// --- Birthday paradox (docs/birthday.md) ---
+
+/// Sockets the side behind a hard NAT opens, each getting its own random outside port
+/// towards the peer. With the peer guessing 1,024 ports out of ~64,500 the chance that
+/// one guess hits is 1 - (1 - 256/64512)^1024, about 98 % (the essay's figure); more
+/// sockets cost descriptors and a burst of priming packets for little gain.
+inline constexpr std::size_t kBirthdaySockets = 256;
+/// Guesses per second, at most, across all sessions of one process. Gaps are drawn
+/// from [1/rate, 2/rate], so 100-200 per second by default: a few tens of kbit/s, far
+/// below what trips flood protection, and 2,048 guesses fit in 10-20 s, inside the
+/// ~30 s a hard NAT keeps an unanswered mapping.
+inline constexpr std::uint32_t kBirthdayRate = 200;
+/// Guesses per round, then the round ends and the next waits kSlowRoundInterval:
+/// 2,048 guesses against 256 sockets succeed with 1 - e^-8 (over 99.9 %), so a round
+/// that failed points at something else (a NAT that filters by address, a port range
+/// we do not guess), not at bad luck, and repeating it at once would not help.
+inline constexpr std::uint32_t kBirthdayProbes = 2048;
+/// Guessed ports: 1024-65535, where NATs allocate (Linux's masquerade takes any port
+/// from 1024 up for a source port above 1023).
+inline constexpr std::uint16_t kBirthdayFirstPort = 1024;
 
 // --- Candidate exchange (through the relay) ---
 

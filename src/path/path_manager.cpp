@@ -298,7 +298,7 @@ void PathManager::send_candidates(util::TimePoint now) {
 }
 
 void PathManager::queue(util::Address to, util::Bytes frames, int ttl) {
-  out_.push_back(PathTransmit{to, std::move(frames), ttl});
+  out_.push_back(PathTransmit{util::kMainSocket, to, std::move(frames), ttl});
 }
 
 void PathManager::on_frames(const util::Address& from, const std::vector<wire::PathFrame>& frames,

@@ -14,22 +14,33 @@
 #include <vector>
 
 #include "crypto/random.hpp"
+#include "path/constants.hpp"
 #include "path/nat_classification.hpp"
 #include "path/strategy.hpp"
 #include "util/address.hpp"
 #include "util/bytes.hpp"
+#include "util/socket_pool.hpp"
 #include "util/time.hpp"
 #include "wire/path_frame.hpp"
 
 namespace punch::path {
 
+/// How the birthday prober guesses (docs/birthday.md; defaults in path/constants.hpp).
+struct BirthdayConfig {
+  std::size_t sockets = kBirthdaySockets;  ///< --birthday-sockets: hard side's sockets.
+  std::uint32_t rate = kBirthdayRate;      ///< --birthday-rate: guesses per second, at most.
+  std::uint32_t probes = kBirthdayProbes;  ///< --birthday-probes: guesses per round.
+};
+
 /// Per-session choices from the command line.
 struct PathConfig {
   bool relay_only = false;  ///< Never probe, never go direct (--relay-only).
+  BirthdayConfig birthday;  ///< Port guessing against a hard NAT.
 };
 
 /// Path frames the session must seal into one path packet and send to `to`.
 struct PathTransmit {
+  util::SocketId socket = util::kMainSocket;  ///< Which of our sockets sends it.
   util::Address to;
   util::Bytes frames;  ///< Plaintext path frames.
   int ttl = 0;         ///< IP TTL for this datagram; 0 = the socket's default.
@@ -53,6 +64,8 @@ struct PathEvent {
   Strategy strategy = Strategy::kDirect;      ///< kStrategy: the pair's strategy.
   Mapping local_mapping = Mapping::kUnknown;  ///< kStrategy: our NAT's mapping behaviour.
   Mapping peer_mapping = Mapping::kUnknown;   ///< kStrategy: the peer's, from its CANDIDATES.
+  std::uint64_t guesses = 0;  ///< kSwitched: port guesses this end sent in the winning round.
+  std::size_t sockets = 0;    ///< kSwitched: extra sockets this end had open for it.
 };
 
 /// Counters for logs and tests.

@@ -18,10 +18,11 @@ constexpr std::size_t kMaxRememberedInvites = 1024;
 
 Endpoint::Endpoint(const crypto::Identity& identity, util::Address rendezvous, bool listener,
                    crypto::RandomSource& rng, util::DatagramSink& sink,
-                   const path::PathConfig& path_config)
+                   const path::PathConfig& path_config, util::SocketPool* pool)
     : identity_(&identity),
       rng_(&rng),
       sink_(&sink),
+      pool_(pool),
       rendezvous_(identity, rendezvous, listener, rng, sink),
       mapping_check_(rng, sink),
       path_config_(path_config) {}
@@ -31,12 +32,14 @@ void Endpoint::start(util::TimePoint now) {
   pump_rendezvous_events(now);
 }
 
-void Endpoint::on_datagram(const util::Address& from, util::ByteView data, util::TimePoint now) {
-  if (mapping_check_.on_datagram(from, data, now)) {
+void Endpoint::on_datagram(const util::Address& from, util::ByteView data, util::TimePoint now,
+                           util::SocketId socket) {
+  // Extra sockets exist for sessions only: the rendezvous knows just the main one.
+  if (socket == util::kMainSocket && mapping_check_.on_datagram(from, data, now)) {
     apply_mapping(now);
     return;
   }
-  if (RendezvousClient::is_control(data)) {
+  if (socket == util::kMainSocket && RendezvousClient::is_control(data)) {
     rendezvous_.on_datagram(from, data, now);
     pump_rendezvous_events(now);
     return;
@@ -51,7 +54,7 @@ void Endpoint::on_datagram(const util::Address& from, util::ByteView data, util:
     ++stats_.dropped_unknown;
     return;
   }
-  it->second.session->on_packet(*packet, from, now);
+  it->second.session->on_packet(*packet, from, now, socket);
   collect(it->first, it->second, now);
 }
 
@@ -120,7 +123,7 @@ void Endpoint::accept(std::uint64_t connection_id, const crypto::NodeId& peer,
   if (!sessions_.count(connection_id)) {
     Session& s = add_session(
         std::make_unique<Session>(SessionRole::kListener, connection_id, *identity_, peer,
-                                  rendezvous_.server(), *rng_, *sink_, path_config_),
+                                  rendezvous_.server(), *rng_, *sink_, path_config_, pool_),
         now);
     if (const auto it = invited_from_.find(connection_id); it != invited_from_.end())
       s.paths().add_remote_candidate({wire::CandidateKind::kReflexive, it->second}, now);
@@ -233,10 +236,11 @@ void Endpoint::pump_rendezvous_events(util::TimePoint now) {
       case RendezvousEvent::Kind::kConnectOk: {
         const auto it = pending_connects_.find(e->connection_id);
         if (it == pending_connects_.end()) continue;  // duplicate CONNECT_OK
-        Session& s = add_session(std::make_unique<Session>(
-                                     SessionRole::kConnector, e->connection_id, *identity_,
-                                     it->second, rendezvous_.server(), *rng_, *sink_, path_config_),
-                                 now);
+        Session& s =
+            add_session(std::make_unique<Session>(SessionRole::kConnector, e->connection_id,
+                                                  *identity_, it->second, rendezvous_.server(),
+                                                  *rng_, *sink_, path_config_, pool_),
+                        now);
         pending_connects_.erase(it);
         s.paths().add_remote_candidate({wire::CandidateKind::kReflexive, e->address}, now);
         continue;

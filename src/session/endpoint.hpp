@@ -20,6 +20,7 @@
 #include "transport/connection.hpp"
 #include "util/address.hpp"
 #include "util/datagram_sink.hpp"
+#include "util/socket_pool.hpp"
 #include "util/time.hpp"
 
 namespace punch::session {
@@ -53,16 +54,19 @@ struct EndpointStats {
 /// The endpoint core.
 class Endpoint {
  public:
-  /// `identity`, `rng` and `sink` must outlive the endpoint. `listener` registers
-  /// as a node that accepts invites; `path_config` applies to every session.
+  /// `identity`, `rng`, `sink` (the main socket) and `pool` must outlive the
+  /// endpoint. `listener` registers as a node that accepts invites; `path_config`
+  /// applies to every session. Without a `pool` no session opens extra sockets (the
+  /// side behind a hard NAT then cannot offer the birthday prober many ports).
   Endpoint(const crypto::Identity& identity, util::Address rendezvous, bool listener,
            crypto::RandomSource& rng, util::DatagramSink& sink,
-           const path::PathConfig& path_config = {});
+           const path::PathConfig& path_config = {}, util::SocketPool* pool = nullptr);
 
   /// Starts registering with the rendezvous.
   void start(util::TimePoint now);
-  /// Handles one datagram that arrived from `from`.
-  void on_datagram(const util::Address& from, util::ByteView data, util::TimePoint now);
+  /// Handles one datagram that arrived from `from` on our socket `socket`.
+  void on_datagram(const util::Address& from, util::ByteView data, util::TimePoint now,
+                   util::SocketId socket = util::kMainSocket);
   /// Runs timers due at `now`.
   void on_timeout(util::TimePoint now);
   /// When on_timeout() must next run.
@@ -114,6 +118,7 @@ class Endpoint {
   const crypto::Identity* identity_;
   crypto::RandomSource* rng_;
   util::DatagramSink* sink_;
+  util::SocketPool* pool_;
   RendezvousClient rendezvous_;
   path::MappingCheck mapping_check_;
   std::map<std::uint64_t, Entry> sessions_;

@@ -21,12 +21,14 @@ constexpr std::size_t kMaxPayload = Session::kMaxDatagram - kOverhead;
 
 Session::Session(SessionRole role, std::uint64_t connection_id, const crypto::Identity& identity,
                  const crypto::NodeId& expected, util::Address relay, crypto::RandomSource& rng,
-                 util::DatagramSink& sink, const path::PathConfig& path_config)
+                 util::DatagramSink& sink, const path::PathConfig& path_config,
+                 util::SocketPool* pool)
     : role_(role),
       connection_id_(connection_id),
       expected_(expected),
       path_(relay, path_config, role == SessionRole::kConnector, rng),
-      sink_(&sink) {
+      sink_(&sink),
+      pool_(pool) {
   const crypto::NodeId want = expected;
   auto check = [want](const crypto::NodeId& got) -> util::Status {
     if (got == want) return util::ok_status();
@@ -42,7 +44,8 @@ Session::Session(SessionRole role, std::uint64_t connection_id, const crypto::Id
 void Session::start(util::TimePoint now) { handshake_->start(now); }
 
 void Session::on_packet(const wire::SessionPacket& packet, const util::Address& from,
-                        util::TimePoint now) {
+                        util::TimePoint now, util::SocketId socket) {
+  static_cast<void>(socket);
   if (ended_) return;
   if (packet.kind == wire::SessionKind::kHandshake) {
     handshake_->on_datagram(packet.payload, now);

@@ -20,6 +20,7 @@
 #include "transport/constants.hpp"
 #include "util/address.hpp"
 #include "util/datagram_sink.hpp"
+#include "util/socket_pool.hpp"
 #include "util/time.hpp"
 #include "wire/session_packet.hpp"
 
@@ -43,20 +44,24 @@ class Session {
   /// 1200, RFC 9000's minimum, and uses more only once a probe proved the path carries it).
   static constexpr std::size_t kMaxDatagram = transport::kMaxProbeDatagramSize;
 
-  /// Prepares a session; `identity`, `rng` and `sink` must outlive it. `expected`
-  /// is the peer ID the handshake must prove. Packets go to `relay` until a direct
-  /// path is validated (never with `path_config.relay_only`).
+  /// Prepares a session; `identity`, `rng`, `sink` (the main socket) and `pool` must
+  /// outlive it. `expected` is the peer ID the handshake must prove. Packets go to
+  /// `relay` until a direct path is validated (never with `path_config.relay_only`);
+  /// `pool`, if any, gives the birthday prober extra sockets.
   Session(SessionRole role, std::uint64_t connection_id, const crypto::Identity& identity,
           const crypto::NodeId& expected, util::Address relay, crypto::RandomSource& rng,
-          util::DatagramSink& sink, const path::PathConfig& path_config = {});
+          util::DatagramSink& sink, const path::PathConfig& path_config = {},
+          util::SocketPool* pool = nullptr);
   Session(Session&&) noexcept = default;
   Session& operator=(Session&&) noexcept = default;
   ~Session() = default;
 
   /// Starts the handshake (the connector sends its first flight on flush()).
   void start(util::TimePoint now);
-  /// Handles a session packet for this connection ID that arrived from `from`.
-  void on_packet(const wire::SessionPacket& packet, const util::Address& from, util::TimePoint now);
+  /// Handles a session packet for this connection ID that arrived from `from` on our
+  /// socket `socket`.
+  void on_packet(const wire::SessionPacket& packet, const util::Address& from, util::TimePoint now,
+                 util::SocketId socket = util::kMainSocket);
   /// Runs timers due at `now`.
   void on_timeout(util::TimePoint now);
   /// When on_timeout() must next run.
@@ -107,6 +112,7 @@ class Session {
   crypto::NodeId expected_;
   path::PathManager path_;
   util::DatagramSink* sink_;
+  util::SocketPool* pool_;
   std::unique_ptr<crypto::Handshake> handshake_;
   std::unique_ptr<crypto::PacketProtection> seal_;
   std::unique_ptr<crypto::PacketProtection> open_;
