@@ -10,18 +10,37 @@ namespace punch::path {
 MappingCheck::MappingCheck(crypto::RandomSource& rng, util::DatagramSink& sink)
     : rng_(&rng), sink_(&sink) {}
 
+namespace {
+
+// The destinations REGISTERED's probe addresses stand for, seen from a client of
+// `server`: the all-zero IP made the server's, other families dropped (our one socket
+// cannot reach them), the main port and repeats dropped (the reflexive address already
+// is the main port's answer; a repeat would only be a second look at one mapping).
+std::vector<util::Address> probe_destinations(const util::Address& server,
+                                              const std::vector<util::Address>& announced) {
+  std::vector<util::Address> out;
+  for (util::Address a : announced) {
+    if (a.family != server.family || a.port == 0) continue;
+    if (std::all_of(a.ip.begin(), a.ip.end(), [](std::uint8_t b) { return b == 0; }))
+      a.ip = server.ip;
+    if (a == server || std::find(out.begin(), out.end(), a) != out.end()) continue;
+    out.push_back(a);
+  }
+  return out;
+}
+
+}  // namespace
+
 void MappingCheck::on_registered(const util::Address& server, const util::Address& reflexive,
-                                 std::uint16_t probe_port, const std::vector<util::Address>& local,
-                                 util::TimePoint now) {
-  util::Address probe = server;
-  probe.port = probe_port;
-  if (probe_port == 0) probe = util::Address{};
+                                 const std::vector<util::Address>& probe_addresses,
+                                 const std::vector<util::Address>& local, util::TimePoint now) {
+  std::vector<util::Address> probes = probe_destinations(server, probe_addresses);
   local_ = local;
-  if (reflexive == reflexive_ && probe == probe_) return;
+  if (reflexive == reflexive_ && probes == probes_) return;
   reflexive_ = reflexive;
-  probe_ = probe;
+  probes_ = std::move(probes);
   running_.reset();
-  if (!probe_.valid()) {
+  if (probes_.empty()) {
     // Nothing to compare with: the behaviour cannot be told, and an old verdict was
     // about another mapping.
     if (mapping_ != Mapping::kUnknown) changed_ = true;
@@ -30,7 +49,7 @@ void MappingCheck::on_registered(const util::Address& server, const util::Addres
   }
   // The old verdict stays until the new one is in: a rebinding rarely changes the
   // NAT's kind, and flipping to unknown for a second would re-decide every session.
-  running_ = std::make_unique<Netcheck>(*rng_, *sink_, std::vector<util::Address>{probe_}, now);
+  running_ = std::make_unique<Netcheck>(*rng_, *sink_, probes_, now);
 }
 
 bool MappingCheck::on_datagram(const util::Address& from, util::ByteView data,
@@ -56,13 +75,15 @@ util::TimePoint MappingCheck::next_deadline() const {
 
 void MappingCheck::finish() {
   std::vector<std::optional<ProbeAnswer>> answers{ProbeAnswer{reflexive_, {}}};
-  answers.push_back(running_->answers().front());
+  const auto& probed = running_->answers();
+  answers.insert(answers.end(), probed.begin(), probed.end());
   running_.reset();
   // classify() sees "no NAT" when every answer is the local address: one of our
   // interface addresses, if the rendezvous saw that one; otherwise none matches.
   const auto it = std::find(local_.begin(), local_.end(), reflexive_);
   const util::Address local = it != local_.end() ? *it : util::Address{};
-  // An unanswered probe leaves one answer: classify() says unknown unless it is local.
+  // Unanswered probes are left out by classify(): with none answered it says unknown
+  // unless the one answer left is local.
   const Mapping m = classify(local, answers).mapping;
   if (m != mapping_) changed_ = true;
   mapping_ = m;

@@ -118,7 +118,12 @@ void encode(const Registered& m, util::Bytes& out) {
   w.u64(m.instance);
   put_array(w, m.token);
   w.u16(m.keepalive_s);
-  w.u16(m.probe_port);
+  PUNCH_ASSERT(m.probe_addresses.size() <= kMaxProbeAddresses);
+  w.u8(static_cast<std::uint8_t>(m.probe_addresses.size()));
+  for (const util::Address& a : m.probe_addresses) {
+    PUNCH_ASSERT(a.port != 0);
+    put_address(w, a);
+  }
   put_address(w, m.reflexive);
 }
 
@@ -281,7 +286,15 @@ std::optional<Registered> decode_registered(util::ByteView datagram) {
   m.instance = r.u64();
   m.token = get_array<16>(r);
   m.keepalive_s = r.u16();
-  m.probe_port = r.u16();
+  // The count is peer input: bounded before anything is stored, so a REGISTERED cannot
+  // make the client probe more than a handful of addresses.
+  const std::uint8_t count = r.u8();
+  if (count > kMaxProbeAddresses) return std::nullopt;
+  for (std::uint8_t i = 0; i < count && r.ok(); ++i) {
+    const util::Address a = util::Address::decode(r);
+    if (r.ok() && a.port == 0) r.fail();  // Nothing can be probed at port 0.
+    m.probe_addresses.push_back(a);
+  }
   m.reflexive = util::Address::decode(r);
   return finish(r, std::move(m));
 }

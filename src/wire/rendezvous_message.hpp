@@ -12,6 +12,7 @@
 #include <string>
 #include <string_view>
 #include <variant>
+#include <vector>
 
 #include "crypto/node_id.hpp"
 #include "util/address.hpp"
@@ -31,6 +32,10 @@ inline constexpr std::size_t kUnknownSize = 9;
 inline constexpr std::size_t kProbeSize = 64;
 /// Largest PROBE_REPLY (type, nonce, IPv6 address), always smaller than kProbeSize.
 inline constexpr std::size_t kMaxProbeReplySize = 1 + 8 + 19;
+/// Most probe addresses in one REGISTERED: the probe port on the main IP plus up to 4
+/// on other IPs of the rendezvous host (a Linux pool NAT needs other IPs to show, and
+/// 4 more miss one with 4 pool addresses only 0.4 % of the time; docs/netcheck.md).
+inline constexpr std::size_t kMaxProbeAddresses = 5;
 /// Longest reason in REFUSE and CONNECT_FAIL, in bytes of UTF-8.
 inline constexpr std::size_t kMaxReasonSize = 200;
 /// REGISTER flags bit 0: this registration accepts connections.
@@ -81,9 +86,11 @@ struct Registered {
   std::uint64_t instance = 0;
   Token token{};
   std::uint16_t keepalive_s = 0;
-  /// The rendezvous's probe port on the same IP (0: none), so the client can learn its
-  /// NAT's mapping behaviour by probing it (docs/netcheck.md).
-  std::uint16_t probe_port = 0;
+  /// Where the rendezvous answers address probes besides its main port (at most
+  /// kMaxProbeAddresses, none: no probing), so the client can learn its NAT's mapping
+  /// behaviour by probing them (docs/netcheck.md). An all-zero IP stands for the IP the
+  /// client sends REGISTER to: a rendezvous on a wildcard address does not know it.
+  std::vector<util::Address> probe_addresses;
   util::Address reflexive;
   friend bool operator==(const Registered&, const Registered&) = default;
 };
@@ -181,7 +188,8 @@ void encode(const Hello& m, util::Bytes& out);
 void encode(const Challenge& m, util::Bytes& out);
 /// Appends a REGISTER; `spki` and `signature` must each be shorter than 64 KiB.
 void encode(const Register& m, util::Bytes& out);
-/// Appends a REGISTERED; `reflexive` must be a valid address.
+/// Appends a REGISTERED; `reflexive` and each probe address (with a port, at most
+/// kMaxProbeAddresses) must be valid.
 void encode(const Registered& m, util::Bytes& out);
 /// Appends a KEEPALIVE.
 void encode(const Keepalive& m, util::Bytes& out);
@@ -217,7 +225,8 @@ std::optional<Hello> decode_hello(util::ByteView datagram);
 std::optional<Challenge> decode_challenge(util::ByteView datagram);
 /// Decodes a REGISTER; nullopt if malformed (the signature is not checked here).
 std::optional<Register> decode_register(util::ByteView datagram);
-/// Decodes a REGISTERED; nullopt if malformed.
+/// Decodes a REGISTERED; nullopt if malformed, with more than kMaxProbeAddresses probe
+/// addresses or one with port 0.
 std::optional<Registered> decode_registered(util::ByteView datagram);
 /// Decodes a KEEPALIVE; nullopt if malformed.
 std::optional<Keepalive> decode_keepalive(util::ByteView datagram);

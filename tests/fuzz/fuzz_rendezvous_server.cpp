@@ -40,6 +40,8 @@ const util::Address kHome[2] = {util::Address::v4(10, 1, 0, 1, 1000),
                                 util::Address::v4(10, 2, 0, 1, 2000)};
 const util::Address kRebound[2] = {util::Address::v4(10, 1, 0, 1, 1001),
                                    util::Address::v4(10, 2, 0, 1, 2001)};
+// A probe address on another IP of the rendezvous host (punch rendezvous --probe-address).
+const util::Address kOtherIp = util::Address::v4(192, 0, 2, 3, 7778);
 
 struct Sink final : util::DatagramSink {
   void send(const util::Address& to, util::ByteView data) override {
@@ -96,7 +98,8 @@ struct Harness {
     sink = Sink{};
     received.clear();
     server = std::make_unique<punch::rendezvous::Server>(rng, sink, nullptr, now);
-    server->set_probe_port(7778);  // as `punch rendezvous` runs by default
+    server->set_probe_port(7778);             // as `punch rendezvous` runs by default
+    server->set_probe_addresses({kOtherIp});  // and with one --probe-address
     for (int i = 0; i < 2; ++i) {
       Client& c = clients[i];
       c.address = kHome[i];
@@ -114,7 +117,8 @@ struct Harness {
       reg.signature = identity(i).sign(signed_data, rng);
       send(c.address, reg);
       const auto ok = wire::decode_registered(sink.last);
-      PUNCH_ASSERT(ok.has_value() && ok->probe_port == 7778);
+      PUNCH_ASSERT(ok.has_value() && ok->probe_addresses.size() == 2 &&
+                   ok->probe_addresses[0].port == 7778 && ok->probe_addresses[1] == kOtherIp);
       c.token = ok->token;
     }
     // One active relay (cid 1) for the fuzzer to poke at.
