@@ -10,31 +10,11 @@ namespace punch::path {
 MappingCheck::MappingCheck(crypto::RandomSource& rng, util::DatagramSink& sink)
     : rng_(&rng), sink_(&sink) {}
 
-namespace {
-
-// The destinations REGISTERED's probe addresses stand for, seen from a client of
-// `server`: the all-zero IP made the server's, other families dropped (our one socket
-// cannot reach them), the main port and repeats dropped (the reflexive address already
-// is the main port's answer; a repeat would only be a second look at one mapping).
-std::vector<util::Address> probe_destinations(const util::Address& server,
-                                              const std::vector<util::Address>& announced) {
-  std::vector<util::Address> out;
-  for (util::Address a : announced) {
-    if (a.family != server.family || a.port == 0) continue;
-    if (std::all_of(a.ip.begin(), a.ip.end(), [](std::uint8_t b) { return b == 0; }))
-      a.ip = server.ip;
-    if (a == server || std::find(out.begin(), out.end(), a) != out.end()) continue;
-    out.push_back(a);
-  }
-  return out;
-}
-
-}  // namespace
-
 void MappingCheck::on_registered(const util::Address& server, const util::Address& reflexive,
                                  const std::vector<util::Address>& probe_addresses,
                                  const std::vector<util::Address>& local, util::TimePoint now) {
-  std::vector<util::Address> probes = probe_destinations(server, probe_addresses);
+  // The main port is not probed: REGISTERED's reflexive address is its answer.
+  std::vector<util::Address> probes = resolve_probe_addresses(server, probe_addresses, {server});
   local_ = local;
   if (reflexive == reflexive_ && probes == probes_) return;
   reflexive_ = reflexive;

@@ -49,6 +49,7 @@ struct Server::State {
   void on_control(const util::Address& from, util::ByteView data, util::TimePoint now);
   bool rate_allows(const util::Address& from, util::TimePoint now);
   void on_probe(const util::Address& from, const wire::Probe& m, util::DatagramSink& reply_via);
+  void on_probe_list_request(const util::Address& from, const wire::ProbeListRequest& m);
   void on_session(const util::Address& from, util::ByteView data, util::TimePoint now);
   std::vector<util::Address> probe_addresses_for(const util::Address& client) const;
 
@@ -154,6 +155,8 @@ void Server::State::on_control(const util::Address& from, util::ByteView data,
           on_refuse(from, m, now);
         } else if constexpr (std::is_same_v<T, wire::Probe>) {
           on_probe(from, m, sink);
+        } else if constexpr (std::is_same_v<T, wire::ProbeListRequest>) {
+          on_probe_list_request(from, m);
         } else {
           // A server-to-client message sent to the server: nobody legitimate does that.
           ++stats.dropped_malformed;
@@ -185,6 +188,18 @@ void Server::State::on_probe(const util::Address& from, const wire::Probe& m,
   PUNCH_ASSERT(out.size() <= wire::kMaxProbeReplySize);
   reply_via.send(from, out);
   ++stats.probes_answered;
+}
+
+void Server::State::on_probe_list_request(const util::Address& from,
+                                          const wire::ProbeListRequest& m) {
+  // As for PROBE: the request had at least kProbeListRequestSize bytes, more than the
+  // largest answer, so a spoofed victim gets less than the attacker sent.
+  static_assert(wire::kMaxProbeListSize < wire::kProbeListRequestSize);
+  out.clear();
+  wire::encode(wire::ProbeList{m.nonce, probe_addresses_for(from)}, out);
+  PUNCH_ASSERT(out.size() <= wire::kMaxProbeListSize);
+  sink.send(from, out);
+  ++stats.probe_lists_answered;
 }
 
 void Server::State::on_hello(const util::Address& from, const wire::Hello& m, util::TimePoint now) {

@@ -30,7 +30,8 @@ struct ServerStats {
   std::uint64_t relays = 0;            ///< Live relay entries now.
   std::uint64_t relayed_packets = 0;
   std::uint64_t relayed_bytes = 0;
-  std::uint64_t probes_answered = 0;  ///< PROBE_REPLYs sent, from any port.
+  std::uint64_t probes_answered = 0;       ///< PROBE_REPLYs sent, from any port.
+  std::uint64_t probe_lists_answered = 0;  ///< PROBE_LISTs sent (main port only).
 };
 
 /// Callbacks for things an operator wants to see (registered, relay up/down).

@@ -202,6 +202,12 @@ extern "C" std::size_t punch_fuzz_seed(std::size_t index, std::uint8_t* out, std
   util::Bytes s0 = {0, 0, static_cast<std::uint8_t>(hello.size())};
   s0.insert(s0.end(), hello.begin(), hello.end());
   seeds.push_back(s0);
+  // A raw PROBE_LIST_REQUEST: answered with the probe addresses, never with more bytes.
+  util::Bytes list_request;
+  wire::encode(wire::ProbeListRequest{}, list_request);
+  util::Bytes s_list = {0, 1, static_cast<std::uint8_t>(list_request.size())};
+  s_list.insert(s_list.end(), list_request.begin(), list_request.end());
+  seeds.push_back(s_list);
   seeds.push_back({5, 0, 4, 'd', 'a', 't', 'a', 5, 8, 2, 'h', 'i', 5, 4, 1, 'x'});
   seeds.push_back({2, 2, 0, 5, 1, 3, 'm', 'o', 'v', 5, 0, 1, 'y'});
   seeds.push_back({3, 1, 1, 1, 4, 2, 1, 1, 5, 2, 2, 'o', 'k', 4, 0, 3, 2, 'n', 'o'});

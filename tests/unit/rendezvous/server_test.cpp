@@ -902,6 +902,36 @@ TEST_CASE("server: the probe port answers nothing but PROBE") {
   CHECK(s.main.sent.size() == 1);
 }
 
+TEST_CASE("server: PROBE_LIST_REQUEST on the main port lists the probe addresses, never larger") {
+  ProbeServer s;
+  const auto other = util::Address::v4(192, 0, 2, 3, 7778);
+  const util::Address v6 = *util::Address::parse("[2001:db8::77]:65535");
+  const auto v6_other = *util::Address::parse("[2001:db8::3]:7778");
+  s.server.set_probe_port(7778);
+  s.server.set_probe_addresses({other, v6_other});
+  util::Bytes req;
+  wire::encode(wire::ProbeListRequest{{9}}, req);
+  s.server.on_datagram(kA, req, s.now);
+  REQUIRE(s.main.sent.size() == 1);
+  CHECK(s.main.sent[0].first == kA);
+  CHECK(s.main.sent[0].second.size() < req.size());
+  const auto list = wire::decode_probe_list(s.main.sent[0].second);
+  REQUIRE(list.has_value());
+  CHECK(list->nonce == wire::Nonce{9});
+  CHECK(list->probe_addresses == std::vector{util::Address::v4(0, 0, 0, 0, 7778), other});
+  s.server.on_datagram(v6, req, s.now);
+  REQUIRE(s.main.sent.size() == 2);
+  CHECK(wire::decode_probe_list(s.main.sent[1].second)->probe_addresses ==
+        std::vector{*util::Address::parse("[::]:7778"), v6_other});
+  CHECK(s.server.stats().probe_lists_answered == 2);
+  // The probe port does not answer it (probes only), nor a request cut short.
+  s.server.on_probe_datagram(kA, req, s.probe_port, s.now);
+  CHECK(s.probe_port.sent.empty());
+  req.pop_back();
+  s.server.on_datagram(kA, req, s.now);
+  CHECK(s.main.sent.size() == 2);
+}
+
 TEST_CASE("server: probes on both ports share one rate limit per source") {
   ProbeServer s;
   int answered = 0;

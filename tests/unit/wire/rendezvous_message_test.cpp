@@ -87,6 +87,13 @@ std::vector<Fixture> fixtures() {
       {"PROBE", wire::Probe{kNonce}, "0e01" NONCE + std::string(54 * 2, '0')},
       {"PROBE_REPLY v4", wire::ProbeReply{kNonce, addr4()}, "0f" NONCE ADDR4},
       {"PROBE_REPLY v6", wire::ProbeReply{kNonce, addr6()}, "0f" NONCE ADDR6},
+      {"PROBE_LIST_REQUEST", wire::ProbeListRequest{kNonce},
+       "1001" NONCE + std::string(118 * 2, '0')},
+      {"PROBE_LIST",
+       wire::ProbeList{kNonce, {util::Address::v4(0, 0, 0, 0, 7778),
+                                util::Address::v4(192, 0, 2, 3, 7778)}},
+       "11" NONCE "02" ANY4_7778 "04c00002031e62"},
+      {"PROBE_LIST empty", wire::ProbeList{kNonce, {}}, "11" NONCE "00"},
   };
 }
 
@@ -135,14 +142,15 @@ TEST_CASE("every truncation of every fixture is rejected") {
   }
 }
 
-TEST_CASE("trailing bytes are rejected, except zero padding of HELLO and PROBE") {
+TEST_CASE("trailing bytes are rejected, except zero padding of HELLO, PROBE, PROBE_LIST_REQUEST") {
   for (const Fixture& f : fixtures()) {
     CAPTURE(f.name);
     util::Bytes b = hex(f.hex);
     b.push_back(1);
     CHECK_FALSE(wire::decode_rendezvous_message(b).has_value());
     b.back() = 0;
-    const bool padded = f.hex.rfind("01", 0) == 0 || f.hex.rfind("0e", 0) == 0;
+    const bool padded =
+        f.hex.rfind("01", 0) == 0 || f.hex.rfind("0e", 0) == 0 || f.hex.rfind("10", 0) == 0;
     CHECK(wire::decode_rendezvous_message(b).has_value() == padded);
   }
 }
@@ -213,6 +221,35 @@ TEST_CASE("REGISTERED: the probe address count, families and ports are checked")
   // Port 0 cannot be probed; family 5 does not exist.
   CHECK_FALSE(wire::decode_registered(hex(head + "01" "04c00002030000" ADDR4)).has_value());
   CHECK_FALSE(wire::decode_registered(hex(head + "01" "05c00002031e62" ADDR4)).has_value());
+}
+
+TEST_CASE("PROBE_LIST_REQUEST: version, size and padding; the largest PROBE_LIST is smaller") {
+  const std::string pad(118 * 2, '0');
+  CHECK(wire::decode_probe_list_request(hex("1001" NONCE + pad)) ==
+        wire::ProbeListRequest{kNonce});
+  CHECK(wire::decode_probe_list_request(hex("1001" NONCE + pad + "00")).has_value());
+  CHECK_FALSE(wire::decode_probe_list_request(hex("1002" NONCE + pad)).has_value());
+  // 127 bytes: too small to pay for the largest answer.
+  CHECK_FALSE(wire::decode_probe_list_request(hex("1001" NONCE + pad.substr(2))).has_value());
+  CHECK_FALSE(wire::decode_probe_list_request(hex("1001" NONCE "01" + pad.substr(2))).has_value());
+  util::Bytes request, largest;
+  wire::encode(wire::ProbeListRequest{kNonce}, request);
+  wire::encode(wire::ProbeList{kNonce, std::vector<util::Address>(wire::kMaxProbeAddresses,
+                                                                  addr6())},
+               largest);
+  CHECK(request.size() == wire::kProbeListRequestSize);
+  CHECK(largest.size() == wire::kMaxProbeListSize);
+  CHECK(largest.size() < request.size());
+}
+
+TEST_CASE("PROBE_LIST: the count, families and ports are checked") {
+  std::string five;
+  for (int i = 0; i < 5; ++i) five += "04c00002031e62";
+  CHECK(wire::decode_probe_list(hex("11" NONCE "05" + five))->probe_addresses.size() == 5);
+  CHECK_FALSE(wire::decode_probe_list(hex("11" NONCE "06" + five + "04c00002031e62")).has_value());
+  CHECK_FALSE(wire::decode_probe_list(hex("11" NONCE "02" "04c00002031e62")).has_value());
+  CHECK_FALSE(wire::decode_probe_list(hex("11" NONCE "01" "04c00002030000")).has_value());
+  CHECK_FALSE(wire::decode_probe_list(hex("11" NONCE "01" "07c00002031e62")).has_value());
 }
 
 TEST_CASE("reason_len is checked against the data, the limit and UTF-8") {
