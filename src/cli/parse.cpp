@@ -263,9 +263,11 @@ util::Address probe_address(const std::string& text, std::uint16_t default_port)
   if (!a && !text.empty() && text.front() == '[' && text.back() == ']') {
     a = util::Address::from_ip(std::string_view(text).substr(1, text.size() - 2), default_port);
   }
-  if (!a) {
-    if (const auto problem = endpoint_problem(text, false)) throw UsageError{bad + *problem};
-    a = util::Address::parse(text);
+  if (!a) a = util::Address::parse(text);  // IP:PORT; port 0 picks a free one.
+  if (!a && text.find(':') != std::string::npos) {
+    // A bad port deserves its own message; a missing one cannot be the problem here.
+    if (const auto problem = endpoint_problem(text, true); problem && *problem != "missing port")
+      throw UsageError{bad + *problem};
   }
   if (!a) {
     throw UsageError{bad +

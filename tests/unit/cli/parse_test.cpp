@@ -424,6 +424,8 @@ TEST_CASE("rendezvous --probe-address: other IPs, port from the probe port, at m
                              "192.0.2.3"})) == std::vector{Address::v4(192, 0, 2, 3, 7778)});
   CHECK(probe_addresses(run({"rendezvous", "-l", "127.0.0.1:0", "--probe-address", "127.0.0.2"})) ==
         std::vector{Address::v4(127, 0, 0, 2, 0)});
+  CHECK(probe_addresses(run({"rendezvous", "--probe-address", "192.0.2.3:0"})) ==
+        std::vector{Address::v4(192, 0, 2, 3, 0)});
   CHECK(probe_addresses(run({"rendezvous", "--probe-address", "2001:db8::3"})) ==
         std::vector{*Address::parse("[2001:db8::3]:7778")});
   CHECK(probe_addresses(run({"rendezvous", "--probe-address", "[2001:db8::3]"})) ==
