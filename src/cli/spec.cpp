@@ -160,7 +160,7 @@ const std::vector<CommandSpec>& command_specs() {
        {}},
       {"rendezvous",
        "Run the server that introduces peers and relays their traffic.",
-       "[-l HOST:PORT] [--probe-port PORT|off] [--probe-address IP[:PORT]]...",
+       "[-l HOST:PORT] [--probe-port PORT|off] [OPTION]...",
        "Runs the rendezvous on a publicly reachable host. It registers endpoints that "
        "prove they hold their key, introduces connectors to listeners, and relays "
        "their packets, which it cannot decrypt. A second UDP port on the same IP, the "
