@@ -21,7 +21,7 @@ _punch() {
       COMPREPLY=($(compgen -f -- "$cur"))
       return
       ;;
-    -r | --rendezvous | -l | --listen | --probe-port | --probe | --allow | --permit-open | -L | --local | -R | --remote | -D | --dynamic | --socks-user)
+    -r | --rendezvous | -l | --listen | --probe-port | --probe-address | --probe | --allow | --permit-open | -L | --local | -R | --remote | -D | --dynamic | --socks-user)
       return # a host or an ID: nothing to guess
       ;;
   esac
@@ -30,7 +30,7 @@ _punch() {
   case ${COMP_WORDS[1]} in
     keygen) opts="--force" ;;
     id) opts="" ;;
-    rendezvous) opts="-l --listen --probe-port" ;;
+    rendezvous) opts="-l --listen --probe-port --probe-address" ;;
     listen) opts="-r --rendezvous --allow --allow-any -N --no-stdio --permit-open --gateway-ports --relay-only" ;;
     connect) opts="-r --rendezvous -L --local -R --remote -D --dynamic -N --no-stdio --socks-user --socks-user-file --relay-only" ;;
     netcheck) opts="-r --rendezvous --probe --json" ;;

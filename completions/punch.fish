@@ -27,6 +27,7 @@ complete -c punch -n '__fish_seen_subcommand_from keygen id rendezvous listen co
 complete -c punch -n '__fish_seen_subcommand_from keygen' -l force -d 'Replace an existing key file'
 complete -c punch -n '__fish_seen_subcommand_from rendezvous' -s l -l listen -x -d 'UDP address to listen on (HOST:PORT)'
 complete -c punch -n '__fish_seen_subcommand_from rendezvous' -l probe-port -x -d 'Second UDP port for address probes (PORT, 0 or off)'
+complete -c punch -n '__fish_seen_subcommand_from rendezvous' -l probe-address -x -d 'Also answer address probes on another IP of this host (IP[:PORT])'
 complete -c punch -n '__fish_seen_subcommand_from listen connect netcheck' -s r -l rendezvous -x -d 'Rendezvous server (HOST[:PORT])'
 complete -c punch -n '__fish_seen_subcommand_from listen' -l allow -x -d 'Accept the peer with this node ID'
 complete -c punch -n '__fish_seen_subcommand_from listen' -l allow-any -d 'Accept any peer, whatever its ID'

@@ -2,6 +2,7 @@
 // and what app/ runs. No parsing and no I/O here.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -10,6 +11,7 @@
 #include <vector>
 
 #include "forward/forward_spec.hpp"
+#include "util/address.hpp"
 #include "util/log.hpp"
 
 namespace punch::app {
@@ -40,6 +42,10 @@ inline constexpr std::uint16_t kDefaultRendezvousPort = 7777;
 /// Default probe port of the rendezvous (same IP): the next port up, easy to open in
 /// the same firewall rule.
 inline constexpr std::uint16_t kDefaultProbePort = 7778;
+/// Most --probe-address options: REGISTERED carries at most 5 probe addresses
+/// (wire::kMaxProbeAddresses), one of them the probe port on the main IP; 4 other IPs
+/// already miss a 4-address Linux pool only 0.4 % of the time (docs/netcheck.md).
+inline constexpr std::size_t kMaxProbeAddressOptions = 4;
 
 /// `punch rendezvous`: run the public introduction and relay server.
 struct RendezvousConfig {
@@ -52,6 +58,10 @@ struct RendezvousConfig {
   /// --probe-port was given: failing to bind it is fatal. The default is not, so a
   /// second server on one host (where 7778 is taken) still starts, without probes.
   bool probe_port_required = false;
+  /// --probe-address: probe sockets on other IPs of this host (specific IPs, each with
+  /// its port; 0 picks a free one), at most kMaxProbeAddressOptions. They show a pool
+  /// NAT that picks its address by destination IP, which two ports of one IP cannot.
+  std::vector<util::Address> probe_addresses;
 };
 
 /// `punch netcheck`: probe the rendezvous's two ports and report the NAT's behaviour.

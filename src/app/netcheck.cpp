@@ -48,11 +48,18 @@ std::string json_address(const std::optional<util::Address>& a) {
 }  // namespace
 
 std::string netcheck_json(const path::NatReport& report, const std::string& rendezvous,
-                          const std::string& probe, const std::string& local) {
+                          const std::string& probe, const std::string& local,
+                          const std::vector<std::string>& other_probes) {
   std::string out = "{\"udp\":";
   out += report.udp ? "true" : "false";
   out += ",\"rendezvous\":" + json_string(rendezvous);
   out += ",\"probe\":" + json_string(probe);
+  out += ",\"other_probes\":[";
+  for (std::size_t i = 0; i < other_probes.size(); ++i) {
+    if (i > 0) out += ',';
+    out += json_string(other_probes[i]);
+  }
+  out += "]";
   out += ",\"local\":" + (local.empty() ? std::string("null") : json_string(local));
   out += ",\"reflexive\":[";
   for (std::size_t i = 0; i < report.reflexive.size(); ++i) {
@@ -68,7 +75,8 @@ std::string netcheck_json(const path::NatReport& report, const std::string& rend
 }
 
 std::string netcheck_text(const path::NatReport& report, const std::string& rendezvous,
-                          const std::string& probe, const std::string& local) {
+                          const std::string& probe, const std::string& local,
+                          const std::vector<std::string>& other_probes) {
   if (!report.udp) {
     return "UDP        no answer from " + rendezvous + " or " + probe + " within " +
            timeout_text() + "\n";
@@ -77,8 +85,9 @@ std::string netcheck_text(const path::NatReport& report, const std::string& rend
   std::snprintf(rtt, sizeof rtt, "%.2f ms", to_ms(*report.rtt));
   std::string out = "UDP        works, round trip " + std::string(rtt) + "\n";
   out += "local      " + (local.empty() ? std::string("unknown") : local) + "\n";
-  const std::string names[2] = {rendezvous, probe};
-  for (std::size_t i = 0; i < report.reflexive.size() && i < 2; ++i) {
+  std::vector<std::string> names = {rendezvous, probe};
+  names.insert(names.end(), other_probes.begin(), other_probes.end());
+  for (std::size_t i = 0; i < report.reflexive.size() && i < names.size(); ++i) {
     out += i == 0 ? "reflexive  " : "           ";
     out += report.reflexive[i] ? report.reflexive[i]->to_string() : "no answer";
     out += " (from " + names[i] + ")\n";
@@ -115,6 +124,7 @@ int run_netcheck(const NetcheckConfig& config) {
   uv_loop_init(&loop);
   int code = 0;
   std::optional<path::NatReport> report;
+  std::vector<std::string> other_probes;  // Learnt from the rendezvous's PROBE_LIST.
   util::Address local;
   {
     crypto::SystemRandom rng;
@@ -166,23 +176,30 @@ int run_netcheck(const NetcheckConfig& config) {
       util::log_debug("probing " + rendezvous->to_string() + " and " + probe.to_string() +
                       " from port " + std::to_string(socket.local_address().port));
       const auto now = io::now();
-      check.emplace(rng, socket, std::vector<util::Address>{*rendezvous, probe}, now);
+      // Also asks the rendezvous for its probe addresses (PROBE_LIST_REQUEST): those on
+      // other IPs are what tell a Linux address pool from a hard NAT (docs/netcheck.md).
+      check.emplace(rng, socket, std::vector<util::Address>{*rendezvous, probe}, now, true);
       after_input(now);
     }
     uv_run(&loop, UV_RUN_DEFAULT);
-    if (check && code == 0) report = path::classify(local, check->answers());
+    if (check && code == 0) {
+      report = path::classify(local, check->answers());
+      const auto& all = check->destinations();
+      for (std::size_t i = 2; i < all.size(); ++i) other_probes.push_back(all[i].to_string());
+    }
   }
   io::close_loop(&loop);
   if (!report) return code;
 
   const std::string local_text = local.valid() ? local.to_string() : "";
   if (config.json) {
-    std::printf(
-        "%s\n",
-        netcheck_json(*report, rendezvous->to_string(), probe.to_string(), local_text).c_str());
+    std::printf("%s\n", netcheck_json(*report, rendezvous->to_string(), probe.to_string(),
+                                      local_text, other_probes)
+                            .c_str());
   } else {
     std::fputs(
-        netcheck_text(*report, rendezvous->to_string(), probe.to_string(), local_text).c_str(),
+        netcheck_text(*report, rendezvous->to_string(), probe.to_string(), local_text, other_probes)
+            .c_str(),
         stdout);
   }
   if (!report->udp) {

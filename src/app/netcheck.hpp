@@ -3,6 +3,7 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 #include "app/config.hpp"
 #include "path/nat_classification.hpp"
@@ -12,12 +13,17 @@ namespace punch::app {
 /// Runs the check; returns the exit code (0 answered, 1 nothing answered, 2 bad input).
 int run_netcheck(const NetcheckConfig& config);
 
-/// The --json object for `report` (one line, no newline): destinations, local address and verdict.
+/// The --json object for `report` (one line, no newline): destinations, local address and
+/// verdict; `other_probes` are the probe addresses the rendezvous listed beyond `probe`,
+/// whose answers follow the first two in `report.reflexive`.
 std::string netcheck_json(const path::NatReport& report, const std::string& rendezvous,
-                          const std::string& probe, const std::string& local);
+                          const std::string& probe, const std::string& local,
+                          const std::vector<std::string>& other_probes = {});
 
-/// The lines for people (each ending in a newline) for `report`.
+/// The lines for people (each ending in a newline) for `report`; `other_probes` as for
+/// netcheck_json().
 std::string netcheck_text(const path::NatReport& report, const std::string& rendezvous,
-                          const std::string& probe, const std::string& local);
+                          const std::string& probe, const std::string& local,
+                          const std::vector<std::string>& other_probes = {});
 
 }  // namespace punch::app

@@ -2,6 +2,8 @@
 
 #include <uv.h>
 
+#include <list>
+
 #include "app/event_log.hpp"
 #include "crypto/random.hpp"
 #include "io/handle.hpp"
@@ -45,6 +47,19 @@ int run_rendezvous(const RendezvousConfig& config) {
     }
     local = *resolved;
   }
+  for (const util::Address& a : config.probe_addresses) {
+    if (a.family != local->family) {
+      util::log_error("--probe-address " + a.to_string() +
+                      " is not of the listen address's family (" + local->to_string() +
+                      "): clients could not reach it from the socket they "
+                      "register with");
+      return 2;
+    }
+    if (a.ip == local->ip) {
+      util::log_warn("--probe-address " + a.to_string() +
+                     " is on the listen IP: it shows nothing the probe port does not");
+    }
+  }
   EventLog events;
   if (auto s = events.open(config.common.events_path); !s) {
     util::log_error(s.error().message);
@@ -58,6 +73,8 @@ int run_rendezvous(const RendezvousConfig& config) {
     Observer observer(events);
     io::UdpSocket socket(&loop);
     io::UdpSocket probe_socket(&loop);
+    // One socket per --probe-address; a list, since sockets cannot move.
+    std::list<io::UdpSocket> other_ip_sockets;
     rendezvous::Server server(rng, socket, &observer, io::now());
     io::Timer timer(&loop, [&] {
       const auto now = io::now();
@@ -92,6 +109,22 @@ int run_rendezvous(const RendezvousConfig& config) {
         bound = util::Status(util::Error{"probe port: " + bound.error().message});
       }
     }
+    // Probe sockets on other IPs answer exactly as the probe port does (same handler,
+    // same rate limit); each reply leaves from the socket, so from the IP, the probe
+    // was sent to, which is what shows a NAT picking its address by destination IP.
+    for (const util::Address& a : config.probe_addresses) {
+      if (!bound) break;
+      io::UdpSocket& other = other_ip_sockets.emplace_back(&loop);
+      bound = other.bind(a, [&](const util::Address& from, util::ByteView data) {
+        const auto now = io::now();
+        server.on_probe_datagram(from, data, other, now);
+        timer.arm(server.next_deadline(), now);
+      });
+      if (!bound) {
+        bound = util::Status(util::Error{"probe address " + a.to_string() + ": " +
+                                         bound.error().message + " (is it an IP of this host?)"});
+      }
+    }
     if (!bound) {
       util::log_error(bound.error().message);
       exit_code = 1;
@@ -102,6 +135,17 @@ int run_rendezvous(const RendezvousConfig& config) {
         probe_text = "probe port " + probe_socket.local_address().to_string();
         server.set_probe_port(probe_socket.local_address().port);
         fields.emplace_back("probe_address", probe_socket.local_address().to_string());
+      }
+      std::vector<util::Address> others;
+      for (const io::UdpSocket& other : other_ip_sockets) {
+        others.push_back(other.local_address());
+        probe_text += ", probe address " + others.back().to_string();
+      }
+      if (!others.empty()) {
+        std::string list;
+        for (const util::Address& a : others) list += (list.empty() ? "" : " ") + a.to_string();
+        fields.emplace_back("other_probe_addresses", list);
+        server.set_probe_addresses(std::move(others));
       }
       util::log_info("rendezvous listening on " + socket.local_address().to_string() + " (UDP), " +
                      probe_text);
@@ -117,6 +161,7 @@ int run_rendezvous(const RendezvousConfig& config) {
                        " address probes answered");
         socket.close();
         probe_socket.close();
+        for (io::UdpSocket& other : other_ip_sockets) other.close();
         timer.close();
         uv_stop(&loop);
       });

@@ -1,5 +1,6 @@
 #include "cli/parse.hpp"
 
+#include <algorithm>
 #include <cstddef>
 #include <cxxopts.hpp>
 #include <fstream>
@@ -10,6 +11,7 @@
 
 #include "cli/spec.hpp"
 #include "forward/forward_spec.hpp"
+#include "util/address.hpp"
 
 namespace punch::cli {
 
@@ -252,6 +254,34 @@ std::optional<std::string> endpoint_problem(std::string_view text, bool to_bind)
   return std::nullopt;
 }
 
+// Parses one --probe-address IP[:PORT] (IPv6 in brackets), the port defaulting to
+// `default_port`; it must be a specific IP, since a probe socket on a wildcard address
+// would be the main IP's again, and a socket can only be bound to an IP of this host.
+util::Address probe_address(const std::string& text, std::uint16_t default_port) {
+  const std::string bad = "bad --probe-address '" + text + "': ";
+  std::optional<util::Address> a = util::Address::from_ip(text, default_port);
+  if (!a && !text.empty() && text.front() == '[' && text.back() == ']') {
+    a = util::Address::from_ip(std::string_view(text).substr(1, text.size() - 2), default_port);
+  }
+  if (!a) a = util::Address::parse(text);  // IP:PORT; port 0 picks a free one.
+  if (!a && text.find(':') != std::string::npos) {
+    // A bad port deserves its own message; a missing one cannot be the problem here.
+    if (const auto problem = endpoint_problem(text, true); problem && *problem != "missing port")
+      throw UsageError{bad + *problem};
+  }
+  if (!a) {
+    throw UsageError{bad +
+                     "a numeric IP address of this host, with an optional :PORT (IPv6 in "
+                     "brackets: [ADDRESS]:PORT)"};
+  }
+  if (std::all_of(a->ip.begin(), a->ip.end(), [](std::uint8_t b) { return b == 0; })) {
+    throw UsageError{bad +
+                     "must be a specific IP of this host, not the wildcard address (the probe "
+                     "port already answers on the listen IP)"};
+  }
+  return *a;
+}
+
 std::string rendezvous_address(const ParsedArgs& a, const Environment& env) {
   if (const auto r = single(a, "rendezvous")) {
     if (const auto problem = endpoint_problem(*r, false)) {
@@ -308,6 +338,21 @@ app::Command build_rendezvous(const ParsedArgs& a, const Environment& env) {
       c.listen.ends_with(":" + std::to_string(*c.probe_port))) {
     throw UsageError{"--probe-port " + std::to_string(*c.probe_port) +
                      " is the --listen port; the probe port must be another one"};
+  }
+  const std::vector<std::string> extra = all_values(a, "probe-address");
+  if (extra.size() > app::kMaxProbeAddressOptions) {
+    throw UsageError{"at most " + std::to_string(app::kMaxProbeAddressOptions) +
+                     " --probe-address options (REGISTERED has room for 4 besides the probe "
+                     "port), got " +
+                     std::to_string(extra.size())};
+  }
+  for (const std::string& text : extra) {
+    const util::Address addr = probe_address(text, c.probe_port.value_or(app::kDefaultProbePort));
+    if (addr.port != 0 && std::find(c.probe_addresses.begin(), c.probe_addresses.end(), addr) !=
+                              c.probe_addresses.end()) {
+      throw UsageError{"--probe-address " + addr.to_string() + " is given twice"};
+    }
+    c.probe_addresses.push_back(addr);
   }
   return c;
 }

@@ -160,18 +160,25 @@ const std::vector<CommandSpec>& command_specs() {
        {}},
       {"rendezvous",
        "Run the server that introduces peers and relays their traffic.",
-       "[-l HOST:PORT] [--probe-port PORT|off]",
+       "[-l HOST:PORT] [--probe-port PORT|off] [OPTION]...",
        "Runs the rendezvous on a publicly reachable host. It registers endpoints that "
        "prove they hold their key, introduces connectors to listeners, and relays "
        "their packets, which it cannot decrypt. A second UDP port on the same IP, the "
-       "probe port, answers address probes only (punch netcheck); both ports tell a "
-       "prober the address they see it at, never with more bytes than it sent.",
+       "probe port, answers address probes only (punch netcheck), as do probe addresses "
+       "on other IPs of the host; all tell a prober the address they see it at, never "
+       "with more bytes than it sent. Only another IP shows a NAT that picks its public "
+       "address per destination IP (Linux address pools): give one or more if the host "
+       "has them.",
        {{"listen", 'l', "HOST:PORT",
          "UDP address to listen on; port 0 picks a free one (default: 0.0.0.0:7777).", false},
         {"probe-port", '\0', "PORT",
          "Second UDP port for address probes, on the listen IP; 0 picks a free one, 'off' "
          "turns it off (default: 7778; a free one when the listen port is 0).",
-         false}},
+         false},
+        {"probe-address", '\0', "IP[:PORT]",
+         "Also answer address probes on this other IP of the host, at most 4 times; the "
+         "port defaults to the probe port (7778 when that is off).",
+         true}},
        {}},
       {"listen",
        "Accept sessions from allowed peers: tunnel stdio and serve forwards.",

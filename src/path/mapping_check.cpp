@@ -11,17 +11,16 @@ MappingCheck::MappingCheck(crypto::RandomSource& rng, util::DatagramSink& sink)
     : rng_(&rng), sink_(&sink) {}
 
 void MappingCheck::on_registered(const util::Address& server, const util::Address& reflexive,
-                                 std::uint16_t probe_port, const std::vector<util::Address>& local,
-                                 util::TimePoint now) {
-  util::Address probe = server;
-  probe.port = probe_port;
-  if (probe_port == 0) probe = util::Address{};
+                                 const std::vector<util::Address>& probe_addresses,
+                                 const std::vector<util::Address>& local, util::TimePoint now) {
+  // The main port is not probed: REGISTERED's reflexive address is its answer.
+  std::vector<util::Address> probes = resolve_probe_addresses(server, probe_addresses, {server});
   local_ = local;
-  if (reflexive == reflexive_ && probe == probe_) return;
+  if (reflexive == reflexive_ && probes == probes_) return;
   reflexive_ = reflexive;
-  probe_ = probe;
+  probes_ = std::move(probes);
   running_.reset();
-  if (!probe_.valid()) {
+  if (probes_.empty()) {
     // Nothing to compare with: the behaviour cannot be told, and an old verdict was
     // about another mapping.
     if (mapping_ != Mapping::kUnknown) changed_ = true;
@@ -30,7 +29,7 @@ void MappingCheck::on_registered(const util::Address& server, const util::Addres
   }
   // The old verdict stays until the new one is in: a rebinding rarely changes the
   // NAT's kind, and flipping to unknown for a second would re-decide every session.
-  running_ = std::make_unique<Netcheck>(*rng_, *sink_, std::vector<util::Address>{probe_}, now);
+  running_ = std::make_unique<Netcheck>(*rng_, *sink_, probes_, now);
 }
 
 bool MappingCheck::on_datagram(const util::Address& from, util::ByteView data,
@@ -56,13 +55,15 @@ util::TimePoint MappingCheck::next_deadline() const {
 
 void MappingCheck::finish() {
   std::vector<std::optional<ProbeAnswer>> answers{ProbeAnswer{reflexive_, {}}};
-  answers.push_back(running_->answers().front());
+  const auto& probed = running_->answers();
+  answers.insert(answers.end(), probed.begin(), probed.end());
   running_.reset();
   // classify() sees "no NAT" when every answer is the local address: one of our
   // interface addresses, if the rendezvous saw that one; otherwise none matches.
   const auto it = std::find(local_.begin(), local_.end(), reflexive_);
   const util::Address local = it != local_.end() ? *it : util::Address{};
-  // An unanswered probe leaves one answer: classify() says unknown unless it is local.
+  // Unanswered probes are left out by classify(): with none answered it says unknown
+  // unless the one answer left is local.
   const Mapping m = classify(local, answers).mapping;
   if (m != mapping_) changed_ = true;
   mapping_ = m;

@@ -1,8 +1,10 @@
 // An endpoint's own NAT mapping behaviour, learnt while it is registered: the
 // reflexive address REGISTERED reports (what the rendezvous's main port saw) is
-// compared with the answer to a PROBE sent from the same socket to the rendezvous's
-// probe port, by the netcheck logic (Netcheck for the probe, classify() for the
-// verdict). Checked again whenever the reflexive address or the probe port changes.
+// compared with the answers to PROBEs sent from the same socket to every probe
+// address REGISTERED names (the probe port on the rendezvous's IP, and probe sockets
+// on its other IPs), by the netcheck logic (Netcheck for the probes, classify() for
+// the verdict). Checked again whenever the reflexive address or the probe addresses
+// change.
 // Sans-I/O: the probe leaves through the endpoint's sink; time comes in.
 #pragma once
 
@@ -25,19 +27,20 @@ class MappingCheck {
   /// Sends through `sink` with randomness from `rng`; both must outlive the check.
   MappingCheck(crypto::RandomSource& rng, util::DatagramSink& sink);
 
-  /// We are registered at `server` and it saw us at `reflexive`; `probe_port` is the
-  /// rendezvous's probe port (0: none), `local` our interface addresses with the
-  /// socket's port. Starts a check when the reflexive address or the probe port is new.
+  /// We are registered at `server` and it saw us at `reflexive`; `probe_addresses`
+  /// are REGISTERED's (an all-zero IP stands for the server's; other families are
+  /// skipped), `local` our interface addresses with the socket's port. Starts a check
+  /// when the reflexive address or the probe addresses are new.
   void on_registered(const util::Address& server, const util::Address& reflexive,
-                     std::uint16_t probe_port, const std::vector<util::Address>& local,
-                     util::TimePoint now);
+                     const std::vector<util::Address>& probe_addresses,
+                     const std::vector<util::Address>& local, util::TimePoint now);
   /// Offers a datagram from `from`; true when it was a PROBE_REPLY (consumed here).
   bool on_datagram(const util::Address& from, util::ByteView data, util::TimePoint now);
-  /// Retransmits the probe and ends the check at its deadline.
+  /// Retransmits probes and ends the check at its deadline.
   void on_timeout(util::TimePoint now);
   /// When on_timeout() must next run; kNever when no check is running.
   util::TimePoint next_deadline() const;
-  /// The behaviour learnt; kUnknown until a check answered (or without a probe port).
+  /// The behaviour learnt; kUnknown until a check answered (or without probe addresses).
   Mapping mapping() const { return mapping_; }
   /// True once after mapping() changed.
   bool take_changed();
@@ -48,7 +51,7 @@ class MappingCheck {
   crypto::RandomSource* rng_;
   util::DatagramSink* sink_;
   util::Address reflexive_;
-  util::Address probe_;
+  std::vector<util::Address> probes_;
   std::vector<util::Address> local_;
   std::unique_ptr<Netcheck> running_;
   Mapping mapping_ = Mapping::kUnknown;

@@ -18,11 +18,12 @@ enum class Mapping {
   kUnknown,              ///< Fewer than two destinations answered: nothing to compare.
   kNone,                 ///< Every destination saw our local address: no NAT.
   kEndpointIndependent,  ///< One outside address for every destination ("easy" NAT).
-  kEndpointDependent,    ///< Same outside IP, another port per destination ("hard" NAT).
-  kAddressVaries,        ///< Another outside IP per destination (an address pool).
+  kEndpointDependent,    ///< Same outside IP, another port for some destination ("hard" NAT).
+  kAddressVaries,        ///< Another outside IP for some destination (an address pool).
 };
 
-/// The answer of one probe destination (the rendezvous's main port or its probe port).
+/// The answer of one probe destination (the rendezvous's main port, its probe port, or
+/// a probe address on another of its IPs).
 struct ProbeAnswer {
   util::Address reflexive;  ///< The source address the destination saw.
   util::Duration rtt{};     ///< From sending the probe to its reply.

@@ -3,11 +3,29 @@
 #include <algorithm>
 
 #include "path/constants.hpp"
+#include "wire/packet_type.hpp"
 
 namespace punch::path {
 
+std::vector<util::Address> resolve_probe_addresses(const util::Address& server,
+                                                   const std::vector<util::Address>& announced,
+                                                   const std::vector<util::Address>& skip) {
+  std::vector<util::Address> out;
+  for (util::Address a : announced) {
+    if (a.family != server.family || a.port == 0) continue;
+    // The rendezvous may listen on a wildcard address and not know which of its IPs
+    // we reached; the all-zero IP means that one.
+    if (std::all_of(a.ip.begin(), a.ip.end(), [](std::uint8_t b) { return b == 0; }))
+      a.ip = server.ip;
+    if (std::find(skip.begin(), skip.end(), a) != skip.end()) continue;
+    if (std::find(out.begin(), out.end(), a) != out.end()) continue;
+    out.push_back(a);
+  }
+  return out;
+}
+
 Netcheck::Netcheck(crypto::RandomSource& rng, util::DatagramSink& sink,
-                   std::vector<util::Address> destinations, util::TimePoint now)
+                   std::vector<util::Address> destinations, util::TimePoint now, bool ask_for_more)
     : rng_(rng),
       sink_(sink),
       destinations_(std::move(destinations)),
@@ -18,7 +36,42 @@ Netcheck::Netcheck(crypto::RandomSource& rng, util::DatagramSink& sink,
   // Every destination gets its first probe at once: the verdict compares them, and
   // probes sent back to back see the NAT in one state.
   for (std::size_t i = 0; i < destinations_.size(); ++i) send_probe(i, now);
+  if (ask_for_more && !destinations_.empty()) {
+    list_pending_ = true;
+    list_gap_ = kNetcheckFirstRetry;
+    send_list_request(now);
+  }
   check_done();
+}
+
+void Netcheck::send_list_request(util::TimePoint now) {
+  wire::Nonce nonce{};
+  rng_.fill(nonce);
+  list_nonces_.push_back(nonce);
+  out_.clear();
+  wire::encode(wire::ProbeListRequest{nonce}, out_);
+  sink_.send(destinations_.front(), out_);
+  list_next_send_ = now + list_gap_;
+  list_gap_ = std::min(list_gap_ * 2, kNetcheckMaxRetry);
+}
+
+void Netcheck::on_probe_list(const util::Address& from, util::ByteView data, util::TimePoint now) {
+  if (!list_pending_ || from != destinations_.front()) return;
+  const auto list = wire::decode_probe_list(data);
+  if (!list ||
+      std::find(list_nonces_.begin(), list_nonces_.end(), list->nonce) == list_nonces_.end())
+    return;
+  list_pending_ = false;
+  // New destinations are probed at once; their answers compare with the others' as
+  // well as any: the NAT has had no reason to change its mind in one round trip.
+  for (const util::Address& a :
+       resolve_probe_addresses(destinations_.front(), list->probe_addresses, destinations_)) {
+    destinations_.push_back(a);
+    answers_.emplace_back();
+    next_send_.push_back(now);
+    gap_.push_back(kNetcheckFirstRetry);
+    send_probe(destinations_.size() - 1, now);
+  }
 }
 
 void Netcheck::send_probe(std::size_t destination, util::TimePoint now) {
@@ -38,6 +91,11 @@ void Netcheck::send_probe(std::size_t destination, util::TimePoint now) {
 
 void Netcheck::on_datagram(const util::Address& from, util::ByteView data, util::TimePoint now) {
   if (done_) return;
+  if (!data.empty() && data[0] == static_cast<std::uint8_t>(wire::PacketType::kProbeList)) {
+    on_probe_list(from, data, now);
+    check_done();
+    return;
+  }
   const auto reply = wire::decode_probe_reply(data);
   if (!reply) return;
   const auto it = in_flight_.find(reply->nonce);
@@ -62,6 +120,7 @@ void Netcheck::on_timeout(util::TimePoint now) {
   for (std::size_t i = 0; i < destinations_.size(); ++i) {
     if (!answers_[i] && next_send_[i] <= now) send_probe(i, now);
   }
+  if (list_pending_ && list_next_send_ <= now) send_list_request(now);
 }
 
 util::TimePoint Netcheck::next_deadline() const {
@@ -70,11 +129,13 @@ util::TimePoint Netcheck::next_deadline() const {
   for (std::size_t i = 0; i < destinations_.size(); ++i) {
     if (!answers_[i]) next = std::min(next, next_send_[i]);
   }
+  if (list_pending_) next = std::min(next, list_next_send_);
   return next;
 }
 
 void Netcheck::check_done() {
-  done_ = std::all_of(answers_.begin(), answers_.end(),
+  done_ = !list_pending_ &&
+          std::all_of(answers_.begin(), answers_.end(),
                       [](const std::optional<ProbeAnswer>& a) { return a.has_value(); });
 }
 

@@ -21,13 +21,23 @@
 
 namespace punch::path {
 
+/// The destinations a list of probe addresses (REGISTERED's or PROBE_LIST's) stands
+/// for, seen from a client of the rendezvous at `server`: an all-zero IP made the
+/// server's, other families dropped (one socket cannot reach them), and the addresses
+/// in `skip` (e.g. the main port, already probed) and repeats dropped.
+std::vector<util::Address> resolve_probe_addresses(const util::Address& server,
+                                                   const std::vector<util::Address>& announced,
+                                                   const std::vector<util::Address>& skip);
+
 /// Probes a list of destinations and records who saw us where.
 class Netcheck {
  public:
   /// Probes `destinations` (each a rendezvous port) through `sink`, starting at
-  /// `now`; `rng` and `sink` must outlive the check.
+  /// `now`; `rng` and `sink` must outlive the check. With `ask_for_more`, it also asks
+  /// the first destination (the rendezvous's main port) for its probe addresses
+  /// (PROBE_LIST_REQUEST, retried as a probe is) and probes those it did not have yet.
   Netcheck(crypto::RandomSource& rng, util::DatagramSink& sink,
-           std::vector<util::Address> destinations, util::TimePoint now);
+           std::vector<util::Address> destinations, util::TimePoint now, bool ask_for_more = false);
 
   /// Handles one received datagram: a PROBE_REPLY carrying the nonce of a probe we
   /// sent, from the very address we sent it to, is an answer; anything else is ignored.
@@ -36,9 +46,11 @@ class Netcheck {
   void on_timeout(util::TimePoint now);
   /// When on_timeout() must next run; kNever once done.
   util::TimePoint next_deadline() const;
-  /// True once every destination answered or the time is up.
+  /// True once every destination answered (and the list, if asked for) or the time is up.
   bool done() const { return done_; }
-  /// The first answer of each destination, in the order given; nullopt: none (yet).
+  /// The destinations: those given, then those the rendezvous listed, in its order.
+  const std::vector<util::Address>& destinations() const { return destinations_; }
+  /// The first answer of each destination, in the order of destinations(); nullopt: none (yet).
   const std::vector<std::optional<ProbeAnswer>>& answers() const { return answers_; }
   /// Probes sent so far, retransmissions included.
   std::size_t probes_sent() const { return probes_sent_; }
@@ -51,6 +63,8 @@ class Netcheck {
   };
 
   void send_probe(std::size_t destination, util::TimePoint now);
+  void send_list_request(util::TimePoint now);
+  void on_probe_list(const util::Address& from, util::ByteView data, util::TimePoint now);
   void check_done();
 
   crypto::RandomSource& rng_;
@@ -63,6 +77,12 @@ class Netcheck {
   util::TimePoint give_up_;
   std::size_t probes_sent_ = 0;
   bool done_ = false;
+  // The probe address list: asked for, not yet answered; the nonces of the requests
+  // sent (each retransmission has its own, as probes do); when to ask again.
+  bool list_pending_ = false;
+  std::vector<wire::Nonce> list_nonces_;
+  util::TimePoint list_next_send_;
+  util::Duration list_gap_{};
   util::Bytes out_;
 };
 

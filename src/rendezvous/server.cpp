@@ -35,8 +35,9 @@ struct Server::State {
   Registry registry;
   RelayTable relays;
   ServerStats stats;
-  std::uint16_t probe_port = 0;  // Announced in REGISTERED; 0: none.
-  util::Bytes out;               // Reused encode buffer.
+  std::uint16_t probe_port = 0;                      // Announced in REGISTERED; 0: none.
+  std::vector<util::Address> other_probe_addresses;  // Announced in REGISTERED too.
+  util::Bytes out;                                   // Reused encode buffer.
 
   template <typename Message>
   void send(const util::Address& to, const Message& m) {
@@ -48,7 +49,9 @@ struct Server::State {
   void on_control(const util::Address& from, util::ByteView data, util::TimePoint now);
   bool rate_allows(const util::Address& from, util::TimePoint now);
   void on_probe(const util::Address& from, const wire::Probe& m, util::DatagramSink& reply_via);
+  void on_probe_list_request(const util::Address& from, const wire::ProbeListRequest& m);
   void on_session(const util::Address& from, util::ByteView data, util::TimePoint now);
+  std::vector<util::Address> probe_addresses_for(const util::Address& client) const;
 
   void on_hello(const util::Address& from, const wire::Hello& m, util::TimePoint now);
   void on_register(const util::Address& from, const wire::Register& m, util::TimePoint now);
@@ -110,6 +113,12 @@ void Server::on_probe_datagram(const util::Address& from, util::ByteView data,
 
 void Server::set_probe_port(std::uint16_t port) { state_->probe_port = port; }
 
+void Server::set_probe_addresses(std::vector<util::Address> addresses) {
+  PUNCH_ASSERT(addresses.size() < wire::kMaxProbeAddresses);
+  for (const util::Address& a : addresses) PUNCH_ASSERT(a.valid() && a.port != 0);
+  state_->other_probe_addresses = std::move(addresses);
+}
+
 util::TimePoint Server::next_deadline() const { return state_->next_deadline(); }
 
 void Server::on_timeout(util::TimePoint now) { state_->expire(now); }
@@ -146,6 +155,8 @@ void Server::State::on_control(const util::Address& from, util::ByteView data,
           on_refuse(from, m, now);
         } else if constexpr (std::is_same_v<T, wire::Probe>) {
           on_probe(from, m, sink);
+        } else if constexpr (std::is_same_v<T, wire::ProbeListRequest>) {
+          on_probe_list_request(from, m);
         } else {
           // A server-to-client message sent to the server: nobody legitimate does that.
           ++stats.dropped_malformed;
@@ -177,6 +188,18 @@ void Server::State::on_probe(const util::Address& from, const wire::Probe& m,
   PUNCH_ASSERT(out.size() <= wire::kMaxProbeReplySize);
   reply_via.send(from, out);
   ++stats.probes_answered;
+}
+
+void Server::State::on_probe_list_request(const util::Address& from,
+                                          const wire::ProbeListRequest& m) {
+  // As for PROBE: the request had at least kProbeListRequestSize bytes, more than the
+  // largest answer, so a spoofed victim gets less than the attacker sent.
+  static_assert(wire::kMaxProbeListSize < wire::kProbeListRequestSize);
+  out.clear();
+  wire::encode(wire::ProbeList{m.nonce, probe_addresses_for(from)}, out);
+  PUNCH_ASSERT(out.size() <= wire::kMaxProbeListSize);
+  sink.send(from, out);
+  ++stats.probe_lists_answered;
 }
 
 void Server::State::on_hello(const util::Address& from, const wire::Hello& m, util::TimePoint now) {
@@ -223,10 +246,27 @@ void Server::State::on_register(const util::Address& from, const wire::Register&
     rng.fill(token);
     reg = &registry.add(m.instance, token, id, from, listener, expires);
   }
-  send(from,
-       wire::Registered{reg->instance, reg->token,
-                        static_cast<std::uint16_t>(kKeepaliveInterval.count()), probe_port, from});
+  send(from, wire::Registered{reg->instance, reg->token,
+                              static_cast<std::uint16_t>(kKeepaliveInterval.count()),
+                              probe_addresses_for(from), from});
   if (observer != nullptr) observer->on_registered(id.to_string(), from);
+}
+
+std::vector<util::Address> Server::State::probe_addresses_for(const util::Address& client) const {
+  std::vector<util::Address> list;
+  if (probe_port != 0) {
+    // The IP left all-zero: a server on a wildcard address does not know which of its
+    // IPs the client reached, and the client does (wire::Registered).
+    util::Address same_ip;
+    same_ip.family = client.family;
+    same_ip.port = probe_port;
+    list.push_back(same_ip);
+  }
+  // A client can only send to addresses of its own socket's family.
+  for (const util::Address& a : other_probe_addresses) {
+    if (a.family == client.family) list.push_back(a);
+  }
+  return list;
 }
 
 Registration* Server::State::authenticate(const util::Address& from, std::uint64_t instance,

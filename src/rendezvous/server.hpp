@@ -2,13 +2,14 @@
 // each the address it is seen from, introduces connectors to listeners, and
 // relays session packets between two peers that both agreed. Never answers an
 // unauthenticated datagram with more bytes than it carried (not a reflector).
-// Both its ports (the main one and the probe port) answer address probes, each
-// from the port the probe arrived on.
+// Its main port, its probe port and any probe addresses on other IPs of the host
+// answer address probes, each from the socket the probe arrived on.
 #pragma once
 
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "crypto/random.hpp"
 #include "util/address.hpp"
@@ -29,7 +30,8 @@ struct ServerStats {
   std::uint64_t relays = 0;            ///< Live relay entries now.
   std::uint64_t relayed_packets = 0;
   std::uint64_t relayed_bytes = 0;
-  std::uint64_t probes_answered = 0;  ///< PROBE_REPLYs sent, from either port.
+  std::uint64_t probes_answered = 0;       ///< PROBE_REPLYs sent, from any port.
+  std::uint64_t probe_lists_answered = 0;  ///< PROBE_LISTs sent (main port only).
 };
 
 /// Callbacks for things an operator wants to see (registered, relay up/down).
@@ -60,9 +62,14 @@ class Server {
   /// leaves from the port the probe was sent to; everything else is counted and dropped.
   void on_probe_datagram(const util::Address& from, util::ByteView data,
                          util::DatagramSink& reply_via, util::TimePoint now);
-  /// Announces `port` (the probe port on our IP, 0: none) in every REGISTERED from now
-  /// on, so endpoints can learn their NAT's mapping behaviour by probing it.
+  /// Announces `port` (the probe port on our main IP, 0: none) in every REGISTERED from
+  /// now on, so endpoints can learn their NAT's mapping behaviour by probing it.
   void set_probe_port(std::uint16_t port);
+  /// Also announces `addresses` (probe sockets on other IPs of this host, each with a
+  /// port; at most wire::kMaxProbeAddresses - 1) in every REGISTERED to a client of
+  /// the same address family: only a second IP shows a pool NAT that picks its address
+  /// by destination IP (docs/netcheck.md).
+  void set_probe_addresses(std::vector<util::Address> addresses);
   /// When on_timeout() must next run (expiry of registrations and relays).
   util::TimePoint next_deadline() const;
   /// Expires what is due at `now`.

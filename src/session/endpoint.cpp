@@ -205,8 +205,8 @@ void Endpoint::pump_rendezvous_events(util::TimePoint now) {
         out.kind = EndpointEvent::Kind::kRegistered;
         refresh_candidates(now);
         // A new reflexive address may be a new mapping, maybe of another kind of NAT.
-        mapping_check_.on_registered(rendezvous_.server(), e->address, rendezvous_.probe_port(),
-                                     host_addresses_, now);
+        mapping_check_.on_registered(rendezvous_.server(), e->address,
+                                     rendezvous_.probe_addresses(), host_addresses_, now);
         apply_mapping(now);
         // After a rendezvous restart the relays are gone with its state; asking
         // again with the same connection IDs rebuilds them (listeners re-accept

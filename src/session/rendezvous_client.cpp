@@ -120,7 +120,7 @@ struct RendezvousClient::State {
   // Registered.
   wire::Token token{};
   util::Address reflexive;
-  std::uint16_t probe_port = 0;
+  std::vector<util::Address> probe_addresses;  // From REGISTERED, as sent.
   util::Duration keepalive_interval = seconds(15);
   util::TimePoint next_keepalive{};
   bool ack_pending = false;
@@ -211,16 +211,16 @@ void RendezvousClient::State::on_registered(const wire::Registered& m, util::Tim
                                                   kMaxKeepaliveInterval);
   if (phase == Phase::kRegistered) {
     // A duplicate (our REGISTER was retransmitted): only news if the address moved.
-    if (m.reflexive != reflexive || m.probe_port != probe_port) {
+    if (m.reflexive != reflexive || m.probe_addresses != probe_addresses) {
       reflexive = m.reflexive;
-      probe_port = m.probe_port;
+      probe_addresses = m.probe_addresses;
       emit_registered();
     }
     return;
   }
   phase = Phase::kRegistered;
   reflexive = m.reflexive;
-  probe_port = m.probe_port;
+  probe_addresses = m.probe_addresses;
   ack_pending = false;
   next_keepalive = now + keepalive_interval;
   emit_registered();
@@ -499,7 +499,9 @@ const util::Address& RendezvousClient::reflexive_address() const { return state_
 
 const util::Address& RendezvousClient::server() const { return state_->server; }
 
-std::uint16_t RendezvousClient::probe_port() const { return state_->probe_port; }
+const std::vector<util::Address>& RendezvousClient::probe_addresses() const {
+  return state_->probe_addresses;
+}
 
 std::uint64_t RendezvousClient::instance() const { return state_->instance; }
 

@@ -7,6 +7,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "crypto/identity.hpp"
 #include "crypto/node_id.hpp"
@@ -82,8 +83,9 @@ class RendezvousClient {
   const util::Address& reflexive_address() const;
   /// The rendezvous's address.
   const util::Address& server() const;
-  /// The rendezvous's probe port on its IP, from REGISTERED (0: none, or not registered).
-  std::uint16_t probe_port() const;
+  /// Where the rendezvous answers address probes, as REGISTERED said (an all-zero IP
+  /// means the rendezvous's own IP; empty: none, or not registered).
+  const std::vector<util::Address>& probe_addresses() const;
   /// This client's random registration instance (fixed for its lifetime).
   std::uint64_t instance() const;
 

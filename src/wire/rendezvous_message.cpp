@@ -30,6 +30,33 @@ void put_reason(util::ByteWriter& w, std::string_view reason) {
   w.bytes(util::as_bytes(cut));
 }
 
+// count(1) then the addresses: the probe address list of REGISTERED and PROBE_LIST.
+void put_probe_addresses(util::ByteWriter& w, const std::vector<util::Address>& list) {
+  PUNCH_ASSERT(list.size() <= kMaxProbeAddresses);
+  w.u8(static_cast<std::uint8_t>(list.size()));
+  for (const util::Address& a : list) {
+    PUNCH_ASSERT(a.port != 0);
+    put_address(w, a);
+  }
+}
+
+// The count is peer input: bounded before anything is stored, so a message cannot
+// make the client probe more than a handful of addresses.
+std::vector<util::Address> get_probe_addresses(util::ByteReader& r) {
+  std::vector<util::Address> list;
+  const std::uint8_t count = r.u8();
+  if (count > kMaxProbeAddresses) {
+    r.fail();
+    return {};
+  }
+  for (std::uint8_t i = 0; i < count && r.ok(); ++i) {
+    const util::Address a = util::Address::decode(r);
+    if (r.ok() && a.port == 0) r.fail();  // Nothing can be probed at port 0.
+    list.push_back(a);
+  }
+  return r.ok() ? list : std::vector<util::Address>{};
+}
+
 template <std::size_t N>
 std::array<std::uint8_t, N> get_array(util::ByteReader& r) {
   std::array<std::uint8_t, N> a{};
@@ -118,7 +145,7 @@ void encode(const Registered& m, util::Bytes& out) {
   w.u64(m.instance);
   put_array(w, m.token);
   w.u16(m.keepalive_s);
-  w.u16(m.probe_port);
+  put_probe_addresses(w, m.probe_addresses);
   put_address(w, m.reflexive);
 }
 
@@ -207,6 +234,22 @@ void encode(const ProbeReply& m, util::Bytes& out) {
   put_address(w, m.observed);
 }
 
+void encode(const ProbeListRequest& m, util::Bytes& out) {
+  const std::size_t start = out.size();
+  util::ByteWriter w(out);
+  put_type(w, PacketType::kProbeListRequest);
+  w.u8(kRendezvousVersion);
+  put_array(w, m.nonce);
+  w.zeros(kProbeListRequestSize - (out.size() - start));
+}
+
+void encode(const ProbeList& m, util::Bytes& out) {
+  util::ByteWriter w(out);
+  put_type(w, PacketType::kProbeList);
+  put_array(w, m.nonce);
+  put_probe_addresses(w, m.probe_addresses);
+}
+
 void encode_rendezvous_message(const RendezvousMessage& m, util::Bytes& out) {
   std::visit([&out](const auto& msg) { encode(msg, out); }, m);
 }
@@ -252,6 +295,21 @@ std::optional<ProbeReply> decode_probe_reply(util::ByteView datagram) {
   return finish(r, std::move(m));
 }
 
+std::optional<ProbeListRequest> decode_probe_list_request(util::ByteView datagram) {
+  const auto nonce =
+      decode_padded_request(datagram, PacketType::kProbeListRequest, kProbeListRequestSize);
+  if (!nonce) return std::nullopt;
+  return ProbeListRequest{*nonce};
+}
+
+std::optional<ProbeList> decode_probe_list(util::ByteView datagram) {
+  util::ByteReader r = open(datagram, PacketType::kProbeList);
+  ProbeList m;
+  m.nonce = get_array<8>(r);
+  m.probe_addresses = get_probe_addresses(r);
+  return finish(r, std::move(m));
+}
+
 std::optional<Challenge> decode_challenge(util::ByteView datagram) {
   util::ByteReader r = open(datagram, PacketType::kChallenge);
   Challenge m;
@@ -281,7 +339,7 @@ std::optional<Registered> decode_registered(util::ByteView datagram) {
   m.instance = r.u64();
   m.token = get_array<16>(r);
   m.keepalive_s = r.u16();
-  m.probe_port = r.u16();
+  m.probe_addresses = get_probe_addresses(r);
   m.reflexive = util::Address::decode(r);
   return finish(r, std::move(m));
 }
@@ -408,6 +466,10 @@ std::optional<RendezvousMessage> decode_rendezvous_message(util::ByteView datagr
       return widen(decode_probe(datagram));
     case PacketType::kProbeReply:
       return widen(decode_probe_reply(datagram));
+    case PacketType::kProbeListRequest:
+      return widen(decode_probe_list_request(datagram));
+    case PacketType::kProbeList:
+      return widen(decode_probe_list(datagram));
     default:
       return std::nullopt;
   }

@@ -1,8 +1,8 @@
-// Rendezvous control messages (docs/protocol.md, types 0x01-0x0f): one plain
+// Rendezvous control messages (docs/protocol.md, types 0x01-0x11): one plain
 // struct per message, stateless encoders that append to a buffer, and decoders
 // that read peer input through util::ByteReader and reject anything that is not
-// exactly one well-formed message (no trailing bytes; HELLO and PROBE padding must
-// be zero).
+// exactly one well-formed message (no trailing bytes; HELLO, PROBE and
+// PROBE_LIST_REQUEST padding must be zero).
 #pragma once
 
 #include <array>
@@ -12,6 +12,7 @@
 #include <string>
 #include <string_view>
 #include <variant>
+#include <vector>
 
 #include "crypto/node_id.hpp"
 #include "util/address.hpp"
@@ -31,6 +32,14 @@ inline constexpr std::size_t kUnknownSize = 9;
 inline constexpr std::size_t kProbeSize = 64;
 /// Largest PROBE_REPLY (type, nonce, IPv6 address), always smaller than kProbeSize.
 inline constexpr std::size_t kMaxProbeReplySize = 1 + 8 + 19;
+/// Most probe addresses in one REGISTERED: the probe port on the main IP plus up to 4
+/// on other IPs of the rendezvous host (a Linux pool NAT needs other IPs to show, and
+/// 4 more miss one with 4 pool addresses only 0.4 % of the time; docs/netcheck.md).
+inline constexpr std::size_t kMaxProbeAddresses = 5;
+/// Minimum (and encoded) size of a PROBE_LIST_REQUEST: it pays for the largest PROBE_LIST.
+inline constexpr std::size_t kProbeListRequestSize = 128;
+/// Largest PROBE_LIST (type, nonce, count, kMaxProbeAddresses IPv6 addresses).
+inline constexpr std::size_t kMaxProbeListSize = 1 + 8 + 1 + kMaxProbeAddresses * 19;
 /// Longest reason in REFUSE and CONNECT_FAIL, in bytes of UTF-8.
 inline constexpr std::size_t kMaxReasonSize = 200;
 /// REGISTER flags bit 0: this registration accepts connections.
@@ -81,9 +90,11 @@ struct Registered {
   std::uint64_t instance = 0;
   Token token{};
   std::uint16_t keepalive_s = 0;
-  /// The rendezvous's probe port on the same IP (0: none), so the client can learn its
-  /// NAT's mapping behaviour by probing it (docs/netcheck.md).
-  std::uint16_t probe_port = 0;
+  /// Where the rendezvous answers address probes besides its main port (at most
+  /// kMaxProbeAddresses, none: no probing), so the client can learn its NAT's mapping
+  /// behaviour by probing them (docs/netcheck.md). An all-zero IP stands for the IP the
+  /// client sends REGISTER to: a rendezvous on a wildcard address does not know it.
+  std::vector<util::Address> probe_addresses;
   util::Address reflexive;
   friend bool operator==(const Registered&, const Registered&) = default;
 };
@@ -170,10 +181,26 @@ struct ProbeReply {
   friend bool operator==(const ProbeReply&, const ProbeReply&) = default;
 };
 
+/// 0x10, anyone -> rv main port: unauthenticated request for the probe addresses, so
+/// that `punch netcheck` learns them without registering; padded to kProbeListRequestSize.
+struct ProbeListRequest {
+  Nonce nonce{};  ///< Random per request: matches the answer.
+  friend bool operator==(const ProbeListRequest&, const ProbeListRequest&) = default;
+};
+
+/// 0x11, rv -> asker: the request's nonce and the probe addresses, as in REGISTERED.
+struct ProbeList {
+  Nonce nonce{};  ///< The nonce of the PROBE_LIST_REQUEST this answers.
+  /// At most kMaxProbeAddresses, each with a port; an all-zero IP is the asked IP.
+  std::vector<util::Address> probe_addresses;
+  friend bool operator==(const ProbeList&, const ProbeList&) = default;
+};
+
 /// Any rendezvous control message.
 using RendezvousMessage =
     std::variant<Hello, Challenge, Register, Registered, Keepalive, KeepaliveAck, Unknown, Connect,
-                 Invite, Accept, Refuse, ConnectOk, ConnectFail, Probe, ProbeReply>;
+                 Invite, Accept, Refuse, ConnectOk, ConnectFail, Probe, ProbeReply,
+                 ProbeListRequest, ProbeList>;
 
 /// Appends a HELLO padded to kHelloSize.
 void encode(const Hello& m, util::Bytes& out);
@@ -181,7 +208,8 @@ void encode(const Hello& m, util::Bytes& out);
 void encode(const Challenge& m, util::Bytes& out);
 /// Appends a REGISTER; `spki` and `signature` must each be shorter than 64 KiB.
 void encode(const Register& m, util::Bytes& out);
-/// Appends a REGISTERED; `reflexive` must be a valid address.
+/// Appends a REGISTERED; `reflexive` and each probe address (with a port, at most
+/// kMaxProbeAddresses) must be valid.
 void encode(const Registered& m, util::Bytes& out);
 /// Appends a KEEPALIVE.
 void encode(const Keepalive& m, util::Bytes& out);
@@ -205,6 +233,10 @@ void encode(const ConnectFail& m, util::Bytes& out);
 void encode(const Probe& m, util::Bytes& out);
 /// Appends a PROBE_REPLY; `observed` must be a valid address.
 void encode(const ProbeReply& m, util::Bytes& out);
+/// Appends a PROBE_LIST_REQUEST padded to kProbeListRequestSize.
+void encode(const ProbeListRequest& m, util::Bytes& out);
+/// Appends a PROBE_LIST; at most kMaxProbeAddresses valid addresses, each with a port.
+void encode(const ProbeList& m, util::Bytes& out);
 /// Appends whichever message `m` holds.
 void encode_rendezvous_message(const RendezvousMessage& m, util::Bytes& out);
 
@@ -217,7 +249,8 @@ std::optional<Hello> decode_hello(util::ByteView datagram);
 std::optional<Challenge> decode_challenge(util::ByteView datagram);
 /// Decodes a REGISTER; nullopt if malformed (the signature is not checked here).
 std::optional<Register> decode_register(util::ByteView datagram);
-/// Decodes a REGISTERED; nullopt if malformed.
+/// Decodes a REGISTERED; nullopt if malformed, with more than kMaxProbeAddresses probe
+/// addresses or one with port 0.
 std::optional<Registered> decode_registered(util::ByteView datagram);
 /// Decodes a KEEPALIVE; nullopt if malformed.
 std::optional<Keepalive> decode_keepalive(util::ByteView datagram);
@@ -241,6 +274,13 @@ std::optional<ConnectFail> decode_connect_fail(util::ByteView datagram);
 std::optional<Probe> decode_probe(util::ByteView datagram);
 /// Decodes a PROBE_REPLY; nullopt if malformed.
 std::optional<ProbeReply> decode_probe_reply(util::ByteView datagram);
+
+/// Decodes a PROBE_LIST_REQUEST (at least kProbeListRequestSize bytes, version 1, zero
+/// padding); nullopt otherwise.
+std::optional<ProbeListRequest> decode_probe_list_request(util::ByteView datagram);
+/// Decodes a PROBE_LIST; nullopt if malformed, with more than kMaxProbeAddresses
+/// addresses or one with port 0.
+std::optional<ProbeList> decode_probe_list(util::ByteView datagram);
 
 /// Appends the bytes a REGISTER signs: context || nonce || cookie || instance || flags.
 void append_register_signed_data(const Nonce& nonce, const Cookie& cookie, std::uint64_t instance,

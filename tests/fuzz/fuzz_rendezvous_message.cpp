@@ -1,6 +1,6 @@
 // Fuzz target for the rendezvous control decoders: no input may crash them, and
-// whatever decodes must re-encode to the very same bytes (HELLO, PROBE: to their
-// first 64),
+// whatever decodes must re-encode to the very same bytes (HELLO, PROBE,
+// PROBE_LIST_REQUEST: to their first 64 or 128),
 // so that decoder and encoder agree on one canonical form.
 #include <cstddef>
 #include <cstdint>
@@ -26,6 +26,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   } else if (std::holds_alternative<wire::Probe>(*msg)) {
     PUNCH_ASSERT(out.size() == wire::kProbeSize && size >= wire::kProbeSize);
     PUNCH_ASSERT(std::memcmp(out.data(), data, out.size()) == 0);
+  } else if (std::holds_alternative<wire::ProbeListRequest>(*msg)) {
+    PUNCH_ASSERT(out.size() == wire::kProbeListRequestSize && size >= wire::kProbeListRequestSize);
+    PUNCH_ASSERT(std::memcmp(out.data(), data, out.size()) == 0);
   } else {
     PUNCH_ASSERT(out.size() == size && std::memcmp(out.data(), data, size) == 0);
   }
@@ -43,7 +46,8 @@ extern "C" std::size_t punch_fuzz_seed(std::size_t index, std::uint8_t* out, std
       wire::Hello{{1, 2, 3, 4, 5, 6, 7, 8}},
       wire::Challenge{{1, 2, 3, 4, 5, 6, 7, 8}, {0xa0, 0xa1, 0xa2}},
       wire::Register{{1}, {2}, 0x1122334455667788, 1, util::Bytes(91, 0x30), util::Bytes(70, 0x02)},
-      wire::Registered{7, token, 15, 7778, v4},
+      wire::Registered{7, token, 15, {util::Address::v4(0, 0, 0, 0, 7778), v4}, v4},
+      wire::Registered{7, token, 15, {}, v6},
       wire::Keepalive{7, token},
       wire::KeepaliveAck{v6},
       wire::Unknown{7},
@@ -56,6 +60,8 @@ extern "C" std::size_t punch_fuzz_seed(std::size_t index, std::uint8_t* out, std
       wire::Probe{{9, 8, 7, 6, 5, 4, 3, 2}},
       wire::ProbeReply{{9, 8, 7, 6, 5, 4, 3, 2}, v4},
       wire::ProbeReply{{9, 8, 7, 6, 5, 4, 3, 2}, v6},
+      wire::ProbeListRequest{{9, 8, 7, 6, 5, 4, 3, 2}},
+      wire::ProbeList{{9, 8, 7, 6, 5, 4, 3, 2}, {util::Address::v4(0, 0, 0, 0, 7778), v4, v6}},
   };
   if (index >= seeds.size()) return 0;
   util::Bytes b;

@@ -40,6 +40,8 @@ const util::Address kHome[2] = {util::Address::v4(10, 1, 0, 1, 1000),
                                 util::Address::v4(10, 2, 0, 1, 2000)};
 const util::Address kRebound[2] = {util::Address::v4(10, 1, 0, 1, 1001),
                                    util::Address::v4(10, 2, 0, 1, 2001)};
+// A probe address on another IP of the rendezvous host (punch rendezvous --probe-address).
+const util::Address kOtherIp = util::Address::v4(192, 0, 2, 3, 7778);
 
 struct Sink final : util::DatagramSink {
   void send(const util::Address& to, util::ByteView data) override {
@@ -96,7 +98,8 @@ struct Harness {
     sink = Sink{};
     received.clear();
     server = std::make_unique<punch::rendezvous::Server>(rng, sink, nullptr, now);
-    server->set_probe_port(7778);  // as `punch rendezvous` runs by default
+    server->set_probe_port(7778);             // as `punch rendezvous` runs by default
+    server->set_probe_addresses({kOtherIp});  // and with one --probe-address
     for (int i = 0; i < 2; ++i) {
       Client& c = clients[i];
       c.address = kHome[i];
@@ -114,7 +117,8 @@ struct Harness {
       reg.signature = identity(i).sign(signed_data, rng);
       send(c.address, reg);
       const auto ok = wire::decode_registered(sink.last);
-      PUNCH_ASSERT(ok.has_value() && ok->probe_port == 7778);
+      PUNCH_ASSERT(ok.has_value() && ok->probe_addresses.size() == 2 &&
+                   ok->probe_addresses[0].port == 7778 && ok->probe_addresses[1] == kOtherIp);
       c.token = ok->token;
     }
     // One active relay (cid 1) for the fuzzer to poke at.
@@ -198,6 +202,12 @@ extern "C" std::size_t punch_fuzz_seed(std::size_t index, std::uint8_t* out, std
   util::Bytes s0 = {0, 0, static_cast<std::uint8_t>(hello.size())};
   s0.insert(s0.end(), hello.begin(), hello.end());
   seeds.push_back(s0);
+  // A raw PROBE_LIST_REQUEST: answered with the probe addresses, never with more bytes.
+  util::Bytes list_request;
+  wire::encode(wire::ProbeListRequest{}, list_request);
+  util::Bytes s_list = {0, 1, static_cast<std::uint8_t>(list_request.size())};
+  s_list.insert(s_list.end(), list_request.begin(), list_request.end());
+  seeds.push_back(s_list);
   seeds.push_back({5, 0, 4, 'd', 'a', 't', 'a', 5, 8, 2, 'h', 'i', 5, 4, 1, 'x'});
   seeds.push_back({2, 2, 0, 5, 1, 3, 'm', 'o', 'v', 5, 0, 1, 'y'});
   seeds.push_back({3, 1, 1, 1, 4, 2, 1, 1, 5, 2, 2, 'o', 'k', 4, 0, 3, 2, 'n', 'o'});

@@ -2,7 +2,8 @@
 # punch netcheck on loopback: against a rendezvous with a probe port it reports
 # UDP working, no NAT (both ports saw the local address) and exits 0; with the
 # probe port off it still works and says the mapping cannot be compared; against
-# dead ports it fails clearly, exit 1, within its 3 s bound.
+# dead ports it fails clearly, exit 1, within its 3 s bound; the probe addresses of a
+# rendezvous with --probe-address are learnt and probed, and bad ones refused.
 source "$(dirname "$0")/lib.sh"
 
 # json FILE EXPR: evaluates a Python expression over the JSON object j in FILE.
@@ -30,7 +31,7 @@ LOCAL=$(json "$WORK/ok.json" 'j["local"]')
 [[ $LOCAL == 127.0.0.1:* ]] || fail "local '$LOCAL' is not on loopback"
 [ "$(json "$WORK/ok.json" 'j["reflexive"] == [j["local"], j["local"]]')" = True ] ||
   fail "reflexive addresses are not the local address: $(cat "$WORK/ok.json")"
-[ "$(json "$WORK/ok.json" 'list(j) == ["udp","rendezvous","probe","local","reflexive","mapping","port_preserved","rtt_ms"]')" = True ] ||
+[ "$(json "$WORK/ok.json" 'list(j) == ["udp","rendezvous","probe","other_probes","local","reflexive","mapping","port_preserved","rtt_ms"]')" = True ] ||
   fail "fields or their order changed: $(cat "$WORK/ok.json")"
 [ "$(json "$WORK/ok.json" '0 < j["rtt_ms"] < 1000')" = True ] || fail "rtt_ms: $(cat "$WORK/ok.json")"
 
@@ -77,4 +78,37 @@ if [ $ELAPSED_MS -lt 2900 ] || [ $ELAPSED_MS -gt $((4500 * SLOW)) ]; then
   fail "gave up after ${ELAPSED_MS} ms, want about 3000"
 fi
 
-echo "netcheck: loopback reports udp, no NAT, local $LOCAL; probe port off tolerated; dead ports fail with exit 1 after ${ELAPSED_MS} ms"
+# 5. Probe addresses on other IPs (127.0.0.2 and .3 are loopback too): netcheck learns
+# them from the rendezvous (PROBE_LIST) and probes them as well.
+"$PUNCH" rendezvous -l 127.0.0.1:0 --probe-address 127.0.0.2 --probe-address 127.0.0.3:0 \
+  --events "$WORK/rv3.events" 2>"$WORK/rv3.err" &
+PIDS+=($!)
+wait_for "$WORK/rv3.events" '"event":"listening"' 10
+RV3=$(grep -m1 '"event":"listening"' "$WORK/rv3.events" | sed 's/.*"address":"\([^"]*\)".*/\1/')
+PROBE3=$(grep -m1 '"event":"listening"' "$WORK/rv3.events" | sed 's/.*"probe_address":"\([^"]*\)".*/\1/')
+OTHERS3=$(grep -m1 '"event":"listening"' "$WORK/rv3.events" | sed 's/.*"other_probe_addresses":"\([^"]*\)".*/\1/')
+[[ $OTHERS3 == "127.0.0.2:"*" 127.0.0.3:"* ]] || fail "probe addresses not in the listening event: $(cat "$WORK/rv3.events")"
+"$PUNCH" netcheck -r "$RV3" --probe "$PROBE3" --json >"$WORK/more.json" 2>"$WORK/more.err" ||
+  fail "netcheck against probe addresses failed: $(cat "$WORK/more.err")"
+[ "$(json "$WORK/more.json" '" ".join(j["other_probes"])')" = "$OTHERS3" ] ||
+  fail "other_probes is not what the rendezvous listens on ($OTHERS3): $(cat "$WORK/more.json")"
+[ "$(json "$WORK/more.json" 'len(j["reflexive"]) == 4 and all(r == j["local"] for r in j["reflexive"]) and j["mapping"] == "none"')" = True ] ||
+  fail "probe addresses not probed or not answered: $(cat "$WORK/more.json")"
+# Bad --probe-address: usage errors exit 2, an IP not of this host exits 1.
+set +e
+"$PUNCH" rendezvous -l 127.0.0.1:0 --probe-address 127.0.0.2 --probe-address 127.0.0.3 \
+  --probe-address 127.0.0.4 --probe-address 127.0.0.5 --probe-address 127.0.0.6 2>"$WORK/five.err"
+rc5=$?
+"$PUNCH" rendezvous -l 127.0.0.1:0 --probe-address 0.0.0.0 2>"$WORK/any.err"
+rc_any=$?
+timeout $((10 * SLOW)) "$PUNCH" rendezvous -l 127.0.0.1:0 --probe-address 192.0.2.99 2>"$WORK/foreign.err"
+rc_foreign=$?
+set -e
+[ $rc5 -eq 2 ] && grep -q "at most 4 --probe-address" "$WORK/five.err" ||
+  fail "5 probe addresses: exit $rc5, $(cat "$WORK/five.err")"
+[ $rc_any -eq 2 ] && grep -q "specific IP" "$WORK/any.err" ||
+  fail "wildcard probe address: exit $rc_any, $(cat "$WORK/any.err")"
+[ $rc_foreign -eq 1 ] && grep -q "probe address 192.0.2.99:0" "$WORK/foreign.err" ||
+  fail "probe address not of this host: exit $rc_foreign, $(cat "$WORK/foreign.err")"
+
+echo "netcheck: loopback reports udp, no NAT, local $LOCAL; probe port off tolerated; dead ports fail with exit 1 after ${ELAPSED_MS} ms; probe addresses on 127.0.0.2-3 learnt and probed"

@@ -466,15 +466,17 @@ lab_keygen() {
   "${PUNCH_BIN:?PUNCH_BIN must point at the punch binary}" keygen -k "$LAB_WORK/$1.key"
 }
 
-# lab_rendezvous [PORT]: punch rendezvous on $LAB_RV:PORT (default 7000) in the rv
-# namespace, events in $LAB_WORK/rv.events, lifetime bounded by timeout(1) (default
-# 600 s, LAB_RV_LIFETIME); waits until it listens. Sets LAB_RV_ENDPOINT (HOST:PORT).
+# lab_rendezvous [PORT [ARG...]]: punch rendezvous on $LAB_RV:PORT (default 7000) in
+# the rv namespace, with ARGs appended (e.g. --probe-address 192.0.2.3), events in
+# $LAB_WORK/rv.events, lifetime bounded by timeout(1) (default 600 s,
+# LAB_RV_LIFETIME); waits until it listens. Sets LAB_RV_ENDPOINT (HOST:PORT).
 lab_rendezvous() {
   local port=${1:-7000}
+  shift || true
   LAB_RV_ENDPOINT="$LAB_RV:$port"
   lab_spawn rv rendezvous timeout "${LAB_RV_LIFETIME:-600}" \
     "${PUNCH_BIN:?PUNCH_BIN must point at the punch binary}" rendezvous \
-    -l "$LAB_RV_ENDPOINT" --events "$LAB_WORK/rv.events"
+    -l "$LAB_RV_ENDPOINT" --events "$LAB_WORK/rv.events" "$@"
   lab_wait_for "$LAB_WORK/rv.events" '"event":"listening"' 10
 }
 

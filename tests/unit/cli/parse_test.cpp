@@ -408,6 +408,55 @@ TEST_CASE("rendezvous --probe-port: 7778 by default, free with a free listen por
                     "punch rendezvous --help");
 }
 
+TEST_CASE("rendezvous --probe-address: other IPs, port from the probe port, at most 4") {
+  using util::Address;
+  const auto probe_addresses = [](const ParseOutcome& outcome) {
+    return command_of<app::RendezvousConfig>(outcome).probe_addresses;
+  };
+  CHECK(probe_addresses(run({"rendezvous"})).empty());
+  CHECK(probe_addresses(run({"rendezvous", "--probe-address", "192.0.2.3"})) ==
+        std::vector{Address::v4(192, 0, 2, 3, 7778)});
+  CHECK(probe_addresses(run({"rendezvous", "--probe-port", "9001", "--probe-address", "192.0.2.3",
+                             "--probe-address", "192.0.2.4:5000"})) ==
+        std::vector{Address::v4(192, 0, 2, 3, 9001), Address::v4(192, 0, 2, 4, 5000)});
+  // Probe port off: the default port; a free listen port: free ones too.
+  CHECK(probe_addresses(run({"rendezvous", "--probe-port", "off", "--probe-address",
+                             "192.0.2.3"})) == std::vector{Address::v4(192, 0, 2, 3, 7778)});
+  CHECK(probe_addresses(run({"rendezvous", "-l", "127.0.0.1:0", "--probe-address", "127.0.0.2"})) ==
+        std::vector{Address::v4(127, 0, 0, 2, 0)});
+  CHECK(probe_addresses(run({"rendezvous", "--probe-address", "192.0.2.3:0"})) ==
+        std::vector{Address::v4(192, 0, 2, 3, 0)});
+  CHECK(probe_addresses(run({"rendezvous", "--probe-address", "2001:db8::3"})) ==
+        std::vector{*Address::parse("[2001:db8::3]:7778")});
+  CHECK(probe_addresses(run({"rendezvous", "--probe-address", "[2001:db8::3]"})) ==
+        std::vector{*Address::parse("[2001:db8::3]:7778")});
+  CHECK(probe_addresses(run({"rendezvous", "--probe-address", "[2001:db8::3]:9"})) ==
+        std::vector{*Address::parse("[2001:db8::3]:9")});
+  CHECK(probe_addresses(
+            run({"rendezvous", "--probe-address", "192.0.2.3", "--probe-address", "192.0.2.4",
+                 "--probe-address", "192.0.2.5", "--probe-address", "192.0.2.6"}))
+            .size() == 4);
+  check_usage_error(run({"rendezvous", "--probe-address", "192.0.2.3", "--probe-address",
+                         "192.0.2.4", "--probe-address", "192.0.2.5", "--probe-address",
+                         "192.0.2.6", "--probe-address", "192.0.2.7"}),
+                    "at most 4 --probe-address", "punch rendezvous --help");
+  check_usage_error(run({"rendezvous", "--probe-address", "rv.example"}), "numeric IP",
+                    "punch rendezvous --help");
+  check_usage_error(run({"rendezvous", "--probe-address", "rv.example:7778"}), "numeric IP",
+                    "punch rendezvous --help");
+  check_usage_error(run({"rendezvous", "--probe-address", "192.0.2.3:70000"}), "port must be",
+                    "punch rendezvous --help");
+  check_usage_error(run({"rendezvous", "--probe-address", "0.0.0.0"}), "specific IP",
+                    "punch rendezvous --help");
+  check_usage_error(run({"rendezvous", "--probe-address", "[::]:7000"}), "specific IP",
+                    "punch rendezvous --help");
+  check_usage_error(run({"rendezvous", "--probe-address", ""}), "--probe-address",
+                    "punch rendezvous --help");
+  check_usage_error(
+      run({"rendezvous", "--probe-address", "192.0.2.3", "--probe-address", "192.0.2.3:7778"}),
+      "twice", "punch rendezvous --help");
+}
+
 TEST_CASE("netcheck takes -r (or PUNCH_RENDEZVOUS), --probe and --json, and needs no key") {
   const auto d = command_of<app::NetcheckConfig>(run({"netcheck"}));
   CHECK(d.rendezvous == "rv.example.org");

@@ -68,6 +68,33 @@ TEST_CASE("classify: another IP per destination is an address pool") {
   CHECK(mixed.mapping == path::Mapping::kAddressVaries);
 }
 
+TEST_CASE("classify: with more destinations, any other IP is a pool, else any other port is hard") {
+  // The main port, the probe port on the same IP, and probe addresses on other IPs.
+  // A Linux pool picks by source and destination IP: both ports of the main IP see one
+  // pool address (with a new port each), only another IP shows the second one.
+  const auto linux_pool = path::classify(
+      kLocal, {seen(pub(84, 5000)), seen(pub(84, 5001)), seen(pub(84, 5002)), seen(pub(85, 5003))});
+  CHECK(linux_pool.mapping == path::Mapping::kAddressVaries);
+  CHECK(linux_pool.reflexive.size() == 4);
+  // The odd one out may be anywhere, an unanswered destination in between.
+  const auto first_differs = path::classify(
+      kLocal, {seen(pub(85, 5000)), std::nullopt, seen(pub(84, 5000)), seen(pub(84, 5000))});
+  CHECK(first_differs.mapping == path::Mapping::kAddressVaries);
+  // All other IPs landed on the same pool address: only ports differ, a hard NAT is all
+  // that can be said.
+  const auto same_pool_address = path::classify(
+      kLocal, {seen(pub(84, 5000)), seen(pub(84, 5001)), seen(pub(84, 5002)), seen(pub(84, 5003))});
+  CHECK(same_pool_address.mapping == path::Mapping::kEndpointDependent);
+  // One port differing among many equal ones is enough for endpoint-dependent.
+  const auto one_port = path::classify(kLocal, {seen(pub(50, 40000)), seen(pub(50, 40000)),
+                                                seen(pub(50, 40000)), seen(pub(50, 40001))});
+  CHECK(one_port.mapping == path::Mapping::kEndpointDependent);
+  const auto easy = path::classify(
+      kLocal, {seen(pub(50, 40000)), seen(pub(50, 40000)), std::nullopt, seen(pub(50, 40000))});
+  CHECK(easy.mapping == path::Mapping::kEndpointIndependent);
+  CHECK(easy.port_preserved == true);
+}
+
 TEST_CASE("classify: a NAT seen by one destination only cannot be classified") {
   const auto r = path::classify(kLocal, {std::nullopt, seen(pub(50, 40000), 7ms)});
   CHECK(r.udp);

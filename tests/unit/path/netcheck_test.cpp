@@ -119,3 +119,88 @@ TEST_CASE("netcheck: an answered destination is not probed again; a retry's answ
   CHECK(f.check.done());
   CHECK(f.check.answers()[1]->rtt == 12ms);
 }
+
+namespace {
+
+// The PROBE_LIST a rendezvous would send to the `i`th datagram recorded (a request).
+util::Bytes list_reply_to(const Recorder& r, std::size_t i, std::vector<util::Address> addresses) {
+  const auto request = wire::decode_probe_list_request(r.sent.at(i).second);
+  REQUIRE(request.has_value());
+  util::Bytes b;
+  wire::encode(wire::ProbeList{request->nonce, std::move(addresses)}, b);
+  return b;
+}
+
+}  // namespace
+
+TEST_CASE("netcheck: asks the main port for its probe addresses and probes the new ones") {
+  crypto::SeededRandom rng{4};
+  Recorder sink;
+  const util::TimePoint t0 = util::TimePoint{} + std::chrono::hours(1);
+  path::Netcheck check{rng, sink, {kMain, kProbePort}, t0, true};
+  // Two probes, then the request to the main port, padded to pay for the answer.
+  REQUIRE(sink.sent.size() == 3);
+  CHECK(sink.sent[2].first == kMain);
+  CHECK(sink.sent[2].second.size() == wire::kProbeListRequestSize);
+  check.on_datagram(kMain, reply_to(sink, 0, kSeen), t0 + 5ms);
+  check.on_datagram(kProbePort, reply_to(sink, 1, kSeen), t0 + 5ms);
+  CHECK_FALSE(check.done());  // the list has not come yet
+  // The list: the probe port again (as an all-zero IP), another IP, another family.
+  const auto other = util::Address::v4(192, 0, 2, 3, 7778);
+  const util::Bytes list = list_reply_to(
+      sink, 2,
+      {util::Address::v4(0, 0, 0, 0, 7778), other, *util::Address::parse("[2001:db8::3]:7778")});
+  // From another port than the one asked, it is ignored.
+  check.on_datagram(kProbePort, list, t0 + 6ms);
+  CHECK(sink.sent.size() == 3);
+  check.on_datagram(kMain, list, t0 + 6ms);
+  REQUIRE(sink.sent.size() == 4);
+  CHECK(sink.sent[3].first == other);
+  CHECK(check.destinations() == std::vector{kMain, kProbePort, other});
+  CHECK_FALSE(check.done());
+  const auto pool2 = util::Address::v4(203, 0, 113, 51, 40000);
+  check.on_datagram(other, reply_to(sink, 3, pool2), t0 + 9ms);
+  CHECK(check.done());
+  REQUIRE(check.answers().size() == 3);
+  CHECK(check.answers()[2]->reflexive == pool2);
+  CHECK(check.answers()[2]->rtt == 3ms);
+  // A second copy of the list (a retransmission's answer) adds nothing.
+  check.on_datagram(kMain, list, t0 + 10ms);
+  CHECK(check.destinations().size() == 3);
+}
+
+TEST_CASE("netcheck: an unanswered list request is retried like a probe and ends with the check") {
+  crypto::SeededRandom rng{4};
+  Recorder sink;
+  const util::TimePoint t0 = util::TimePoint{} + std::chrono::hours(1);
+  path::Netcheck check{rng, sink, {kMain, kProbePort}, t0, true};
+  check.on_datagram(kMain, reply_to(sink, 0, kSeen), t0 + 5ms);
+  check.on_datagram(kProbePort, reply_to(sink, 1, kSeen), t0 + 5ms);
+  std::vector<util::Duration> requests = {0ms};
+  util::TimePoint now = t0;
+  for (int guard = 0; !check.done(); ++guard) {
+    REQUIRE(guard < 100);
+    const std::size_t before = sink.sent.size();
+    now = check.next_deadline();
+    check.on_timeout(now);
+    for (std::size_t i = before; i < sink.sent.size(); ++i) {
+      CHECK(wire::decode_probe_list_request(sink.sent[i].second).has_value());
+      requests.push_back(now - t0);
+    }
+  }
+  CHECK(requests == std::vector<util::Duration>{0ms, 250ms, 750ms, 1750ms, 2750ms});
+  CHECK(now - t0 == path::kNetcheckTimeout);
+  CHECK(check.destinations().size() == 2);  // the two answers still count
+  CHECK(check.answers()[1].has_value());
+}
+
+TEST_CASE("resolve_probe_addresses: all-zero IP, families, skipped and repeated addresses") {
+  const auto other = util::Address::v4(192, 0, 2, 3, 7778);
+  CHECK(path::resolve_probe_addresses(
+            kMain,
+            {util::Address::v4(0, 0, 0, 0, 7778), other, other,
+             *util::Address::parse("[2001:db8::3]:7778"), util::Address::v4(0, 0, 0, 0, 7777)},
+            {kMain}) == std::vector{kProbePort, other});
+  CHECK(path::resolve_probe_addresses(kMain, {util::Address::v4(0, 0, 0, 0, 7778), other},
+                                      {kMain, kProbePort}) == std::vector{other});
+}

@@ -3,6 +3,7 @@
 #include <doctest/doctest.h>
 
 #include <random>
+#include <vector>
 
 #include "rendezvous/constants.hpp"
 #include "unit/rendezvous/test_net.hpp"
@@ -132,22 +133,47 @@ TEST_CASE("server: a signed REGISTER yields REGISTERED with the reflexive addres
   CHECK(reg6->reflexive == v6.addr);
 }
 
-TEST_CASE("server: REGISTERED names the probe port it was given, 0 without one") {
+TEST_CASE("server: REGISTERED names the probe addresses it was given, none without") {
   TestNet net;
   const auto id = rv::test::make_identity(1);
   Raw a{net, kA};
   const auto before = a.register_as(id, 0x1234, true);
   REQUIRE(before.has_value());
-  CHECK(before->probe_port == 0);
+  CHECK(before->probe_addresses.empty());
   net.server->set_probe_port(7778);
   Raw b{net, kB};
   const auto after = b.register_as(id, 0x5678, true);
   REQUIRE(after.has_value());
-  CHECK(after->probe_port == 7778);
+  // The main IP's probe port goes out with an all-zero IP: the client knows that IP.
+  CHECK(after->probe_addresses == std::vector{util::Address::v4(0, 0, 0, 0, 7778)});
   // A re-registration gets it too (the client learns it on every REGISTERED).
   const auto again = a.register_as(id, 0x1234, true);
   REQUIRE(again.has_value());
-  CHECK(again->probe_port == 7778);
+  CHECK(again->probe_addresses == after->probe_addresses);
+}
+
+TEST_CASE("server: probe addresses on other IPs go to clients of their family only") {
+  TestNet net;
+  const auto id = rv::test::make_identity(1);
+  const auto v4a = util::Address::v4(192, 0, 2, 3, 7778);
+  const auto v4b = util::Address::v4(192, 0, 2, 4, 9000);
+  const auto v6 = *util::Address::parse("[2001:db8::3]:7778");
+  net.server->set_probe_port(7778);
+  net.server->set_probe_addresses({v4a, v6, v4b});
+  Raw a{net, kA};
+  const auto reg = a.register_as(id, 0x1234, true);
+  REQUIRE(reg.has_value());
+  CHECK(reg->probe_addresses == std::vector{util::Address::v4(0, 0, 0, 0, 7778), v4a, v4b});
+  Raw a6{net, *util::Address::parse("[2001:db8::7]:5555")};
+  const auto reg6 = a6.register_as(id, 0x5678, true);
+  REQUIRE(reg6.has_value());
+  CHECK(reg6->probe_addresses == std::vector{*util::Address::parse("[::]:7778"), v6});
+  // Without a probe port on the main IP the other IPs are still announced.
+  net.server->set_probe_port(0);
+  Raw b{net, kB};
+  const auto reg_b = b.register_as(id, 0x9abc, true);
+  REQUIRE(reg_b.has_value());
+  CHECK(reg_b->probe_addresses == std::vector{v4a, v4b});
 }
 
 TEST_CASE("server: REGISTERs that fail authentication get no reply and no registration") {
@@ -691,7 +717,7 @@ TEST_CASE("server: no amplification under 10,000 random and truncated datagrams"
   add(wire::Connect{connector.client->instance(), guess, 0xabc, lid.id()});
   add(wire::Accept{listener.client->instance(), guess, 0xabc});
   add(wire::Refuse{listener.client->instance(), guess, 0xabc, "x"});
-  add(wire::Registered{1, guess, 15, 0, kA});
+  add(wire::Registered{1, guess, 15, {}, kA});
   add(wire::Invite{0xabc, lid.id(), kA});
   add(wire::ConnectOk{0xabc, lid.id(), kA});
   add(wire::ConnectFail{0xabc, 1, ""});
@@ -874,6 +900,36 @@ TEST_CASE("server: the probe port answers nothing but PROBE") {
   // The same HELLO on the main port is answered, so the silence above is the port's doing.
   s.server.on_datagram(kA, hello, s.now);
   CHECK(s.main.sent.size() == 1);
+}
+
+TEST_CASE("server: PROBE_LIST_REQUEST on the main port lists the probe addresses, never larger") {
+  ProbeServer s;
+  const auto other = util::Address::v4(192, 0, 2, 3, 7778);
+  const util::Address v6 = *util::Address::parse("[2001:db8::77]:65535");
+  const auto v6_other = *util::Address::parse("[2001:db8::3]:7778");
+  s.server.set_probe_port(7778);
+  s.server.set_probe_addresses({other, v6_other});
+  util::Bytes req;
+  wire::encode(wire::ProbeListRequest{{9}}, req);
+  s.server.on_datagram(kA, req, s.now);
+  REQUIRE(s.main.sent.size() == 1);
+  CHECK(s.main.sent[0].first == kA);
+  CHECK(s.main.sent[0].second.size() < req.size());
+  const auto list = wire::decode_probe_list(s.main.sent[0].second);
+  REQUIRE(list.has_value());
+  CHECK(list->nonce == wire::Nonce{9});
+  CHECK(list->probe_addresses == std::vector{util::Address::v4(0, 0, 0, 0, 7778), other});
+  s.server.on_datagram(v6, req, s.now);
+  REQUIRE(s.main.sent.size() == 2);
+  CHECK(wire::decode_probe_list(s.main.sent[1].second)->probe_addresses ==
+        std::vector{*util::Address::parse("[::]:7778"), v6_other});
+  CHECK(s.server.stats().probe_lists_answered == 2);
+  // The probe port does not answer it (probes only), nor a request cut short.
+  s.server.on_probe_datagram(kA, req, s.probe_port, s.now);
+  CHECK(s.probe_port.sent.empty());
+  req.pop_back();
+  s.server.on_datagram(kA, req, s.now);
+  CHECK(s.main.sent.size() == 2);
 }
 
 TEST_CASE("server: probes on both ports share one rate limit per source") {

@@ -2,6 +2,8 @@
 
 #include <doctest/doctest.h>
 
+#include <vector>
+
 #include "unit/rendezvous/test_net.hpp"
 #include "wire/packet_type.hpp"
 #include "wire/rendezvous_message.hpp"
@@ -71,17 +73,20 @@ TEST_CASE("client: registers and reports its reflexive address") {
   CHECK(net.server->stats().registrations == 1);
 }
 
-TEST_CASE("client: learns the probe port from REGISTERED") {
+TEST_CASE("client: learns the probe addresses from REGISTERED") {
   TestNet net;
+  const auto other_ip = util::Address::v4(192, 0, 2, 3, 7778);
   net.server->set_probe_port(7778);
+  net.server->set_probe_addresses({other_ip});
   const auto id = make_identity(1);
   auto& ep = net.add_client(id, kA, false);
   REQUIRE(ep.client->registered());
-  CHECK(ep.client->probe_port() == 7778);
-  net.server->set_probe_port(0);  // a rendezvous without one
+  CHECK(ep.client->probe_addresses() == std::vector{util::Address::v4(0, 0, 0, 0, 7778), other_ip});
+  net.server->set_probe_port(0);  // a rendezvous without any
+  net.server->set_probe_addresses({});
   auto& other = net.add_client(make_identity(2), kB, false);
   REQUIRE(other.client->registered());
-  CHECK(other.client->probe_port() == 0);
+  CHECK(other.client->probe_addresses().empty());
 }
 
 TEST_CASE("client: HELLO backs off from 250 ms to 4 s, reports unreachable once, never stops") {

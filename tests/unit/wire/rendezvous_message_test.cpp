@@ -37,6 +37,8 @@ constexpr std::uint64_t kCid = 0x99aabbccddeeff00;
 #define NODE_ID "000102030405060708090a0b0c0d0e0f"
 #define ADDR4 "04c00002011234"                          // 192.0.2.1:4660
 #define ADDR6 "0620010db800000000000000000000000101bb"  // [2001:db8::1]:443
+#define ANY4_7778 "04000000001e62"                      // 0.0.0.0:7778
+#define ANY6_7778 "06000000000000000000000000000000001e62"  // [::]:7778
 
 NodeId node_id() {
   const std::uint8_t raw[16] = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15};
@@ -45,6 +47,7 @@ NodeId node_id() {
 
 util::Address addr4() { return util::Address::v4(192, 0, 2, 1, 4660); }
 util::Address addr6() { return *util::Address::parse("[2001:db8::1]:443"); }
+util::Address any6_7778() { return *util::Address::parse("[::]:7778"); }
 
 using wire::testing::hex;
 
@@ -61,10 +64,15 @@ std::vector<Fixture> fixtures() {
       {"REGISTER",
        wire::Register{kNonce, kCookie, kInstance, 1, {0xaa, 0xbb, 0xcc}, {0xdd, 0xdd}},
        "03" NONCE COOKIE INSTANCE "01" "0003aabbcc" "0002dddd"},
-      {"REGISTERED", wire::Registered{kInstance, kToken, 15, 7778, addr4()},
-       "04" INSTANCE TOKEN "000f" "1e62" ADDR4},
-      {"REGISTERED without a probe port", wire::Registered{kInstance, kToken, 15, 0, addr6()},
-       "04" INSTANCE TOKEN "000f" "0000" ADDR6},
+      {"REGISTERED",
+       wire::Registered{kInstance, kToken, 15,
+                        {util::Address::v4(0, 0, 0, 0, 7778), util::Address::v4(192, 0, 2, 3, 7778)},
+                        addr4()},
+       "04" INSTANCE TOKEN "000f" "02" ANY4_7778 "04c00002031e62" ADDR4},
+      {"REGISTERED without probe addresses", wire::Registered{kInstance, kToken, 15, {}, addr6()},
+       "04" INSTANCE TOKEN "000f" "00" ADDR6},
+      {"REGISTERED v6", wire::Registered{kInstance, kToken, 15, {any6_7778()}, addr6()},
+       "04" INSTANCE TOKEN "000f" "01" ANY6_7778 ADDR6},
       {"KEEPALIVE", wire::Keepalive{kInstance, kToken}, "05" INSTANCE TOKEN},
       {"KEEPALIVE_ACK", wire::KeepaliveAck{addr6()}, "06" ADDR6},
       {"UNKNOWN", wire::Unknown{kInstance}, "07" INSTANCE},
@@ -79,6 +87,13 @@ std::vector<Fixture> fixtures() {
       {"PROBE", wire::Probe{kNonce}, "0e01" NONCE + std::string(54 * 2, '0')},
       {"PROBE_REPLY v4", wire::ProbeReply{kNonce, addr4()}, "0f" NONCE ADDR4},
       {"PROBE_REPLY v6", wire::ProbeReply{kNonce, addr6()}, "0f" NONCE ADDR6},
+      {"PROBE_LIST_REQUEST", wire::ProbeListRequest{kNonce},
+       "1001" NONCE + std::string(118 * 2, '0')},
+      {"PROBE_LIST",
+       wire::ProbeList{kNonce, {util::Address::v4(0, 0, 0, 0, 7778),
+                                util::Address::v4(192, 0, 2, 3, 7778)}},
+       "11" NONCE "02" ANY4_7778 "04c00002031e62"},
+      {"PROBE_LIST empty", wire::ProbeList{kNonce, {}}, "11" NONCE "00"},
   };
 }
 
@@ -127,14 +142,15 @@ TEST_CASE("every truncation of every fixture is rejected") {
   }
 }
 
-TEST_CASE("trailing bytes are rejected, except zero padding of HELLO and PROBE") {
+TEST_CASE("trailing bytes are rejected, except zero padding of HELLO, PROBE, PROBE_LIST_REQUEST") {
   for (const Fixture& f : fixtures()) {
     CAPTURE(f.name);
     util::Bytes b = hex(f.hex);
     b.push_back(1);
     CHECK_FALSE(wire::decode_rendezvous_message(b).has_value());
     b.back() = 0;
-    const bool padded = f.hex.rfind("01", 0) == 0 || f.hex.rfind("0e", 0) == 0;
+    const bool padded =
+        f.hex.rfind("01", 0) == 0 || f.hex.rfind("0e", 0) == 0 || f.hex.rfind("10", 0) == 0;
     CHECK(wire::decode_rendezvous_message(b).has_value() == padded);
   }
 }
@@ -187,6 +203,53 @@ TEST_CASE("PROBE_REPLY: the address family is checked") {
   CHECK_FALSE(wire::decode_probe_reply(hex("0f" NONCE "05c00002011234")).has_value());
   CHECK_FALSE(wire::decode_probe_reply(hex("0f" NONCE "00")).has_value());
   CHECK_FALSE(wire::decode_probe_reply(hex("0f" NONCE)).has_value());
+}
+
+TEST_CASE("REGISTERED: the probe address count, families and ports are checked") {
+  const std::string head = "04" INSTANCE TOKEN "000f";
+  std::string five;
+  for (int i = 0; i < 5; ++i) five += "04c00002031e62";
+  const auto decoded = wire::decode_registered(hex(head + "05" + five + ADDR4));
+  REQUIRE(decoded.has_value());
+  CHECK(decoded->probe_addresses.size() == wire::kMaxProbeAddresses);
+  // One more than the limit is refused before it is read, even when the bytes are there.
+  CHECK_FALSE(wire::decode_registered(hex(head + "06" + five + "04c00002031e62" ADDR4)).has_value());
+  CHECK_FALSE(wire::decode_registered(hex(head + "ff" + five + ADDR4)).has_value());
+  // A count larger than the addresses that follow: the reflexive address is read as a
+  // probe address and nothing is left for the reflexive one.
+  CHECK_FALSE(wire::decode_registered(hex(head + "02" "04c00002031e62" ADDR4)).has_value());
+  // Port 0 cannot be probed; family 5 does not exist.
+  CHECK_FALSE(wire::decode_registered(hex(head + "01" "04c00002030000" ADDR4)).has_value());
+  CHECK_FALSE(wire::decode_registered(hex(head + "01" "05c00002031e62" ADDR4)).has_value());
+}
+
+TEST_CASE("PROBE_LIST_REQUEST: version, size and padding; the largest PROBE_LIST is smaller") {
+  const std::string pad(118 * 2, '0');
+  CHECK(wire::decode_probe_list_request(hex("1001" NONCE + pad)) ==
+        wire::ProbeListRequest{kNonce});
+  CHECK(wire::decode_probe_list_request(hex("1001" NONCE + pad + "00")).has_value());
+  CHECK_FALSE(wire::decode_probe_list_request(hex("1002" NONCE + pad)).has_value());
+  // 127 bytes: too small to pay for the largest answer.
+  CHECK_FALSE(wire::decode_probe_list_request(hex("1001" NONCE + pad.substr(2))).has_value());
+  CHECK_FALSE(wire::decode_probe_list_request(hex("1001" NONCE "01" + pad.substr(2))).has_value());
+  util::Bytes request, largest;
+  wire::encode(wire::ProbeListRequest{kNonce}, request);
+  wire::encode(wire::ProbeList{kNonce, std::vector<util::Address>(wire::kMaxProbeAddresses,
+                                                                  addr6())},
+               largest);
+  CHECK(request.size() == wire::kProbeListRequestSize);
+  CHECK(largest.size() == wire::kMaxProbeListSize);
+  CHECK(largest.size() < request.size());
+}
+
+TEST_CASE("PROBE_LIST: the count, families and ports are checked") {
+  std::string five;
+  for (int i = 0; i < 5; ++i) five += "04c00002031e62";
+  CHECK(wire::decode_probe_list(hex("11" NONCE "05" + five))->probe_addresses.size() == 5);
+  CHECK_FALSE(wire::decode_probe_list(hex("11" NONCE "06" + five + "04c00002031e62")).has_value());
+  CHECK_FALSE(wire::decode_probe_list(hex("11" NONCE "02" "04c00002031e62")).has_value());
+  CHECK_FALSE(wire::decode_probe_list(hex("11" NONCE "01" "04c00002030000")).has_value());
+  CHECK_FALSE(wire::decode_probe_list(hex("11" NONCE "01" "07c00002031e62")).has_value());
 }
 
 TEST_CASE("reason_len is checked against the data, the limit and UTF-8") {
