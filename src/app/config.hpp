@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "forward/forward_spec.hpp"
+#include "path/path_manager.hpp"
 #include "util/log.hpp"
 
 namespace punch::app {
@@ -74,6 +75,7 @@ struct ListenConfig {
   std::vector<std::string> permit_open;  ///< --permit-open HOST:PORT patterns (validated).
   bool gateway_ports = false;            ///< --gateway-ports: -R may bind beyond loopback.
   bool relay_only = false;               ///< --relay-only: never try a direct path.
+  path::BirthdayConfig birthday;         ///< --birthday-sockets, -rate, -probes.
 };
 
 /// `punch connect`: open a session to a listener and tunnel stdio and forwards.
@@ -91,6 +93,8 @@ struct ConnectConfig {
   std::optional<std::pair<std::string, std::string>> socks_credentials;
   /// --relay-only: never try a direct path; the session stays on the rendezvous relay.
   bool relay_only = false;
+  /// --birthday-sockets, --birthday-rate, --birthday-probes: port guessing against a hard NAT.
+  path::BirthdayConfig birthday;
 };
 
 /// What main() should do: one of the commands.
