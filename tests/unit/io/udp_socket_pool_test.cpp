@@ -3,9 +3,11 @@
 #include <doctest/doctest.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <filesystem>
 #include <optional>
 #include <set>
 #include <string>
@@ -25,6 +27,24 @@ using punch::test::text_of;
 namespace {
 
 const util::Address kLoopbackAnyPort = util::Address::v4(127, 0, 0, 1, 0);
+// Descriptors left free in the out-of-descriptors test.
+constexpr int kSpareDescriptors = 4;
+
+// A descriptor limit that leaves exactly `spare` numbers free: the kernel hands out
+// the lowest free number and refuses (EMFILE) once that reaches the limit, so holes
+// below the highest open descriptor (inherited ones can sit at 255) count as free.
+rlim_t limit_leaving(int spare) {
+  std::set<int> open;
+  for (const auto& entry : std::filesystem::directory_iterator("/proc/self/fd")) {
+    open.insert(std::stoi(entry.path().filename().string()));
+  }
+  int fd = 0;
+  for (int free = 0;; ++fd) {
+    if (open.count(fd) == 0 && ++free == spare) break;
+  }
+  return static_cast<rlim_t>(fd + 1);
+}
+
 // Longest the plain socket waits for a datagram that loopback queued on send.
 constexpr int kReceiveTimeoutMs = 2000;
 
@@ -222,6 +242,34 @@ TEST_CASE("UdpSocketPool closing sockets inside the receive callback is safe") {
     CHECK(*winner == ids[3]);
     CHECK(deliveries == 1);
     CHECK(pool.open_count() == 0);
+  }
+  CHECK(loop.close() == 0);
+}
+
+TEST_CASE("UdpSocketPool open() out of descriptors is nullopt, and the pool goes on") {
+  rlimit before{};
+  REQUIRE(::getrlimit(RLIMIT_NOFILE, &before) == 0);
+  TestLoop loop;
+  {
+    io::UdpSocket main(loop.get());
+    REQUIRE(main.bind(kLoopbackAnyPort, [](const util::Address&, util::ByteView) {}).ok());
+    io::UdpSocketPool pool(loop.get(), main,
+                           [](util::SocketId, const util::Address&, util::ByteView) {});
+    // Room for a few more descriptors only, as when a process hits EMFILE.
+    rlimit tight = before;
+    tight.rlim_cur = limit_leaving(kSpareDescriptors);
+    REQUIRE(::setrlimit(RLIMIT_NOFILE, &tight) == 0);
+    int refused = 0;
+    for (int i = 0; i < 2 * kSpareDescriptors; ++i) {
+      if (!pool.open()) ++refused;
+    }
+    REQUIRE(::setrlimit(RLIMIT_NOFILE, &before) == 0);
+    // One more may fit: the listing of /proc/self/fd held a descriptor of its own.
+    CHECK(refused > 0);
+    CHECK(pool.open_count() >= static_cast<std::size_t>(kSpareDescriptors));
+    CHECK(pool.open_count() <= static_cast<std::size_t>(kSpareDescriptors) + 1);
+    // With descriptors back, opening works again.
+    CHECK(pool.open().has_value());
   }
   CHECK(loop.close() == 0);
 }
