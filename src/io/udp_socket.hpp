@@ -2,7 +2,8 @@
 // (recvmmsg), batched sends (one sendmmsg per loop iteration, with UDP GSO for
 // runs of equal-size datagrams to one address), an ordered fallback queue when
 // the kernel buffer is full, per-datagram TTL for NAT priming, and large socket
-// buffers for Gbit/s bursts.
+// buffers for Gbit/s bursts. The birthday prober's extra sockets (UdpSocketPool)
+// are UdpSockets too, lean until they carry traffic.
 #pragma once
 
 #include <sys/socket.h>
@@ -34,8 +35,8 @@ struct UdpStats {
 /// How much memory a socket commits before it carries traffic.
 enum class UdpBuffers {
   kFull,  ///< Large kernel buffers and a 1 MiB receive area: the endpoint's main socket.
-  kLean,  ///< Kernel default buffers and one 64 KiB receive chunk until it carries
-          ///< traffic (kLeanDatagrams sent or received), then as kFull.
+  kLean,  ///< Kernel default buffers and one 64 KiB receive chunk until 64 datagrams
+          ///< were sent or received, then as kFull.
 };
 
 /// A bound UDP socket that is also the cores' DatagramSink.
