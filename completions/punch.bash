@@ -24,6 +24,9 @@ _punch() {
     -r | --rendezvous | -l | --listen | --probe-port | --probe-address | --probe | --allow | --permit-open | -L | --local | -R | --remote | -D | --dynamic | --socks-user)
       return # a host or an ID: nothing to guess
       ;;
+    --birthday-sockets | --birthday-rate | --birthday-probes)
+      return # a number
+      ;;
   esac
 
   local opts
@@ -31,8 +34,8 @@ _punch() {
     keygen) opts="--force" ;;
     id) opts="" ;;
     rendezvous) opts="-l --listen --probe-port --probe-address" ;;
-    listen) opts="-r --rendezvous --allow --allow-any -N --no-stdio --permit-open --gateway-ports --relay-only" ;;
-    connect) opts="-r --rendezvous -L --local -R --remote -D --dynamic -N --no-stdio --socks-user --socks-user-file --relay-only" ;;
+    listen) opts="-r --rendezvous --allow --allow-any -N --no-stdio --permit-open --gateway-ports --relay-only --birthday-sockets --birthday-rate --birthday-probes" ;;
+    connect) opts="-r --rendezvous -L --local -R --remote -D --dynamic -N --no-stdio --socks-user --socks-user-file --relay-only --birthday-sockets --birthday-rate --birthday-probes" ;;
     netcheck) opts="-r --rendezvous --probe --json" ;;
     help)
       [[ $COMP_CWORD -eq 2 ]] && COMPREPLY=($(compgen -W "${commands% help}" -- "$cur"))

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "forward/forward_spec.hpp"
+#include "path/path_manager.hpp"
 #include "util/address.hpp"
 #include "util/log.hpp"
 
@@ -84,6 +85,7 @@ struct ListenConfig {
   std::vector<std::string> permit_open;  ///< --permit-open HOST:PORT patterns (validated).
   bool gateway_ports = false;            ///< --gateway-ports: -R may bind beyond loopback.
   bool relay_only = false;               ///< --relay-only: never try a direct path.
+  path::BirthdayConfig birthday;         ///< --birthday-sockets, -rate, -probes.
 };
 
 /// `punch connect`: open a session to a listener and tunnel stdio and forwards.
@@ -101,6 +103,8 @@ struct ConnectConfig {
   std::optional<std::pair<std::string, std::string>> socks_credentials;
   /// --relay-only: never try a direct path; the session stays on the rendezvous relay.
   bool relay_only = false;
+  /// --birthday-sockets, --birthday-rate, --birthday-probes: port guessing against a hard NAT.
+  path::BirthdayConfig birthday;
 };
 
 /// What main() should do: one of the commands.

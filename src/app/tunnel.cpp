@@ -12,12 +12,14 @@
 #include "app/forwarder.hpp"
 #include "app/keys.hpp"
 #include "crypto/random.hpp"
+#include "io/descriptor_limit.hpp"
 #include "io/handle.hpp"
 #include "io/interfaces.hpp"
 #include "io/signals.hpp"
 #include "io/sockaddr.hpp"
 #include "io/timer.hpp"
 #include "io/udp_socket.hpp"
+#include "io/udp_socket_pool.hpp"
 #include "session/endpoint.hpp"
 #include "util/log.hpp"
 
@@ -35,6 +37,9 @@ constexpr int kExitInterrupted = 130;
 // changes, and a new address (a laptop joining Wi-Fi) should be offered to peers
 // within seconds; one getifaddrs() per period costs nothing.
 constexpr util::Duration kInterfacePollInterval = std::chrono::seconds(5);
+// Descriptors for everything but the birthday prober's sockets (forwarded TCP
+// connections, mostly): the usual soft limit, which punch always lived within.
+constexpr std::size_t kDescriptorsBesidesBirthday = 1024;
 
 /// Who may open sessions to a listener.
 struct Policy {
@@ -47,7 +52,7 @@ struct Role {
   bool listener = false;
   crypto::NodeId target;  // connector only
   Policy policy;          // listener only
-  path::PathConfig path;  // both: --relay-only
+  path::PathConfig path;  // both: --relay-only, --birthday-*
 };
 
 class Tunnel {
@@ -62,7 +67,14 @@ class Tunnel {
         role_(std::move(role)),
         events_(events),
         socket_(loop),
-        endpoint_(identity, rendezvous, role_.listener, rng, socket_, role_.path),
+        pool_(loop, socket_,
+              [this](util::SocketId id, const util::Address& from, util::ByteView data) {
+                endpoint_.on_datagram(from, data, io::now(), id);
+                pump_.mark();
+              }),
+        // --birthday-sockets 0: no pool, so no session can open a socket at all.
+        endpoint_(identity, rendezvous, role_.listener, rng, socket_, role_.path,
+                  role_.path.birthday.sockets > 0 ? &pool_ : nullptr),
         timer_(loop, [this] { on_timer(); }),
         interfaces_timer_(loop, [this] { poll_interfaces(); }),
         pump_(loop, [this] { on_pump(); }),
@@ -104,6 +116,10 @@ class Tunnel {
   struct SessionInfo {
     std::string peer;
     bool path_reported = false;
+    // From the last switch to a direct path: the birthday prober's port guesses and
+    // extra sockets that found it (both 0 when it was found another way).
+    std::uint64_t guesses = 0;
+    std::size_t sockets = 0;
     bool down = false;  // ended; forgotten once its channels are done
     std::string down_reason;
   };
@@ -154,10 +170,15 @@ class Tunnel {
       info.path_reported = true;
       const double rtt_ms = std::chrono::duration<double, std::milli>(st.smoothed_rtt).count();
       const std::string kind = s->direct() ? "direct" : "relay";
-      events_.emit("path", {{"peer", info.peer},
-                            {"path", kind},
-                            {"address", s->path().to_string()},
-                            {"rtt_ms", rtt_ms}});
+      EventFields fields{{"peer", info.peer},
+                         {"path", kind},
+                         {"address", s->path().to_string()},
+                         {"rtt_ms", rtt_ms}};
+      if (s->direct() && (info.guesses != 0 || info.sockets != 0)) {
+        fields.emplace_back("guesses", static_cast<std::int64_t>(info.guesses));
+        fields.emplace_back("sockets", static_cast<std::int64_t>(info.sockets));
+      }
+      events_.emit("path", fields);
       util::log_info("session with " + info.peer + " on the " + kind + " path " +
                      s->path().to_string() + ", rtt " + std::to_string(rtt_ms) + " ms");
     }
@@ -175,6 +196,8 @@ class Tunnel {
       case path::PathEvent::Kind::kSwitched:
         // Reported by report_paths() once the new path has its first RTT sample.
         it->second.path_reported = false;
+        it->second.guesses = p.direct ? p.guesses : 0;
+        it->second.sockets = p.direct ? p.sockets : 0;
         util::log_debug(peer + ": switching to " + (p.direct ? "direct path " : "relay ") +
                         p.address.to_string() + " (" + p.detail + ")");
         break;
@@ -351,6 +374,7 @@ class Tunnel {
   }
 
   void close_handles() {
+    pool_.close_all();
     socket_.close();
     timer_.close();
     interfaces_timer_.close();
@@ -365,6 +389,9 @@ class Tunnel {
   Role role_;
   EventLog& events_;
   io::UdpSocket socket_;
+  // Declared before endpoint_, which holds a pointer to it: sessions may still
+  // close their sockets while the endpoint is destroyed.
+  io::UdpSocketPool pool_;
   session::Endpoint endpoint_;
   io::Timer timer_;
   io::Timer interfaces_timer_;
@@ -416,6 +443,14 @@ int run_tunnel(const CommonConfig& common, const std::string& rendezvous_text, R
     util::log_error(s.error().message);
     return kExitFailure;
   }
+  if (!role.path.relay_only && role.path.birthday.sockets > 0) {
+    const std::size_t wanted = kDescriptorsBesidesBirthday + role.path.birthday.sockets;
+    const std::size_t limit = io::raise_descriptor_limit(wanted);
+    if (limit < wanted) {
+      util::log_debug("descriptor limit " + std::to_string(limit) + " (hard limit) is below " +
+                      std::to_string(wanted) + ": the birthday prober may open fewer sockets");
+    }
+  }
   uv_loop_t loop;
   uv_loop_init(&loop);
   int code = 0;
@@ -435,6 +470,7 @@ int run_listen(const ListenConfig& config) {
   role.listener = true;
   role.policy.allow_any = config.allow_any;
   role.path.relay_only = config.relay_only;
+  role.path.birthday = config.birthday;
   for (const std::string& text : config.allow) {
     auto id = crypto::NodeId::parse(text);
     if (!id) {
@@ -468,6 +504,7 @@ int run_connect(const ConnectConfig& config) {
   Role role;
   role.target = *target;
   role.path.relay_only = config.relay_only;
+  role.path.birthday = config.birthday;
   ForwarderOptions forwards;
   forwards.stdio = !config.no_stdio;
   forwards.target = config.target;

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstddef>
+#include <cstdint>
 #include <cxxopts.hpp>
 #include <fstream>
 #include <map>
@@ -11,11 +12,21 @@
 
 #include "cli/spec.hpp"
 #include "forward/forward_spec.hpp"
+#include "path/path_manager.hpp"
 #include "util/address.hpp"
 
 namespace punch::cli {
 
 namespace {
+
+// Upper bounds of the --birthday-* options (docs/birthday.md). Sockets: the usual
+// soft limit on descriptors is 1,024, and past a few hundred the odds barely move.
+constexpr std::uint32_t kMaxBirthdaySockets = 1024;
+// Guesses per second: at 10,000 (about 1 MB/s of probes) a NAT's flood protection
+// or the peer's firewall bites long before the odds improve.
+constexpr std::uint32_t kMaxBirthdayRate = 10000;
+// Guesses per round: one per port number is already more than the port space holds.
+constexpr std::uint32_t kMaxBirthdayProbes = 65535;
 
 // A command line the user has to fix. Thrown only inside this file and turned
 // into a Message by parse(), so every check can stop where it stands.
@@ -282,6 +293,32 @@ util::Address probe_address(const std::string& text, std::uint16_t default_port)
   return *a;
 }
 
+// The value of --NAME as a whole number from `lowest` to `highest`, or `fallback`
+// when the option is absent.
+std::uint32_t bounded_number(const ParsedArgs& a, const std::string& name, std::uint32_t lowest,
+                             std::uint32_t highest, std::uint32_t fallback) {
+  const auto text = single(a, name);
+  if (!text) return fallback;
+  // Ten digits hold any uint32; more (or anything but digits) is out of range anyway.
+  const bool number = all_digits(*text) && text->size() <= 10;
+  const unsigned long long value = number ? std::stoull(*text) : 0;
+  if (!number || value < lowest || value > highest) {
+    throw UsageError{"bad --" + name + " '" + *text + "': a whole number from " +
+                     std::to_string(lowest) + " to " + std::to_string(highest)};
+  }
+  return static_cast<std::uint32_t>(value);
+}
+
+// --birthday-sockets, --birthday-rate and --birthday-probes (docs/birthday.md).
+path::BirthdayConfig birthday_config(const ParsedArgs& a) {
+  path::BirthdayConfig c;
+  c.sockets = bounded_number(a, "birthday-sockets", 0, kMaxBirthdaySockets,
+                             static_cast<std::uint32_t>(c.sockets));
+  c.rate = bounded_number(a, "birthday-rate", 1, kMaxBirthdayRate, c.rate);
+  c.probes = bounded_number(a, "birthday-probes", 0, kMaxBirthdayProbes, c.probes);
+  return c;
+}
+
 std::string rendezvous_address(const ParsedArgs& a, const Environment& env) {
   if (const auto r = single(a, "rendezvous")) {
     if (const auto problem = endpoint_problem(*r, false)) {
@@ -387,6 +424,7 @@ app::Command build_listen(const ParsedArgs& a, const Environment& env) {
   }
   c.gateway_ports = flag(a, "gateway-ports");
   c.relay_only = flag(a, "relay-only");
+  c.birthday = birthday_config(a);
   return c;
 }
 
@@ -448,6 +486,7 @@ app::Command build_connect(const ParsedArgs& a, const Environment& env) {
     throw UsageError{"--socks-user needs a -D proxy to protect"};
   }
   c.relay_only = flag(a, "relay-only");
+  c.birthday = birthday_config(a);
   return c;
 }
 

@@ -4,6 +4,8 @@
 #include <cstddef>
 #include <sstream>
 
+#include "path/constants.hpp"
+
 // CMake passes the project version; the fallback keeps a hand-built binary honest.
 #ifndef PUNCH_VERSION
 #define PUNCH_VERSION "0.1.0"
@@ -26,6 +28,31 @@ const OptionSpec kRelayOnlyOption{
     "relay-only", '\0', "",
     "Never try a direct path; keep the session on the rendezvous relay (for networks that "
     "throttle UDP between peers).",
+    false};
+
+// The birthday prober's knobs (docs/birthday.md); defaults from path/constants.hpp,
+// with the reason for each in a few words.
+const OptionSpec kBirthdaySocketsOption{
+    "birthday-sockets", '\0', "N",
+    "Behind a hard NAT, open up to N extra UDP sockets per guessing round, 0-1024; 0 never "
+    "opens any (default " +
+        std::to_string(path::kBirthdaySockets) +
+        ", so that 1,024 guesses of the peer hit one with about 98 % chance; "
+        "docs/birthday.md).",
+    false};
+const OptionSpec kBirthdayRateOption{
+    "birthday-rate", '\0', "N",
+    "Send at most N port guesses per second, 1-10000 (default " +
+        std::to_string(path::kBirthdayRate) +
+        ", far below what trips flood protection yet fast enough to end a round within the "
+        "~30 s a hard NAT keeps a mapping; docs/birthday.md).",
+    false};
+const OptionSpec kBirthdayProbesOption{
+    "birthday-probes", '\0', "N",
+    "Send N port guesses per round against a peer behind a hard NAT, 0-65535; 0 never "
+    "guesses (default " +
+        std::to_string(path::kBirthdayProbes) +
+        ", so a round against 256 sockets succeeds over 99.9 % of the time; docs/birthday.md).",
     false};
 
 // Appends `text` word by word, breaking before kHelpWidth; continuation lines
@@ -203,7 +230,10 @@ const std::vector<CommandSpec>& command_specs() {
          true},
         {"gateway-ports", '\0', "", "Let -R bind addresses other than loopback, such as 0.0.0.0.",
          false},
-        kRelayOnlyOption},
+        kRelayOnlyOption,
+        kBirthdaySocketsOption,
+        kBirthdayRateOption,
+        kBirthdayProbesOption},
        {}},
       {"connect",
        "Open a session to a listener: tunnel stdio, forward ports, run a SOCKS5 proxy.",
@@ -229,7 +259,10 @@ const std::vector<CommandSpec>& command_specs() {
          false},
         {"socks-user-file", '\0', "PATH",
          "Like --socks-user, read from the first line of PATH (keeps it out of ps).", false},
-        kRelayOnlyOption},
+        kRelayOnlyOption,
+        kBirthdaySocketsOption,
+        kBirthdayRateOption,
+        kBirthdayProbesOption},
        {{"PEER_ID", "Node ID of the listener, as 'punch id' prints it on its machine.", true},
         {"HOST:PORT",
          "Connect stdio to this TCP address, opened on the listener's side; IPv6 in brackets.",

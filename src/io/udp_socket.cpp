@@ -19,6 +19,11 @@ constexpr std::size_t kRecvChunk = 64 * 1024;
 constexpr std::size_t kRecvChunks = 16;
 // Bursts of a few thousand 1200-byte datagrams must not overflow the kernel queue.
 constexpr int kSocketBuffer = 8 * 1024 * 1024;
+// Datagrams (sent plus received) after which a lean socket counts as busy and gets
+// the full buffers. The birthday prober's sockets each send a few primes and
+// probes and receive a guess or two before most are closed; a bulk transfer passes
+// 64 within milliseconds, and until then one 64 KiB chunk per recvmmsg suffices.
+constexpr std::uint64_t kLeanDatagrams = 64;
 // Datagrams a batch holds before it is sent early. One sendmmsg per 32 cuts the
 // syscall cost per datagram by more than an order of magnitude, while sending
 // early keeps the next hop (relay, peer) busy on another core: with 256 per
@@ -67,24 +72,24 @@ UdpSocket::UdpSocket(uv_loop_t* loop) : handle_(new uv_udp_t), prepare_(new uv_p
 
 UdpSocket::~UdpSocket() { close(); }
 
-util::Status UdpSocket::bind(const util::Address& local, ReceiveFn on_receive) {
+util::Status UdpSocket::bind(const util::Address& local, ReceiveFn on_receive, UdpBuffers buffers) {
   sockaddr_storage ss;
   to_sockaddr(local, ss);
   int rc = uv_udp_bind(handle_, reinterpret_cast<const sockaddr*>(&ss), 0);
   if (rc != 0) return util::Error{"cannot bind UDP " + local.to_string() + ": " + uv_strerror(rc)};
   set_dont_fragment(ss.ss_family);
-  int size = kSocketBuffer;
-  uv_send_buffer_size(reinterpret_cast<uv_handle_t*>(handle_), &size);
-  size = kSocketBuffer;
-  uv_recv_buffer_size(reinterpret_cast<uv_handle_t*>(handle_), &size);
+  lean_ = buffers == UdpBuffers::kLean;
+  if (!lean_) set_socket_buffers();
   on_receive_ = std::move(on_receive);
-  recv_buffer_.resize(kRecvChunk * kRecvChunks);
   rc = uv_udp_recv_start(
       handle_,
       [](uv_handle_t* h, size_t, uv_buf_t* buf) {
+        // Called before each recvmmsg, once the previous batch was delivered, so
+        // the buffer may grow here.
         auto* self = static_cast<UdpSocket*>(h->data);
-        buf->base = reinterpret_cast<char*>(self->recv_buffer_.data());
-        buf->len = self->recv_buffer_.size();
+        self->prepare_receive_buffer();
+        buf->base = reinterpret_cast<char*>(self->recv_buffer_.get());
+        buf->len = self->recv_buffer_size_;
       },
       [](uv_udp_t* h, ssize_t nread, const uv_buf_t* buf, const sockaddr* addr, unsigned flags) {
         // The buffer is ours for the socket's life, so UV_UDP_MMSG_FREE needs nothing.
@@ -98,6 +103,30 @@ util::Status UdpSocket::bind(const util::Address& local, ReceiveFn on_receive) {
       });
   if (rc != 0) return util::Error{std::string("cannot receive on UDP socket: ") + uv_strerror(rc)};
   return util::ok_status();
+}
+
+void UdpSocket::set_socket_buffers() {
+  int size = kSocketBuffer;
+  uv_send_buffer_size(reinterpret_cast<uv_handle_t*>(handle_), &size);
+  size = kSocketBuffer;
+  uv_recv_buffer_size(reinterpret_cast<uv_handle_t*>(handle_), &size);
+}
+
+// A lean socket that carries traffic becomes a full one: it may be the session's
+// direct path now, moving Gbit/s.
+void UdpSocket::grow_if_busy() {
+  if (!lean_ || stats_.sent + stats_.received < kLeanDatagrams) return;
+  lean_ = false;
+  set_socket_buffers();
+}
+
+void UdpSocket::prepare_receive_buffer() {
+  grow_if_busy();
+  const std::size_t wanted = lean_ ? kRecvChunk : kRecvChunk * kRecvChunks;
+  if (recv_buffer_size_ >= wanted) return;
+  // Default-initialised: zero-filling would make every page resident at once.
+  recv_buffer_.reset(new std::uint8_t[wanted]);
+  recv_buffer_size_ = wanted;
 }
 
 void UdpSocket::set_dont_fragment(int family) {
@@ -116,6 +145,7 @@ void UdpSocket::set_dont_fragment(int family) {
 }
 
 util::Address UdpSocket::local_address() const {
+  if (handle_ == nullptr) return {};
   sockaddr_storage ss;
   int len = sizeof ss;
   if (uv_udp_getsockname(handle_, reinterpret_cast<sockaddr*>(&ss), &len) != 0) return {};
@@ -147,6 +177,7 @@ void UdpSocket::add(const util::Address& to, util::ByteView data, int ttl) {
 
 void UdpSocket::flush() {
   if (batch_.empty() || handle_ == nullptr) return;
+  grow_if_busy();
   std::size_t next = 0;
   while (next < batch_.size()) {
     const std::size_t after = send_groups(next);

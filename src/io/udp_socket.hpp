@@ -2,7 +2,8 @@
 // (recvmmsg), batched sends (one sendmmsg per loop iteration, with UDP GSO for
 // runs of equal-size datagrams to one address), an ordered fallback queue when
 // the kernel buffer is full, per-datagram TTL for NAT priming, and large socket
-// buffers for Gbit/s bursts.
+// buffers for Gbit/s bursts. The birthday prober's extra sockets (UdpSocketPool)
+// are UdpSockets too, lean until they carry traffic.
 #pragma once
 
 #include <sys/socket.h>
@@ -31,6 +32,13 @@ struct UdpStats {
   std::uint64_t send_calls = 0;    ///< sendmmsg system calls made for batches.
 };
 
+/// How much memory a socket commits before it carries traffic.
+enum class UdpBuffers {
+  kFull,  ///< Large kernel buffers and a 1 MiB receive area: the endpoint's main socket.
+  kLean,  ///< Kernel default buffers and one 64 KiB receive chunk until 64 datagrams
+          ///< were sent or received, then as kFull.
+};
+
 /// A bound UDP socket that is also the cores' DatagramSink.
 class UdpSocket final : public util::DatagramSink {
  public:
@@ -43,9 +51,11 @@ class UdpSocket final : public util::DatagramSink {
   UdpSocket(const UdpSocket&) = delete;
   UdpSocket& operator=(const UdpSocket&) = delete;
 
-  /// Binds to `local` (port 0 picks one) and starts receiving into `on_receive`.
-  util::Status bind(const util::Address& local, ReceiveFn on_receive);
-  /// The bound address (with the port the kernel picked).
+  /// Binds to `local` (port 0 picks one) and starts receiving into `on_receive`;
+  /// `buffers` says how much memory it commits before it carries traffic.
+  util::Status bind(const util::Address& local, ReceiveFn on_receive,
+                    UdpBuffers buffers = UdpBuffers::kFull);
+  /// The bound address (with the port the kernel picked); empty once closed.
   util::Address local_address() const;
   /// Adds a copy of `data` to this loop iteration's batch, which leaves in one
   /// sendmmsg before the loop next waits for I/O (or when it is full); when the
@@ -78,6 +88,9 @@ class UdpSocket final : public util::DatagramSink {
   void set_socket_ttl(const sockaddr_storage& to, int ttl);
   std::size_t send_groups(std::size_t first, bool single = false);
   void set_dont_fragment(int family);
+  void grow_if_busy();
+  void set_socket_buffers();
+  void prepare_receive_buffer();
 
   uv_udp_t* handle_ = nullptr;
   uv_prepare_t* prepare_ = nullptr;  // flushes the batch before the loop blocks
@@ -86,7 +99,11 @@ class UdpSocket final : public util::DatagramSink {
   bool gso_ = true;       // cleared when the kernel refuses UDP_SEGMENT
   bool too_big_ = false;  // the last sendmmsg failed with EMSGSIZE
   ReceiveFn on_receive_;
-  util::Bytes recv_buffer_;
+  bool lean_ = false;  // UdpBuffers::kLean and not yet busy
+  // Allocated at the first receive and never zero-filled, so the kernel maps only
+  // the pages recvmmsg writes into; its size never shrinks.
+  std::unique_ptr<std::uint8_t[]> recv_buffer_;
+  std::size_t recv_buffer_size_ = 0;
   std::deque<std::unique_ptr<Pending>> queue_;
   bool in_flight_ = false;
   UdpStats stats_;

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "cli/spec.hpp"
+#include "path/constants.hpp"
 
 namespace punch::cli {
 
@@ -375,6 +376,67 @@ TEST_CASE("--relay-only is a flag of listen and connect, off by default") {
   check_usage_error(run({"connect", kPeer, "--relay-only=yes"}), "take no value",
                     "punch connect --help");
   check_usage_error(run({"rendezvous", "--relay-only"}), "relay-only", "punch rendezvous --help");
+}
+
+TEST_CASE("--birthday-* default from path/constants.hpp and reach the config") {
+  const auto listen = command_of<app::ListenConfig>(run({"listen"}));
+  CHECK(listen.birthday.sockets == path::kBirthdaySockets);
+  CHECK(listen.birthday.rate == path::kBirthdayRate);
+  CHECK(listen.birthday.probes == path::kBirthdayProbes);
+  const auto connect = command_of<app::ConnectConfig>(run({"connect", kPeer}));
+  CHECK(connect.birthday.sockets == path::kBirthdaySockets);
+  CHECK(connect.birthday.rate == path::kBirthdayRate);
+  CHECK(connect.birthday.probes == path::kBirthdayProbes);
+
+  const auto set =
+      command_of<app::ConnectConfig>(run({"connect", kPeer, "--birthday-sockets", "64",
+                                          "--birthday-rate=500", "--birthday-probes", "4096"}));
+  CHECK(set.birthday.sockets == 64);
+  CHECK(set.birthday.rate == 500);
+  CHECK(set.birthday.probes == 4096);
+  // The ends of each range, 0 included where it means "never".
+  const auto low = command_of<app::ListenConfig>(
+      run({"listen", "--birthday-sockets", "0", "--birthday-rate", "1", "--birthday-probes", "0"}));
+  CHECK(low.birthday.sockets == 0);
+  CHECK(low.birthday.rate == 1);
+  CHECK(low.birthday.probes == 0);
+  const auto high =
+      command_of<app::ListenConfig>(run({"listen", "--birthday-sockets", "1024", "--birthday-rate",
+                                         "10000", "--birthday-probes", "65535"}));
+  CHECK(high.birthday.sockets == 1024);
+  CHECK(high.birthday.rate == 10000);
+  CHECK(high.birthday.probes == 65535);
+}
+
+TEST_CASE("--birthday-* refuse non-numbers and values out of range") {
+  const std::string listen_help = "punch listen --help";
+  const std::string connect_help = "punch connect --help";
+  check_usage_error(run({"listen", "--birthday-sockets", "1025"}),
+                    "bad --birthday-sockets '1025': a whole number from 0 to 1024", listen_help);
+  check_usage_error(run({"listen", "--birthday-sockets", "many"}), "bad --birthday-sockets 'many'",
+                    listen_help);
+  check_usage_error(run({"connect", kPeer, "--birthday-sockets", "99999999999999999999"}),
+                    "a whole number from 0 to 1024", connect_help);
+  check_usage_error(run({"connect", kPeer, "--birthday-rate", "0"}),
+                    "bad --birthday-rate '0': a whole number from 1 to 10000", connect_help);
+  check_usage_error(run({"connect", kPeer, "--birthday-rate", "10001"}), "from 1 to 10000",
+                    connect_help);
+  check_usage_error(run({"connect", kPeer, "--birthday-rate", "1.5"}), "bad --birthday-rate '1.5'",
+                    connect_help);
+  check_usage_error(run({"listen", "--birthday-probes", "65536"}),
+                    "bad --birthday-probes '65536': a whole number from 0 to 65535", listen_help);
+  check_usage_error(run({"listen", "--birthday-probes", "+5"}), "bad --birthday-probes '+5'",
+                    listen_help);
+  check_usage_error(run({"listen", "--birthday-probes", " 5"}), "bad --birthday-probes",
+                    listen_help);
+  // A negative number reads as an option, so it is a missing value.
+  check_usage_error(run({"listen", "--birthday-sockets", "-1"}), "birthday-sockets", listen_help);
+  check_usage_error(run({"listen", "--birthday-sockets"}), "birthday-sockets", listen_help);
+  check_usage_error(run({"listen", "--birthday-rate", "5", "--birthday-rate", "6"}),
+                    "given more than once", listen_help);
+  // Only the tunnel commands guess ports.
+  check_usage_error(run({"rendezvous", "--birthday-sockets", "8"}), "birthday-sockets",
+                    "punch rendezvous --help");
 }
 
 TEST_CASE("rendezvous --probe-port: 7778 by default, free with a free listen port, or off") {

@@ -299,6 +299,34 @@ TEST_CASE("UdpSocket batches a burst into few system calls, in order and intact"
   CHECK(io::close_loop(&loop) == 0);
 }
 
+TEST_CASE("UdpSocket with lean buffers receives bursts intact before and after it grows") {
+  uv_loop_t loop;
+  REQUIRE(uv_loop_init(&loop) == 0);
+  {
+    std::vector<std::string> at_b;
+    UdpSocket a(&loop);
+    UdpSocket b(&loop);
+    REQUIRE(a.bind(kLoopbackAnyPort, [](const util::Address&, util::ByteView) {}).ok());
+    REQUIRE(b.bind(
+                 kLoopbackAnyPort,
+                 [&](const util::Address&, util::ByteView d) { at_b.push_back(text_of(d)); },
+                 io::UdpBuffers::kLean)
+                .ok());
+    // 150 datagrams: the first 64 through one receive chunk, the rest after the
+    // socket counts as busy and takes 16 chunks per recvmmsg.
+    std::vector<std::string> sent;
+    for (int i = 0; i < 150; ++i) {
+      sent.push_back(std::to_string(i) + std::string(1000, static_cast<char>('a' + i % 26)));
+      a.send(b.local_address(), util::as_bytes(sent.back()));
+      if (i % 30 == 29) run_until(&loop, [&] { return at_b.size() > static_cast<std::size_t>(i); });
+    }
+    run_until(&loop, [&] { return at_b.size() >= sent.size(); });
+    CHECK(at_b == sent);
+    CHECK(b.stats().received == 150);
+  }
+  CHECK(io::close_loop(&loop) == 0);
+}
+
 TEST_CASE("UdpSocket carries MTU probe sizes intact and drops an oversize datagram alone") {
   uv_loop_t loop;
   REQUIRE(uv_loop_init(&loop) == 0);
