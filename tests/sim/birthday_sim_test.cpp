@@ -519,6 +519,10 @@ TEST_CASE("birthday_sim: hard x hard and an address-varying pool x easy guess no
     for (EndpointNode* n : {c.listener.get(), c.connector.get()}) {
       CHECK(n->pool().stats().max_open == 0);
       CHECK_FALSE(n->first_path(PathKind::kSwitched, true));
+      session::Session* session = n->endpoint().session(c.cid);
+      REQUIRE(session != nullptr);
+      CHECK(session->paths().stats().guesses_sent == 0);
+      CHECK(session->paths().stats().sockets_opened == 0);
     }
     // A prober would have sent to hundreds of ports; ordinary probing of the peer's
     // candidates before the mapping exchange reaches a handful of addresses at most.

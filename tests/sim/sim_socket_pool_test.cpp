@@ -221,3 +221,29 @@ TEST_CASE("sim_socket_pool: on a public host the sockets are public ports of its
 }
 
 }  // namespace punch::sim
+
+namespace punch::sim {
+
+TEST_CASE("sim_socket_pool: a LAN neighbour reaches an extra socket through the switch") {
+  Network net(NetConfig{});
+  SiteConfig sc;
+  sc.type = NatType::kHard;
+  const SiteId site = net.add_site(sc);
+  const HostId a = net.add_host(site, 5000);
+  const HostId b = net.add_host(site, 6000);
+  std::vector<util::SocketId> got;
+  SimSocketPool pool(net, a,
+                     [&](const util::Address&, util::ByteView, util::TimePoint, util::SocketId id) {
+                       got.push_back(id);
+                     });
+  const auto id = pool.open();
+  REQUIRE(id);
+  net.sink(b).send(pool.address_of(*id), util::as_bytes(std::string_view("n")));
+  net.sink(b).send(net.address(a), util::as_bytes(std::string_view("m")));
+  net.run_for(10ms);
+  CHECK(got == std::vector<util::SocketId>{*id});
+  CHECK(net.inbox(a).size() == 1);             // The main socket's, to the inbox.
+  CHECK(net.site_stats(site).forwarded == 0);  // Never through the router.
+}
+
+}  // namespace punch::sim
