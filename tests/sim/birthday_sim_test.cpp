@@ -19,6 +19,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <map>
 #include <random>
 #include <set>
 #include <string>
@@ -200,16 +201,41 @@ Outcome run_seed(const Scenario& s, std::uint64_t seed, bool check_agreement = f
     if (h.ttl < 64 && h.host != hard.host()) ++primes;
   CHECK(primes >= hard.pool().stats().opened);  // Every extra socket primed, at low TTL.
 
+  // Every hard-side port the guessing side ever switched to, and when it first did:
+  // more than one means two guesses hit (the second left before the first one's answer
+  // came back) and the two ends may have settled on different sockets.
+  std::map<std::uint16_t, util::TimePoint> switched_to;
+  for (const TimedEvent& e : other.events()) {
+    if (e.event.kind != session::EndpointEvent::Kind::kPath) continue;
+    const path::PathEvent& p = e.event.path_event;
+    if (p.kind == PathKind::kSwitched && p.direct && ip_of(p.address) == hard_ip)
+      switched_to.emplace(p.address.port, e.at);
+  }
+  // Once the guessing side switched, what it sends to a port it switched to (from that
+  // instant on) is that path's traffic or its validation, not guesses.
+  util::TimePoint first_switch = util::kNever;
+  for (const auto& [port, at] : switched_to) first_switch = std::min(first_switch, at);
+  const auto path_traffic = [&](const ToHard& d) {
+    return d.at >= first_switch && switched_to.contains(d.port);
+  };
+
   if (!out.direct) {
-    // The whole budget went out (a failed round is the paradox's bad luck, not a
-    // prober that gave up), the network saw it, and the hard side closed every socket.
+    // A hit that became a path on the guessing side only (it answered from a socket
+    // the hard side does not take for a birthday path): the ends did not agree.
+    out.split = stats.guess_hits > 0 || !switched_to.empty();
+    if (check_agreement) CHECK(stats.guess_hits == 0);
+    // Without a hit, the whole budget went out (a failed round is the paradox's bad
+    // luck, not a prober that gave up); the network saw every guess, and the hard side
+    // closed every socket.
+    if (!out.split) CHECK(out.guesses == s.probes);
     std::uint64_t seen = 0, advertised = 0;
-    for (const ToHard& d : to_hard) (d.advertised ? advertised : seen)++;
-    CHECK(out.guesses == s.probes);
+    for (const ToHard& d : to_hard)
+      if (!path_traffic(d)) (d.advertised ? advertised : seen)++;
     CHECK(seen <= out.guesses);
     CHECK(out.guesses <= seen + advertised);
     CHECK(hard.pool().open_count() == 0);
-    MESSAGE("seed ", seed, ": no direct path within the round after ", out.guesses, " guesses");
+    MESSAGE("seed ", seed, ": no direct path within the round after ", out.guesses, " guesses",
+            std::string(out.split ? " (one hit, not taken by the hard side)" : ""));
     return out;
   }
 
@@ -221,16 +247,6 @@ Outcome run_seed(const Scenario& s, std::uint64_t seed, bool check_agreement = f
   // two flows to different destinations the same outside port when it draws it).
   const util::Address winner = other_switch.event.path_event.address;
   CHECK(ip_of(winner) == hard_ip);
-  // Every hard-side port the guessing side ever switched to: more than one means two
-  // guesses hit (the second left before the first one's answer came back) and the two
-  // ends may have settled on different sockets.
-  std::set<std::uint16_t> switched_to;
-  for (const TimedEvent& e : other.events()) {
-    if (e.event.kind != session::EndpointEvent::Kind::kPath) continue;
-    const path::PathEvent& p = e.event.path_event;
-    if (p.kind == PathKind::kSwitched && p.direct && ip_of(p.address) == hard_ip)
-      switched_to.insert(p.address.port);
-  }
   if (check_agreement)
     CHECK_MESSAGE(switched_to.size() == 1, "the guessing side switched between ",
                   switched_to.size(), " guessed ports");
@@ -247,9 +263,7 @@ Outcome run_seed(const Scenario& s, std::uint64_t seed, bool check_agreement = f
       ++advertised;
       continue;
     }
-    // A later switch's port got its guess before the first switch; after it, what
-    // goes there is that path's traffic, not guesses.
-    if (d.at > other_switch.at && switched_to.contains(d.port)) continue;
+    if (path_traffic(d)) continue;
     (d.at <= other_switch.at ? before : after)++;
   }
   CHECK(after == 0);  // Guessing stopped at the hit.
@@ -456,7 +470,12 @@ TEST_CASE("birthday_sim: hard x easy and hard x firewall meet at the rate the pa
 // and switches to the later one; the hard side settled on the first (seed 39: both
 // ends switched 50 ms apart), closed the others, and the path dies: both ends are back
 // on the relay within 3 s, and the round is lost.
-// Each of these runs (the hard side listening) had a second hit when this was written.
+// A rarer split (1 in ~250 hits): the guess hits the mapping of the hard side's main
+// socket, which probed the guessing side's candidate and so holds one more mapping
+// towards it (the 257th). The main socket answers, the guessing side switches and
+// stops guessing, but the hard side never takes the path (nothing more comes back
+// from it), so 800 ms later the guessing side is back on the relay with the rest of
+// its budget unspent. Each of these runs showed its split when this was written.
 TEST_CASE("birthday_sim: a second hit in flight leaves both ends on one socket" *
           doctest::may_fail()) {
   struct Run {
@@ -468,6 +487,9 @@ TEST_CASE("birthday_sim: a second hit in flight leaves both ends on one socket" 
       {{NatType::kEasy, PortAllocation::kSequential, 256, HardSide::kListener}, 84},
       {{NatType::kEasy, PortAllocation::kSequential, 1024, HardSide::kListener}, 149},
       {{NatType::kFirewall, PortAllocation::kRandom, 1024, HardSide::kListener}, 206},
+      // The guess hit the mapping the hard side's main socket had made towards the
+      // guessing side (probing its candidate); see the comment above.
+      {{NatType::kFirewall, PortAllocation::kSequential, 1024, HardSide::kConnector}, 63},
   };
   for (const Run& r : runs) {
     CAPTURE(name(r.scenario));
