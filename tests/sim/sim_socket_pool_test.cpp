@@ -127,6 +127,9 @@ TEST_CASE("sim_socket_pool: a closed socket neither receives nor sends; ids are 
   CHECK(s.pool.open_count() == 1);
   CHECK(s.pool.stats().closed == 1);
   CHECK_FALSE(s.net.bound(addr_a));
+  CHECK_FALSE(s.net.is_open(*s.pool.host_of(*a)));
+  CHECK(s.net.is_open(*s.pool.host_of(*b)));
+  CHECK(s.net.is_open(s.host));
   CHECK(s.pool.open_ids() == std::vector<SocketId>{*b});
 
   // The answers: the NAT still maps a's flow, but the socket is gone.
