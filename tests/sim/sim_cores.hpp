@@ -36,6 +36,8 @@ struct CoresConfig {
   /// The rendezvous's probe port on its IP (0: none, so mappings stay unknown).
   std::uint16_t probe_port = 0;
   bool pool_by_port = false;  ///< Pool routers pick the address per destination port too.
+  /// How both routers pick new external ports (hard and pool: every flow's).
+  PortAllocation allocation = PortAllocation::kRandom;
 };
 
 /// The network, the server, the two endpoints, and a fingerprint of every datagram.
@@ -73,6 +75,7 @@ struct Cores {
     sc.udp_timeout = c.udp_timeout;
     sc.udp_timeout_stream = c.udp_timeout_stream;
     sc.pool_by_port = c.pool_by_port;
+    sc.allocation = c.allocation;
     sc.type = c.listener_type;
     listener_site = net->add_site(sc);
     sc.type = c.connector_type;

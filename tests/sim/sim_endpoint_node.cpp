@@ -16,7 +16,10 @@ EndpointNode::EndpointNode(Network& net, HostId host, const util::Address& rende
       host_(host),
       rng_(seed),
       identity_(make_identity(rng_)),
-      endpoint_(identity_, rendezvous, listener, rng_, net.sink(host), path_config) {
+      pool_(net, host,
+            [this](const util::Address& from, util::ByteView data, util::TimePoint now,
+                   util::SocketId socket) { endpoint_.on_datagram(from, data, now, socket); }),
+      endpoint_(identity_, rendezvous, listener, rng_, net.sink(host), path_config, &pool_) {
   net_.attach(host_, *this);
   // A simulated host has one interface; the app offers none with --relay-only.
   std::vector<util::Address> hosts;

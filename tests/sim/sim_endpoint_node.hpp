@@ -2,6 +2,8 @@
 // randomness, its host address offered as a host candidate (as the app offers its
 // interface addresses), every event kept with the virtual time it was polled, and
 // (by default) every invite accepted, as `punch listen` does for an authorized peer.
+// Its extra sockets (the birthday prober's) are more ports of its host's IP, through
+// a SimSocketPool the endpoint is built with.
 #pragma once
 
 #include <cstdint>
@@ -15,6 +17,7 @@
 #include "session/endpoint.hpp"
 #include "sim/sim_net.hpp"
 #include "sim/sim_node.hpp"
+#include "sim/sim_socket_pool.hpp"
 
 namespace punch::sim {
 
@@ -45,6 +48,12 @@ class EndpointNode final : public SimNode {
   const crypto::Identity& identity() const { return identity_; }
   /// The host's socket address (private behind a NAT).
   const util::Address& address() const { return net_.address(host_); }
+  /// The host of the main socket.
+  HostId host() const { return host_; }
+  /// The extra sockets the endpoint opened (and closed).
+  const SimSocketPool& pool() const { return pool_; }
+  /// The extra sockets, to limit them (SimSocketPool::set_limit).
+  SimSocketPool& pool() { return pool_; }
   /// Every event so far, in order.
   const std::vector<TimedEvent>& events() const { return events_; }
   /// The first event of `kind`, or null.
@@ -72,6 +81,7 @@ class EndpointNode final : public SimNode {
   HostId host_;
   crypto::SeededRandom rng_;
   crypto::Identity identity_;
+  SimSocketPool pool_;  // Before endpoint_, which uses it until destroyed.
   session::Endpoint endpoint_;
   std::vector<TimedEvent> events_;
   Reaction reaction_;

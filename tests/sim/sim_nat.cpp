@@ -1,13 +1,11 @@
 #include "sim/sim_nat.hpp"
 
+#include "util/assert.hpp"
+
 namespace punch::sim {
 
 namespace {
 
-// Masquerade without a port range maps source ports >= 1024 into this range (Linux
-// keeps low ports low, which no punch socket uses).
-constexpr std::uint16_t kFirstPort = 1024;
-constexpr std::uint16_t kLastPort = 65535;
 // Random draws before giving up on a free port: the table would have to hold tens
 // of thousands of flows to one destination for this to fail.
 constexpr int kPortAttempts = 1 << 16;
@@ -45,11 +43,22 @@ const char* to_string(NatType type) {
   return "?";
 }
 
+const char* to_string(PortAllocation allocation) {
+  switch (allocation) {
+    case PortAllocation::kRandom:
+      return "random";
+    case PortAllocation::kSequential:
+      return "sequential";
+  }
+  return "?";
+}
+
 bool translates(NatType type) {
   return type == NatType::kEasy || type == NatType::kHard || type == NatType::kPool;
 }
 
 Nat::Nat(NatConfig config) : config_(std::move(config)), rng_(mix(config_.seed)) {
+  PUNCH_ASSERT(config_.first_port > 0 && config_.first_port <= config_.last_port);
   config_.wan = ip_only(config_.wan);
   for (auto& a : config_.pool) a = ip_only(a);
 }
@@ -114,12 +123,32 @@ std::optional<util::Address> Nat::allocate(const util::Address& src, const util:
   util::Address external = config_.type == NatType::kPool && !config_.pool.empty()
                                ? pool_address(src, dst)
                                : config_.wan;
-  std::uniform_int_distribution<int> port(kFirstPort, kLastPort);
+  if (config_.allocation == PortAllocation::kSequential) {
+    const int first = config_.first_port;
+    const int span = config_.last_port - first + 1;
+    if (next_port_ == 0)
+      next_port_ = static_cast<std::uint16_t>(
+          std::uniform_int_distribution<int>(first, first + span - 1)(rng_));
+    // Every port of the range once, from the one after the last allocation: a taken
+    // port (a clash, or a retired one) is skipped, not retried at random.
+    for (int i = 0; i < span; ++i) {
+      external.port = static_cast<std::uint16_t>(first + (next_port_ - first + i) % span);
+      if (!usable(external, dst)) continue;
+      next_port_ = static_cast<std::uint16_t>(first + (external.port - first + 1) % span);
+      return external;
+    }
+    return std::nullopt;
+  }
+  std::uniform_int_distribution<int> port(config_.first_port, config_.last_port);
   for (int i = 0; i < kPortAttempts; ++i) {
     external.port = static_cast<std::uint16_t>(port(rng_));
-    if (!taken(external, dst) && !retired_.contains(external)) return external;
+    if (usable(external, dst)) return external;
   }
   return std::nullopt;
+}
+
+bool Nat::usable(const util::Address& external, const util::Address& dst) const {
+  return !taken(external, dst) && !retired_.contains(external);
 }
 
 std::optional<util::Address> Nat::outbound(const util::Address& src, const util::Address& dst,
@@ -212,7 +241,7 @@ void Nat::rebind() {
   if (config_.type == NatType::kEasy) {
     // A port that leaves with masquerade's rule intact: one new port per socket, kept
     // for every destination, so the mapping stays endpoint-independent.
-    std::uniform_int_distribution<int> port(kFirstPort, kLastPort);
+    std::uniform_int_distribution<int> port(config_.first_port, config_.last_port);
     std::set<util::Address> done;
     for (const auto& [id, e] : entries_) {
       if (e.local || !done.insert(e.original.src).second) continue;

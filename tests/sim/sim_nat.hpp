@@ -39,6 +39,18 @@ enum class NatType {
 /// The name of `type`, for test messages.
 const char* to_string(NatType type);
 
+/// How a router picks an external port when it cannot (or, endpoint-dependent, will
+/// not) keep the source port.
+enum class PortAllocation {
+  kRandom,      ///< A uniform draw from the range: Linux's `fully-random` (and
+                ///< masquerade's fallback after a clash, near enough).
+  kSequential,  ///< The next free port after the last one allocated, wrapping at the
+                ///< range's end: what many consumer routers and CGNs do.
+};
+
+/// The name of `allocation`, for test messages.
+const char* to_string(PortAllocation allocation);
+
 /// True for the types that rewrite source addresses (easy, hard, pool).
 bool translates(NatType type);
 
@@ -56,6 +68,12 @@ struct NatConfig {
   /// Lifetime once both directions were seen (`nf_conntrack_udp_timeout_stream`).
   util::Duration udp_timeout_stream = std::chrono::seconds(120);
   std::uint64_t seed = 1;  ///< Seeds the random port (and pool address) choices.
+  /// How new external ports are chosen (kEasy: only when the source port is taken).
+  PortAllocation allocation = PortAllocation::kRandom;
+  /// The external ports the router allocates from, both ends included. Linux's
+  /// masquerade without a range maps source ports >= 1024 into 1024-65535.
+  std::uint16_t first_port = 1024;
+  std::uint16_t last_port = 65535;  ///< See first_port.
 };
 
 /// One direction of a UDP flow as conntrack writes it.
@@ -139,6 +157,7 @@ class Nat {
   void refresh(ConntrackEntry& e, util::TimePoint now) const;
   bool taken(const util::Address& external, const util::Address& dst) const;
   std::optional<util::Address> allocate(const util::Address& src, const util::Address& dst);
+  bool usable(const util::Address& external, const util::Address& dst) const;
   util::Address pool_address(const util::Address& src, const util::Address& dst) const;
 
   NatConfig config_;
@@ -150,6 +169,9 @@ class Nat {
   // kEasy after rebind(): the port a LAN socket's new flows try instead of its own.
   std::map<util::Address, std::uint16_t> moved_;
   EntryId next_id_ = 1;
+  // kSequential: the port the next search starts from (0 until the first allocation,
+  // which starts at a seeded random port of the range).
+  std::uint16_t next_port_ = 0;
   NatStats stats_;
 };
 

@@ -7,6 +7,8 @@
 #include <doctest/doctest.h>
 
 #include <set>
+#include <string>
+#include <vector>
 
 #include "sim/sim_link.hpp"
 
@@ -228,6 +230,129 @@ TEST_CASE("sim_nat: flush forgets mappings; rebind moves the next mapping to a n
   const auto new_port = hard.outbound(kLan, kServer, t);
   REQUIRE(new_port);
   CHECK(new_port != old_port);
+}
+
+}  // namespace punch::sim
+
+namespace punch::sim {
+namespace {
+
+Nat make_ranged(NatType type, PortAllocation allocation, std::uint16_t first, std::uint16_t last,
+                std::uint64_t seed = 1) {
+  NatConfig c;
+  c.type = type;
+  c.wan = Address::v4(203, 0, 113, 1, 0);
+  c.seed = seed;
+  c.allocation = allocation;
+  c.first_port = first;
+  c.last_port = last;
+  return Nat(c);
+}
+
+// The i-th of many destinations, all on other IPs and ports.
+Address destination(int i) {
+  return Address::v4(192, 0, 2, static_cast<std::uint8_t>(1 + i % 200),
+                     static_cast<std::uint16_t>(4000 + i));
+}
+
+}  // namespace
+
+TEST_CASE("sim_nat: sequential allocation takes the next port after the last, wrapping") {
+  const Address lan = Address::v4(198, 51, 100, 10, 5000);
+  for (const NatType type : {NatType::kHard, NatType::kPool}) {
+    CAPTURE(to_string(type));
+    // A range of ten ports: 25 flows from one socket to 25 destinations wrap twice.
+    Nat nat = make_ranged(type, PortAllocation::kSequential, 40000, 40009, 7);
+    std::vector<std::uint16_t> ports;
+    for (int i = 0; i < 25; ++i) {
+      const auto out = nat.outbound(lan, destination(i), kSimEpoch);
+      REQUIRE(out);
+      ports.push_back(out->port);
+    }
+    for (std::size_t i = 1; i < ports.size(); ++i) {
+      CAPTURE(i);
+      CHECK(ports[i] >= 40000);
+      CHECK(ports[i] <= 40009);
+      CHECK(ports[i] == (ports[i - 1] == 40009 ? 40000 : ports[i - 1] + 1));
+    }
+    // The start is the seed's, not the range's first port, for every seed alike.
+    std::set<std::uint16_t> starts;
+    for (std::uint64_t seed = 1; seed <= 8; ++seed) {
+      Nat other = make_ranged(type, PortAllocation::kSequential, 40000, 40009, seed);
+      starts.insert(other.outbound(lan, destination(0), kSimEpoch)->port);
+    }
+    CHECK(starts.size() > 1);
+  }
+}
+
+TEST_CASE("sim_nat: sequential allocation skips a port whose reply tuple is taken") {
+  const Address lan = Address::v4(198, 51, 100, 10, 5000);
+  const Address wan = Address::v4(203, 0, 113, 1, 0);
+  Nat nat = make_ranged(NatType::kHard, PortAllocation::kSequential, 1024, 65535, 3);
+  const auto first = nat.outbound(lan, destination(0), kSimEpoch);
+  REQUIRE(first);
+  REQUIRE(first->port < 65000);  // No wrap in what follows (seed 3 starts low enough).
+  // The peer's knock on the next port reaches the router itself and confirms an
+  // entry (trap 1): the flow to that peer cannot have that port and takes the one
+  // after it; the flow after that goes on from there.
+  const Address peer = destination(1);
+  Address knocked = wan;
+  knocked.port = static_cast<std::uint16_t>(first->port + 1);
+  CHECK_FALSE(nat.inbound(peer, knocked, kSimEpoch));
+  const auto to_peer = nat.outbound(lan, peer, kSimEpoch);
+  REQUIRE(to_peer);
+  CHECK(to_peer->port == first->port + 2);
+  const auto next = nat.outbound(lan, destination(2), kSimEpoch);
+  REQUIRE(next);
+  CHECK(next->port == first->port + 3);
+  // Towards another destination the knocked port is free: only the tuple clashes.
+  Nat fresh = make_ranged(NatType::kHard, PortAllocation::kSequential, 1024, 65535, 3);
+  fresh.outbound(lan, destination(0), kSimEpoch);
+  CHECK_FALSE(fresh.inbound(peer, knocked, kSimEpoch));
+  CHECK(fresh.outbound(lan, destination(2), kSimEpoch)->port == first->port + 1);
+}
+
+TEST_CASE("sim_nat: a full range ends sequential allocation; random stays inside the range") {
+  const Address lan = Address::v4(198, 51, 100, 10, 5000);
+  const Address peer = destination(0);
+  // Four ports, four flows from four LAN sockets to one destination: the fifth finds
+  // every reply tuple taken and is dropped.
+  Nat seq = make_ranged(NatType::kHard, PortAllocation::kSequential, 50000, 50003);
+  std::set<std::uint16_t> used;
+  for (std::uint16_t i = 0; i < 4; ++i) {
+    Address src = lan;
+    src.port = static_cast<std::uint16_t>(5000 + i);
+    const auto out = seq.outbound(src, peer, kSimEpoch);
+    REQUIRE(out);
+    used.insert(out->port);
+  }
+  CHECK(used.size() == 4);
+  Address fifth = lan;
+  fifth.port = 5004;
+  CHECK_FALSE(seq.outbound(fifth, peer, kSimEpoch));
+  CHECK(seq.stats().dropped_filter == 1);
+
+  Nat rnd = make_ranged(NatType::kHard, PortAllocation::kRandom, 2000, 2009);
+  std::set<std::uint16_t> seen;
+  for (int i = 0; i < 200; ++i) {
+    const auto out = rnd.outbound(lan, destination(i), kSimEpoch);
+    REQUIRE(out);
+    CHECK(out->port >= 2000);
+    CHECK(out->port <= 2009);
+    seen.insert(out->port);
+  }
+  CHECK(seen.size() == 10);
+  // Random draws are not sequential: consecutive flows rarely take consecutive ports.
+  Nat wide = make_ranged(NatType::kHard, PortAllocation::kRandom, 1024, 65535);
+  int consecutive = 0;
+  std::uint16_t last = wide.outbound(lan, destination(0), kSimEpoch)->port;
+  for (int i = 1; i < 100; ++i) {
+    const std::uint16_t p = wide.outbound(lan, destination(i), kSimEpoch)->port;
+    if (p == last + 1) ++consecutive;
+    last = p;
+  }
+  CHECK(consecutive <= 1);
+  CHECK(std::string(to_string(PortAllocation::kSequential)) == "sequential");
 }
 
 }  // namespace punch::sim

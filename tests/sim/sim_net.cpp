@@ -43,6 +43,8 @@ struct Network::Host {
   std::unique_ptr<HostSink> sink;
   SimNode* node = nullptr;
   std::vector<Received> inbox;
+  bool extra = false;   // Made by add_socket(): may be closed.
+  bool closed = false;  // close_socket() ran: sends are dropped, nothing arrives.
 };
 
 struct Network::Site {
@@ -68,6 +70,9 @@ SiteId Network::add_site(const SiteConfig& config) {
   nc.udp_timeout = config.udp_timeout;
   nc.udp_timeout_stream = config.udp_timeout_stream;
   nc.pool_by_port = config.pool_by_port;
+  nc.allocation = config.allocation;
+  nc.first_port = config.first_port;
+  nc.last_port = config.last_port;
   nc.seed = config_.seed * 0x9e3779b97f4a7c15ull + id + 1;
   if (translates(config.type) || config.type == NatType::kUdpBlock) {
     nc.wan = next_public_ip();
@@ -121,17 +126,48 @@ HostId Network::add_public_host(std::uint16_t port, const PublicHostConfig& conf
 }
 
 HostId Network::add_public_socket(HostId host, std::uint16_t port) {
+  PUNCH_ASSERT(hosts_.at(host)->site == kNoSite);
+  return add_socket(host, port);
+}
+
+HostId Network::add_socket(HostId host, std::uint16_t port) {
   const Host& owner = *hosts_.at(host);
-  PUNCH_ASSERT(owner.site == kNoSite && owner.address.port != port);
+  util::Address address = owner.address;
+  address.port = port;
+  PUNCH_ASSERT(!bound(address));
   const HostId id = hosts_.size();
   auto h = std::make_unique<Host>();
-  h->address = owner.address;
-  h->address.port = port;
+  h->address = address;
+  h->site = owner.site;
   h->public_config = owner.public_config;
   h->sink = std::make_unique<HostSink>(*this, id);
-  public_sockets_[h->address] = id;
+  h->extra = true;
+  sockets_[address] = id;
+  // Growing hosts_ while the loop walks it is safe: every walk goes by index.
   hosts_.push_back(std::move(h));
   return id;
+}
+
+void Network::close_socket(HostId socket) {
+  Host& h = *hosts_.at(socket);
+  PUNCH_ASSERT(h.extra && !h.closed);
+  h.closed = true;
+  h.node = nullptr;
+  sockets_.erase(h.address);
+}
+
+bool Network::is_open(HostId host) const { return !hosts_.at(host)->closed; }
+
+bool Network::bound(const util::Address& address) const {
+  if (sockets_.contains(address)) return true;
+  const auto route = routes_.find(ip_only(address));
+  if (route != routes_.end() && !route->second.site)
+    return hosts_[route->second.index]->address == address;
+  for (const auto& site : sites_) {
+    const auto it = site->lan.find(ip_only(address));
+    if (it != site->lan.end() && hosts_[it->second]->address == address) return true;
+  }
+  return false;
 }
 
 void Network::attach(HostId host, SimNode& node) { hosts_.at(host)->node = &node; }
@@ -233,6 +269,10 @@ void Network::drop(DropReason reason, SiteId site, HostId host, const Packet& p)
 void Network::emit(HostId from, const util::Address& to, util::ByteView data, int ttl) {
   const Host& h = *hosts_.at(from);
   Packet p{from, h.address, to, ttl, util::Bytes(data.begin(), data.end())};
+  if (h.closed) {
+    ++stats_.sent_closed;
+    return trace(TraceKind::kDropped, DropReason::kNoSocket, from, kNoSite, p);
+  }
   ++stats_.sent;
   trace(TraceKind::kSent, DropReason::kNone, from, kNoSite, p);
   if (h.site == kNoSite) {
@@ -243,7 +283,9 @@ void Network::emit(HostId from, const util::Address& to, util::ByteView data, in
   // A neighbour on the same LAN is reached through the switch, never the router: no
   // TTL spent, no NAT state touched.
   if (const auto it = s.lan.find(ip_only(to)); it != s.lan.end()) {
-    hop(Stage::kHost, it->second, s.config.lan_delay, s.config.lan_loss, h.site, std::move(p));
+    const auto socket = sockets_.find(to);
+    const HostId target = socket == sockets_.end() ? it->second : socket->second;
+    hop(Stage::kHost, target, s.config.lan_delay, s.config.lan_loss, h.site, std::move(p));
     return;
   }
   hop(Stage::kRouterFromLan, h.site, s.config.lan_delay, s.config.lan_loss, h.site, std::move(p));
@@ -291,8 +333,8 @@ void Network::at_core(Packet p) {
   if (blocked(p, r)) return drop(DropReason::kBlocked, hosts_[p.sender]->site, kNoHost, p);
   if (!r.site) {
     // The IP's first host, unless another socket of it has the exact address.
-    const auto socket = public_sockets_.find(p.dst);
-    const HostId target = socket == public_sockets_.end() ? r.index : socket->second;
+    const auto socket = sockets_.find(p.dst);
+    const HostId target = socket == sockets_.end() ? r.index : socket->second;
     const Host& h = *hosts_[target];
     hop(Stage::kHost, target, h.public_config.delay, h.public_config.loss, kNoSite, std::move(p));
     return;
@@ -317,12 +359,17 @@ void Network::at_router_from_wan(SiteId s, Packet p) {
   p.dst = *dst;
   const auto it = site.lan.find(ip_only(p.dst));
   if (it == site.lan.end()) return drop(DropReason::kNoRoute, s, kNoHost, p);
-  hop(Stage::kHost, it->second, site.config.lan_delay, site.config.lan_loss, s, std::move(p));
+  // The IP's first socket, unless another socket of it has the exact address.
+  const auto socket = sockets_.find(p.dst);
+  const HostId target = socket == sockets_.end() ? it->second : socket->second;
+  hop(Stage::kHost, target, site.config.lan_delay, site.config.lan_loss, s, std::move(p));
 }
 
 void Network::at_host(HostId id, Packet p) {
   Host& h = *hosts_[id];
-  if (p.dst != h.address) return drop(DropReason::kNoSocket, kNoSite, id, p);
+  // A socket closed while the datagram was on its way is gone: its port has no
+  // socket any more (the IP's other sockets have other ports).
+  if (p.dst != h.address || h.closed) return drop(DropReason::kNoSocket, kNoSite, id, p);
   ++stats_.delivered;
   trace(TraceKind::kDelivered, DropReason::kNone, id, kNoSite, p);
   if (h.node != nullptr) {
@@ -350,8 +397,9 @@ void Network::at(util::TimePoint at, std::function<void()> action) {
 }
 
 void Network::flush() {
-  for (const auto& h : hosts_)
-    if (h->node != nullptr) h->node->flush(now_);
+  // By index: a node may open sockets (add hosts) from inside its flush.
+  for (std::size_t i = 0; i < hosts_.size(); ++i)
+    if (hosts_[i]->node != nullptr) hosts_[i]->node->flush(now_);
 }
 
 util::TimePoint Network::next_event() const {
@@ -391,8 +439,10 @@ bool Network::run_until(const std::function<bool()>& done, util::Duration limit)
       in_flight_.pop();
       process(std::move(f));
     }
-    for (const auto& h : hosts_)
-      if (h->node != nullptr && h->node->next_deadline() <= now_) h->node->on_timeout(now_);
+    for (std::size_t i = 0; i < hosts_.size(); ++i) {
+      SimNode* node = hosts_[i]->node;
+      if (node != nullptr && node->next_deadline() <= now_) node->on_timeout(now_);
+    }
     if (app_) app_();
     flush();
   }

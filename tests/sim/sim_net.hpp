@@ -60,6 +60,10 @@ struct SiteConfig {
   util::Duration udp_timeout_stream = std::chrono::seconds(120);
   std::size_t pool_size = 4;  ///< kPool: addresses in the `snat to A-B` range.
   bool pool_by_port = false;  ///< kPool: see NatConfig::pool_by_port.
+  /// How the router picks new external ports (NatConfig::allocation).
+  PortAllocation allocation = PortAllocation::kRandom;
+  std::uint16_t first_port = 1024;  ///< The router's external port range (NatConfig).
+  std::uint16_t last_port = 65535;  ///< See first_port.
 };
 
 /// A host on the core.
@@ -122,6 +126,7 @@ struct NetStats {
   std::uint64_t dropped_blocked = 0;    ///< Dropped by a block.
   std::uint64_t dropped_no_route = 0;   ///< Addressed to nobody.
   std::uint64_t dropped_no_socket = 0;  ///< Reached a host, or its own router, on a closed port.
+  std::uint64_t sent_closed = 0;        ///< Sends through a closed socket's sink (dropped).
 };
 
 /// A datagram that reached a host with no node attached.
@@ -152,6 +157,19 @@ class Network {
   /// Adds a second socket on `port` to the public host `host` (same IP): a host of its
   /// own for nodes and traces, reached by its full address. Returns its index.
   HostId add_public_socket(HostId host, std::uint16_t port);
+  /// Adds a socket on `port` of `host`'s IP, public or behind a router (the port must
+  /// be free there): a host of its own for nodes, sinks and traces, on `host`'s site,
+  /// reached by its full address. May be called while the network runs (from a node).
+  /// Returns its index.
+  HostId add_socket(HostId host, std::uint16_t port);
+  /// Closes a socket that add_socket() (or add_public_socket()) made: nothing reaches it
+  /// any more (its port is free again, datagrams to it find no socket), and what is
+  /// sent through its sink is dropped and counted in NetStats::sent_closed.
+  void close_socket(HostId socket);
+  /// True while `host`'s socket is open (every host's first socket always is).
+  bool is_open(HostId host) const;
+  /// True when some open socket has exactly `address` (IP and port).
+  bool bound(const util::Address& address) const;
   /// Runs `node` on `host` (the node must outlive the network or detach first).
   void attach(HostId host, SimNode& node);
   /// Stops running a node on `host`; its datagrams go to the inbox again.
@@ -263,8 +281,9 @@ class Network {
   std::mt19937_64 rng_;
   std::vector<std::unique_ptr<Host>> hosts_;
   std::vector<std::unique_ptr<Site>> sites_;
-  std::map<util::Address, Route> routes_;           // Public IP (port 0) -> site or public host.
-  std::map<util::Address, HostId> public_sockets_;  // Extra sockets of public hosts.
+  std::map<util::Address, Route> routes_;  // Public IP (port 0) -> site or public host.
+  // Sockets after a host's first (add_socket), public or LAN: full address -> host.
+  std::map<util::Address, HostId> sockets_;
   std::set<std::pair<SiteId, SiteId>> blocked_;
   std::set<std::pair<SiteId, HostId>> blocked_hosts_;
   std::priority_queue<InFlight, std::vector<InFlight>, std::greater<>> in_flight_;
