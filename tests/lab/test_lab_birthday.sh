@@ -58,7 +58,7 @@ HH_MIN=40      # s the hard x hard control session is watched at least (a 2,048-
 UP_MAX=15      # s from connect to session_up for the control pair
 BUDGET=360     # s before the last run starts (CTest's TIMEOUT is 420); a prober that works
                # needs about 120 s, one that never does about 270 s (the short waits)
-LIFETIME=$((BUDGET + 30))
+LIFETIME=$((BUDGET + 60)) # the rendezvous and the control pair outlive the last run
 LAB_RV_LIFETIME=$LIFETIME
 W=$LAB_WORK
 SITES_NET=203.0.113.0/24 # every site's WAN side; the rendezvous is in 192.0.2.0/24
