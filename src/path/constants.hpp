@@ -73,6 +73,9 @@ inline constexpr std::uint32_t kBirthdayRate = 200;
 /// that failed points at something else (a NAT that filters by address, a port range
 /// we do not guess), not at bad luck, and repeating it at once would not help.
 inline constexpr std::uint32_t kBirthdayProbes = 2048;
+/// The hard side primes its sockets towards this many of the peer's public addresses at
+/// most (one, normally: its reflexive address): every target costs a packet per socket.
+inline constexpr std::size_t kBirthdayMaxTargets = 2;
 /// Guessed ports: 1024-65535, where NATs allocate (Linux's masquerade takes any port
 /// from 1024 up for a source port above 1023).
 inline constexpr std::uint16_t kBirthdayFirstPort = 1024;

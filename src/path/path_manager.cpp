@@ -52,13 +52,19 @@ double ratio_of(util::Duration a, util::Duration b) {
 }  // namespace
 
 PathManager::PathManager(util::Address relay, const PathConfig& config, bool initiator,
-                         crypto::RandomSource& rng)
+                         crypto::RandomSource& rng, util::SocketPool* pool, ProbeBudget* budget)
     : relay_(relay),
       config_(config),
       initiator_(initiator),
       rng_(&rng),
       current_(relay),
-      backoff_(kMinRoundBackoff) {}
+      backoff_(kMinRoundBackoff) {
+  if (budget == nullptr) {
+    own_budget_ = std::make_unique<ProbeBudget>(config.birthday, rng);
+    budget = own_budget_.get();
+  }
+  birthday_ = std::make_unique<BirthdayProber>(config.birthday, pool, *budget, rng);
+}
 
 bool PathManager::usable(const util::Address& a) const {
   return a.valid() && a.family == relay_.family && a != relay_ && a.port != 0;
@@ -134,6 +140,7 @@ void PathManager::decide(util::TimePoint now) {
 // Relay strategy: nothing goes to the peer's addresses any more. A direct path already
 // in use stays (it works, whatever the table says) with its keepalives.
 void PathManager::stop_probing() {
+  end_birthday();
   round_active_ = false;
   round_quiet_at_ = util::kNever;
   next_round_ = util::kNever;
@@ -169,15 +176,16 @@ void PathManager::add_remote_candidate(const wire::Candidate& candidate, util::T
   if (started_ && round_active_) prime_and_probe(r, now);
 }
 
-PathManager::Remote* PathManager::find(const util::Address& address) {
+PathManager::Remote* PathManager::find(const util::Address& address, util::SocketId socket) {
   for (Remote& r : remotes_) {
-    if (r.candidate.address == address) return &r;
+    if (r.candidate.address == address && r.socket == socket) return &r;
   }
   return nullptr;
 }
 
-PathManager::Remote& PathManager::add_remote(const wire::Candidate& candidate) {
-  remotes_.push_back(Remote{candidate});
+PathManager::Remote& PathManager::add_remote(const wire::Candidate& candidate,
+                                             util::SocketId socket) {
+  remotes_.push_back(Remote{candidate, socket});
   return remotes_.back();
 }
 
@@ -195,27 +203,35 @@ void PathManager::start_round(util::TimePoint now, bool peer_primed) {
     join_pending_ = join_pending_ || peer_primed;
     return;
   }
-  // Strategy::kBirthday probes like kDirect for now: against an open peer that works
-  // (the hard side's port is learnt from its packets). The birthday prober plugs in here.
+  // Strategy::kBirthday probes the candidates as kDirect does (against an open peer
+  // that is enough: the hard side's port is learnt from its packets), and adds the
+  // birthday paradox: the hard side opens its sockets and primes them before its
+  // ROUND leaves, the other side guesses once that ROUND says they are primed.
   ++stats_.rounds;
   ++round_;
   round_active_ = true;
   round_started_ = now;
   round_quiet_at_ = util::kNever;
   peer_primed_ = peer_primed;
+  guess_token_ = {};
+  birthday_->stop_guessing();
+  guesses_pending_ = true;  // the strategy may still turn out to be kBirthday
+  if (hard_side()) open_birthday_sockets(now);
   std::vector<wire::Candidate> listed;
   for (Remote& r : remotes_) {
+    if (r.socket != util::kMainSocket) continue;  // a previous round's socket
     listed.push_back(r.candidate);
     prime_and_probe(r, now);
   }
   send_round(peer_primed, now);
+  if (peer_primed) start_guessing(now);
   emit({PathEvent::Kind::kProbing, {}, false, {}, describe(listed)});
 }
 
 void PathManager::send_round(bool answer, util::TimePoint now) {
   util::Bytes frames;
-  wire::encode_path_frame(wire::PathRound{round_, answer}, frames);
-  queue(relay_, std::move(frames), 0);
+  wire::encode_path_frame(wire::PathRound{round_, answer, birthday_->sockets().size()}, frames);
+  queue(util::kMainSocket, relay_, std::move(frames), 0);
   last_relay_sent_ = now;
 }
 
@@ -226,15 +242,19 @@ void PathManager::prime_and_probe(Remote& r, util::TimePoint now) {
     r.next_probe = now;  // a host on a LAN: no NAT in between to prime
     return;
   }
-  for (int i = 0; i < kPrimeCount; ++i) send_challenge(r.candidate.address, now, kPrimeTtl);
+  for (int i = 0; i < kPrimeCount; ++i)
+    send_challenge(r.socket, r.candidate.address, now, kPrimeTtl);
   stats_.primes_sent += kPrimeCount;
   r.awaiting_peer_priming = !peer_primed_;
   r.next_probe = peer_primed_ ? now : util::kNever;
 }
 
-void PathManager::release(util::TimePoint now) {
+void PathManager::release(util::TimePoint now, bool by_peer) {
   peer_primed_ = true;
   peer_priming_deadline_ = util::kNever;
+  // Guesses wait for the hard side's word that its sockets are primed: before that
+  // they could only miss.
+  if (by_peer) start_guessing(now);
   for (Remote& r : remotes_) {
     if (!r.awaiting_peer_priming) continue;
     r.awaiting_peer_priming = false;
@@ -245,9 +265,12 @@ void PathManager::release(util::TimePoint now) {
 void PathManager::on_round(const wire::PathRound& f, util::TimePoint now) {
   if (f.round <= peer_round_) return;  // old or duplicate
   peer_round_ = f.round;
+  peer_sockets_ = f.sockets;
   if (config_.relay_only || peer_relay_only_) return;
   if (!round_active_) {
-    if (f.answer) return;  // answers a round of ours that is over
+    // An answer to a round of ours that is over says nothing new, except to a guesser:
+    // the hard side may have primed late (it waits for our mapping first).
+    if (f.answer && !guesser()) return;
     // Joins the peer's round: primes, answers, and probes at once (the peer primed).
     start_round(now, true);
     return;
@@ -255,7 +278,7 @@ void PathManager::on_round(const wire::PathRound& f, util::TimePoint now) {
   // Our ROUND, sent after our priming, reaches the peer too (and releases it, or
   // makes it join): no answer needed. Candidates whose probes were used up in a
   // long-running round get another go, since the peer just primed again.
-  release(now);
+  release(now, true);
   for (Remote& r : remotes_) {
     if (!r.validated && r.next_probe == util::kNever) {
       r.attempts = 0;
@@ -264,12 +287,21 @@ void PathManager::on_round(const wire::PathRound& f, util::TimePoint now) {
   }
 }
 
-void PathManager::send_challenge(const util::Address& to, util::TimePoint now, int ttl) {
-  Outstanding o{{}, to, now};
+void PathManager::send_untracked_challenge(util::SocketId socket, const util::Address& to,
+                                           const wire::PathToken& token, int ttl) {
+  util::Bytes frames;
+  wire::encode_path_frame(wire::PathChallenge{token}, frames);
+  queue(socket, to, std::move(frames), ttl);
+  ++stats_.challenges_sent;
+}
+
+void PathManager::send_challenge(util::SocketId socket, const util::Address& to,
+                                 util::TimePoint now, int ttl) {
+  Outstanding o{{}, socket, to, now};
   rng_->fill(o.token);
   util::Bytes frames;
   wire::encode_path_frame(wire::PathChallenge{o.token}, frames);
-  queue(to, std::move(frames), ttl);
+  queue(socket, to, std::move(frames), ttl);
   outstanding_.push_back(o);
   // Tokens are only needed until their answer could still arrive; a bound keeps a
   // long outage from growing the list.
@@ -278,7 +310,7 @@ void PathManager::send_challenge(const util::Address& to, util::TimePoint now, i
     outstanding_.pop_front();
   }
   ++stats_.challenges_sent;
-  if (direct_ && to == current_) {
+  if (direct_ && to == current_ && socket == current_socket_) {
     last_answerable_sent_ = now;
     if (awaiting_since_ == util::kNever) awaiting_since_ = now;
   }
@@ -292,18 +324,18 @@ void PathManager::send_candidates(util::TimePoint now) {
   f.candidates = local_;
   util::Bytes frames;
   wire::encode_path_frame(f, frames);
-  queue(relay_, std::move(frames), 0);
+  queue(util::kMainSocket, relay_, std::move(frames), 0);
   ack_owed_ = false;
   last_relay_sent_ = now;
 }
 
-void PathManager::queue(util::Address to, util::Bytes frames, int ttl) {
-  out_.push_back(PathTransmit{util::kMainSocket, to, std::move(frames), ttl});
+void PathManager::queue(util::SocketId socket, util::Address to, util::Bytes frames, int ttl) {
+  out_.push_back(PathTransmit{socket, to, std::move(frames), ttl});
 }
 
-void PathManager::on_frames(const util::Address& from, const std::vector<wire::PathFrame>& frames,
-                            util::TimePoint now) {
-  note_rx(from, now);
+void PathManager::on_frames(const util::Address& from, util::SocketId socket,
+                            const std::vector<wire::PathFrame>& frames, util::TimePoint now) {
+  note_rx(from, socket);
   for (const wire::PathFrame& frame : frames) {
     if (const auto* c = std::get_if<wire::PathChallenge>(&frame)) {
       // A relay-only end answers only on the relay, so the peer never validates a
@@ -311,10 +343,12 @@ void PathManager::on_frames(const util::Address& from, const std::vector<wire::P
       if (config_.relay_only && from != relay_) continue;
       util::Bytes reply;
       wire::encode_path_frame(wire::PathResponse{c->token}, reply);
-      queue(from, std::move(reply), 0);
-      learn_peer_reflexive(from, now);
+      // From the socket it came to: behind a hard NAT only that socket's mapping
+      // leads back to the sender.
+      queue(socket, from, std::move(reply), 0);
+      learn_peer_reflexive(from, socket, now);
     } else if (const auto* r = std::get_if<wire::PathResponse>(&frame)) {
-      on_response(*r, now);
+      on_response(*r, from, socket, now);
     } else if (const auto* round = std::get_if<wire::PathRound>(&frame)) {
       on_round(*round, now);
     } else {
@@ -340,6 +374,7 @@ void PathManager::on_candidates(const wire::PathCandidates& f, util::TimePoint n
     join_pending_ = false;
     peer_relay_only_ = true;
     if (direct_) switch_to(nullptr, now);
+    end_birthday();
     remotes_.clear();
     round_active_ = false;
     next_round_ = util::kNever;
@@ -350,7 +385,7 @@ void PathManager::on_candidates(const wire::PathCandidates& f, util::TimePoint n
   // or in use; new ones are primed and probed at once.
   std::erase_if(remotes_, [&](const Remote& r) {
     if (r.candidate.kind == wire::CandidateKind::kPeerReflexive) return false;
-    if (direct_ && r.candidate.address == current_) return false;
+    if (direct_ && r.candidate.address == current_ && r.socket == current_socket_) return false;
     return std::none_of(f.candidates.begin(), f.candidates.end(),
                         [&](const wire::Candidate& c) { return c.address == r.candidate.address; });
   });
@@ -372,14 +407,16 @@ void PathManager::on_candidates(const wire::PathCandidates& f, util::TimePoint n
   }
 }
 
-void PathManager::on_response(const wire::PathResponse& f, util::TimePoint now) {
+void PathManager::on_response(const wire::PathResponse& f, const util::Address& from,
+                              util::SocketId socket, util::TimePoint now) {
+  if (on_guess_answer(f, from, socket, now)) return;
   const auto it = std::find_if(outstanding_.begin(), outstanding_.end(),
                                [&](const Outstanding& o) { return o.token == f.token; });
   if (it == outstanding_.end()) return;  // late, duplicate or not ours
   const Outstanding o = *it;
   outstanding_.erase(it);
   ++stats_.responses_received;
-  Remote* r = find(o.to);
+  Remote* r = find(o.to, o.socket);
   if (!r) return;  // the relay's keepalive, or a candidate since dropped
   const util::Duration rtt = now - o.sent;
   const bool fresh = !r->validated;
@@ -387,28 +424,29 @@ void PathManager::on_response(const wire::PathResponse& f, util::TimePoint now) 
   r->validated_at = now;
   r->rtt = fresh ? rtt : (r->rtt * 7 + rtt) / 8;
   r->next_probe = util::kNever;
-  if (direct_ && o.to == current_) awaiting_since_ = util::kNever;
+  if (direct_ && o.to == current_ && o.socket == current_socket_) awaiting_since_ = util::kNever;
   if (fresh) emit({PathEvent::Kind::kValidated, o.to, true, rtt, kind_name(r->candidate.kind)});
   maybe_switch(now);
 }
 
-void PathManager::note_rx(const util::Address& from, util::TimePoint now) {
-  static_cast<void>(now);
+void PathManager::note_rx(const util::Address& from, util::SocketId socket) {
   last_rx_from_ = from;
+  last_rx_socket_ = socket;
   if (!direct_ || from == relay_) return;
   // The peer is sending on a direct path. It may have picked another address pair
   // than ours (say our LAN address while we reach its public one); any validated one
   // shows the direct paths work, and that the peer is not falling back.
-  const Remote* r = from == current_ ? nullptr : find(from);
-  if (from == current_ || (r != nullptr && r->validated)) {
+  const bool on_current = from == current_ && socket == current_socket_;
+  const Remote* r = on_current ? nullptr : find(from, socket);
+  if (on_current || (r != nullptr && r->validated)) {
     awaiting_since_ = util::kNever;
     relay_hint_ = false;
   }
 }
 
-void PathManager::on_authenticated(const util::Address& from, std::uint64_t packet_number,
-                                   util::TimePoint now) {
-  note_rx(from, now);
+void PathManager::on_authenticated(const util::Address& from, util::SocketId socket,
+                                   std::uint64_t packet_number, util::TimePoint now) {
+  note_rx(from, socket);
   if (from == relay_) {
     // A transport packet through the relay, sent after the last one the peer sent us
     // directly, while we are direct: the peer gave the direct path up (or has not
@@ -425,13 +463,16 @@ void PathManager::on_authenticated(const util::Address& from, std::uint64_t pack
   highest_direct_pn_ = std::max(highest_direct_pn_.value_or(0), packet_number);
   // Every packet of a direct transfer lands here: from the path in use there is
   // nothing to learn and no reason to switch (validations decide that).
-  if (direct_ && from == current_) return;
-  learn_peer_reflexive(from, now);
+  if (direct_ && from == current_ && socket == current_socket_) return;
+  learn_peer_reflexive(from, socket, now);
   maybe_switch(now);
 }
 
-void PathManager::learn_peer_reflexive(const util::Address& from, util::TimePoint now) {
-  if (config_.relay_only || peer_relay_only_ || !usable(from) || find(from)) return;
+void PathManager::learn_peer_reflexive(const util::Address& from, util::SocketId socket,
+                                       util::TimePoint now) {
+  if (config_.relay_only || peer_relay_only_ || !usable(from) || find(from, socket)) return;
+  // An extra socket counts only while it is ours (a packet may trail its closing).
+  if (socket != util::kMainSocket && !birthday_->owns(socket)) return;
   if (remotes_.size() >= kMaxRemoteCandidates) {
     // Make room by forgetting the oldest unvalidated peer-reflexive address.
     const auto victim = std::find_if(remotes_.begin(), remotes_.end(), [](const Remote& r) {
@@ -441,7 +482,7 @@ void PathManager::learn_peer_reflexive(const util::Address& from, util::TimePoin
     remotes_.erase(victim);
   }
   // The packet reached us from there, so our side needs no priming towards it.
-  Remote& r = add_remote({wire::CandidateKind::kPeerReflexive, from});
+  Remote& r = add_remote({wire::CandidateKind::kPeerReflexive, from}, socket);
   r.attempts = 0;
   r.next_probe = strategy_ == Strategy::kRelay ? util::kNever : now;
 }
@@ -467,14 +508,14 @@ void PathManager::maybe_switch(util::TimePoint now) {
     switch_to(best, now);
     return;
   }
-  const Remote* cur = find(current_);
+  const Remote* cur = find(current_, current_socket_);
   if (!cur) {
     switch_to(best, now);
     return;
   }
   // The peer's packets now come from another validated address while ours still go
   // to the old one: its NAT rebound, follow it.
-  const Remote* rx = find(last_rx_from_);
+  const Remote* rx = find(last_rx_from_, last_rx_socket_);
   if (rx && rx != cur && rx->validated && rx->validated_at > cur->validated_at) {
     switch_to(rx, now);
     return;
@@ -490,8 +531,10 @@ void PathManager::maybe_switch(util::TimePoint now) {
 
 void PathManager::switch_to(const Remote* r, util::TimePoint now) {
   const util::Address target = r ? r->candidate.address : relay_;
-  if (target == current_ && direct_ == (r != nullptr)) return;
+  const util::SocketId socket = r ? r->socket : util::kMainSocket;
+  if (target == current_ && socket == current_socket_ && direct_ == (r != nullptr)) return;
   current_ = target;
+  current_socket_ = socket;
   direct_ = r != nullptr;
   switched_ = true;
   ++stats_.switches;
@@ -499,19 +542,147 @@ void PathManager::switch_to(const Remote* r, util::TimePoint now) {
   relay_hint_ = false;
   last_answerable_sent_ = now;
   last_relay_sent_ = now;
+  PathEvent e{PathEvent::Kind::kSwitched, current_, direct_, r ? r->rtt : util::Duration{},
+              r ? kind_name(r->candidate.kind) : "relay"};
   if (direct_) {
     backoff_ = kMinRoundBackoff;
     next_round_ = util::kNever;
     promote_at_ = now + kStreamPromotionDelay;
+    // A path validated: the birthday paradox has done its work (or was not needed).
+    e.guesses = birthday_->guesses();
+    e.sockets = birthday_->sockets().size();
+    birthday_->stop_guessing();
+    guesses_pending_ = false;
+    prune_sockets();
   } else {
     promote_at_ = util::kNever;
   }
-  emit({PathEvent::Kind::kSwitched, current_, direct_, r ? r->rtt : util::Duration{},
-        r ? kind_name(r->candidate.kind) : "relay"});
+  emit(std::move(e));
+}
+
+// Every extra socket but the one in use is closed at once, with the candidates on them.
+void PathManager::prune_sockets() {
+  const std::optional<util::SocketId> keep = direct_ && current_socket_ != util::kMainSocket
+                                                 ? std::optional(current_socket_)
+                                                 : std::nullopt;
+  birthday_->close_sockets(keep);
+  sockets_until_ = util::kNever;
+  forget_closed_sockets();
+}
+
+// Nothing may refer to a closed socket: not a candidate, not a datagram still queued.
+void PathManager::forget_closed_sockets() {
+  const auto closed = [this](util::SocketId socket) {
+    return socket != util::kMainSocket && !birthday_->owns(socket);
+  };
+  std::erase_if(remotes_, [&](const Remote& r) { return closed(r.socket); });
+  std::erase_if(out_, [&](const PathTransmit& t) { return closed(t.socket); });
+  std::erase_if(outstanding_, [&](const Outstanding& o) { return closed(o.socket); });
+}
+
+void PathManager::end_birthday() {
+  birthday_->stop_guessing();
+  guesses_pending_ = false;
+  prune_sockets();
+}
+
+bool PathManager::hard_side() const {
+  return strategy_ == Strategy::kBirthday && unpredictable(local_mapping_);
+}
+
+bool PathManager::guesser() const {
+  return strategy_ == Strategy::kBirthday && !unpredictable(local_mapping_);
+}
+
+// Hard side: a fresh set of sockets each round (their mappings are new), primed with
+// low TTL towards the peer's public side, like the main socket's candidates: each
+// creates a mapping in our NAT without reaching the peer's router (LAB.md trap 1).
+void PathManager::open_birthday_sockets(util::TimePoint now) {
+  std::vector<util::Address> targets;
+  for (const Remote& r : remotes_) {
+    if (r.socket != util::kMainSocket || preference_class(r.candidate) == 0) continue;
+    if (std::find(targets.begin(), targets.end(), r.candidate.address) != targets.end()) continue;
+    targets.push_back(r.candidate.address);
+    if (targets.size() == kBirthdayMaxTargets) break;
+  }
+  if (targets.empty()) return;
+  // A socket still carrying the session stays; every other is replaced.
+  const std::optional<util::SocketId> keep = direct_ && current_socket_ != util::kMainSocket
+                                                 ? std::optional(current_socket_)
+                                                 : std::nullopt;
+  const std::size_t before = birthday_->sockets().size();
+  const auto& sockets = birthday_->open_sockets(keep);
+  forget_closed_sockets();
+  stats_.sockets_opened += sockets.size() - std::min(before, sockets.size());
+  for (const util::SocketId socket : sockets) {
+    if (keep && socket == *keep) continue;
+    for (const util::Address& to : targets) {
+      wire::PathToken token{};
+      rng_->fill(token);
+      send_untracked_challenge(socket, to, token, kPrimeTtl);
+      ++stats_.primes_sent;
+    }
+  }
+  // The peer may guess for this long after our ROUND: its whole budget at the slowest
+  // pace, plus the time an answer may take.
+  const auto slowest_gap = 2 * std::chrono::duration_cast<util::Duration>(std::chrono::seconds(1)) /
+                           std::max<std::uint32_t>(config_.birthday.rate, 1);
+  sockets_until_ = now + slowest_gap * config_.birthday.probes + kProbeAnswerTimeout;
+}
+
+// Guesser: guesses go to the hard side's public IP (from its reflexive candidate).
+void PathManager::start_guessing(util::TimePoint now) {
+  // Only against primed sockets: without them every guess would miss.
+  if (!guesser() || !guesses_pending_ || !round_active_ || direct_ || peer_sockets_ == 0) return;
+  const Remote* target = nullptr;
+  for (const Remote& r : remotes_) {
+    if (r.socket == util::kMainSocket && r.candidate.kind == wire::CandidateKind::kReflexive) {
+      target = &r;
+      break;
+    }
+  }
+  if (target == nullptr) return;
+  guesses_pending_ = false;
+  rng_->fill(guess_token_);
+  birthday_->start_guessing(target->candidate.address, now);
+}
+
+void PathManager::send_guesses(util::TimePoint now) {
+  while (auto to = birthday_->next_guess(now)) {
+    send_untracked_challenge(util::kMainSocket, *to, guess_token_, 0);
+    ++stats_.guesses_sent;
+  }
+}
+
+// An answer to one of this round's guesses: the port it came from leads to one of the
+// hard side's sockets. Validated (the answer is authenticated and carries our token),
+// with the time since that guess as its RTT.
+bool PathManager::on_guess_answer(const wire::PathResponse& f, const util::Address& from,
+                                  util::SocketId socket, util::TimePoint now) {
+  if (guess_token_ == wire::PathToken{} || f.token != guess_token_) return false;
+  if (socket != util::kMainSocket || config_.relay_only || !usable(from)) return true;
+  ++stats_.guess_hits;
+  Remote* r = find(from);
+  if (r == nullptr) {
+    learn_peer_reflexive(from, socket, now);
+    r = find(from);
+    if (r == nullptr) return true;  // no room for it
+  }
+  const auto sent = birthday_->guessed_at(from);
+  const util::Duration rtt = sent ? now - *sent : kMinDeadTimeout;
+  const bool fresh = !r->validated;
+  r->validated = true;
+  r->validated_at = now;
+  r->rtt = fresh ? rtt : (r->rtt * 7 + rtt) / 8;
+  r->next_probe = util::kNever;
+  birthday_->stop_guessing();
+  if (fresh) emit({PathEvent::Kind::kValidated, from, true, rtt, "peer-reflexive (guessed)"});
+  maybe_switch(now);
+  return true;
 }
 
 void PathManager::fall_back(util::TimePoint now) {
-  if (Remote* r = find(current_)) r->validated = false;
+  if (Remote* r = find(current_, current_socket_)) r->validated = false;
   emit({PathEvent::Kind::kLost, current_, true, {}, "no answer on the direct path"});
   path_lost_ = true;
   switch_to(nullptr, now);
@@ -524,6 +695,9 @@ void PathManager::schedule_next_round(util::TimePoint now) {
   // Only the initiator keeps time; the other end joins its rounds (on_round), so the
   // two never probe out of step, and both stay quiet between slow rounds.
   if (!initiator_ || next_round_ != util::kNever) return;
+  // A birthday round spent its whole guess budget: waiting the slow interval lets the
+  // entries its misses left in the hard side's router expire first (docs/birthday.md).
+  if (strategy_ == Strategy::kBirthday) backoff_ = std::max(backoff_, kSlowRoundInterval);
   next_round_ = now + backoff_;
   backoff_ = backoff_ < kMaxQuickRoundBackoff ? backoff_ * 2 : kSlowRoundInterval;
 }
@@ -531,7 +705,7 @@ void PathManager::schedule_next_round(util::TimePoint now) {
 util::Duration PathManager::dead_timeout() const {
   util::Duration rtt{};
   for (const Remote& r : remotes_) {
-    if (r.candidate.address == current_) rtt = r.rtt;
+    if (r.candidate.address == current_ && r.socket == current_socket_) rtt = r.rtt;
   }
   return std::max<util::Duration>(kMinDeadTimeout, kDeadRttFactor * rtt + kDeadSlack);
 }
@@ -542,9 +716,15 @@ void PathManager::end_round_if_done(util::TimePoint now) {
     // The peer never sent its ROUND: no full-TTL probes went to its public side.
     for (Remote& r : remotes_) r.awaiting_peer_priming = false;
   }
-  const bool probing = std::any_of(remotes_.begin(), remotes_.end(), [](const Remote& r) {
-    return r.next_probe != util::kNever || r.awaiting_peer_priming;
-  });
+  if (sockets_until_ <= now) {
+    // Hard side: the peer's guesses are over; a socket carrying the session stays.
+    sockets_until_ = util::kNever;
+    prune_sockets();
+  }
+  const bool probing = birthday_->guessing() || sockets_until_ != util::kNever ||
+                       std::any_of(remotes_.begin(), remotes_.end(), [](const Remote& r) {
+                         return r.next_probe != util::kNever || r.awaiting_peer_priming;
+                       });
   if (probing) {
     round_quiet_at_ = util::kNever;
     return;
@@ -565,7 +745,7 @@ void PathManager::on_timeout(util::TimePoint now) {
   // Our unpredictable mapping waited for the peer's; it never came: probe as before.
   if (holding_ && hold_until_ <= now) end_hold(now);
   // In the first round a peer whose ROUND never comes still gets probed, a little later.
-  if (peer_priming_deadline_ <= now) release(now);
+  if (peer_priming_deadline_ <= now) release(now, false);
   if (candidates_next_ <= now) {
     if (local_seq_ > peer_acked_) {
       send_candidates(now);
@@ -576,9 +756,10 @@ void PathManager::on_timeout(util::TimePoint now) {
     }
   }
   if (ack_owed_) send_candidates(now);
+  send_guesses(now);
   for (Remote& r : remotes_) {
     if (r.next_probe > now) continue;
-    send_challenge(r.candidate.address, now, 0);
+    send_challenge(r.socket, r.candidate.address, now, 0);
     ++r.attempts;
     r.next_probe = r.attempts <= static_cast<int>(std::size(kProbeGaps))
                        ? now + kProbeGaps[r.attempts - 1]
@@ -592,11 +773,12 @@ void PathManager::on_timeout(util::TimePoint now) {
     } else {
       if (promote_at_ <= now) {
         promote_at_ = util::kNever;
-        send_challenge(current_, now, 0);
+        send_challenge(current_socket_, current_, now, 0);
       }
-      if (now - last_answerable_sent_ >= kDirectKeepalive) send_challenge(current_, now, 0);
+      if (now - last_answerable_sent_ >= kDirectKeepalive)
+        send_challenge(current_socket_, current_, now, 0);
       if (now - last_relay_sent_ >= kRelayKeepalive) {
-        send_challenge(relay_, now, 0);
+        send_challenge(util::kMainSocket, relay_, now, 0);
         last_relay_sent_ = now;
       }
     }
@@ -605,10 +787,10 @@ void PathManager::on_timeout(util::TimePoint now) {
 
 util::TimePoint PathManager::next_deadline() const {
   if (!started_) return util::kNever;
-  util::TimePoint t =
-      std::min({candidates_next_, next_round_, peer_priming_deadline_, hold_until_});
+  util::TimePoint t = std::min({candidates_next_, next_round_, peer_priming_deadline_, hold_until_,
+                                birthday_->next_deadline(), sockets_until_});
   if (ack_owed_ || !out_.empty()) return util::TimePoint{};
-  bool probing = false;
+  bool probing = birthday_->guessing() || sockets_until_ != util::kNever;
   bool awaiting = false;
   for (const Remote& r : remotes_) {
     t = std::min(t, r.next_probe);

@@ -9,13 +9,16 @@
 
 #include <cstdint>
 #include <deque>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "crypto/random.hpp"
+#include "path/birthday_prober.hpp"
 #include "path/constants.hpp"
 #include "path/nat_classification.hpp"
+#include "path/probe_budget.hpp"
 #include "path/strategy.hpp"
 #include "util/address.hpp"
 #include "util/bytes.hpp"
@@ -73,17 +76,23 @@ struct PathStats {
   std::uint64_t challenges_sent = 0;  ///< Probes and keepalives, priming included.
   std::uint64_t primes_sent = 0;      ///< Low-TTL priming packets.
   std::uint64_t responses_received = 0;
-  std::uint64_t rounds = 0;    ///< Probing rounds started.
-  std::uint64_t switches = 0;  ///< Path changes, either way.
+  std::uint64_t rounds = 0;          ///< Probing rounds started.
+  std::uint64_t switches = 0;        ///< Path changes, either way.
+  std::uint64_t guesses_sent = 0;    ///< Birthday guesses at the peer's ports.
+  std::uint64_t sockets_opened = 0;  ///< Extra sockets opened for the birthday paradox.
+  std::uint64_t guess_hits = 0;      ///< Guesses the peer answered.
 };
 
 /// The path state of one session.
 class PathManager {
  public:
-  /// Starts on `relay`; `rng` must outlive the manager. The `initiator` (the connector)
-  /// schedules the probing rounds that follow a failure; the other end joins them.
+  /// Starts on `relay`; `rng`, `pool` and `budget` must outlive the manager. The
+  /// `initiator` (the connector) schedules the probing rounds that follow a failure;
+  /// the other end joins them. Without a `pool` no extra sockets are opened; without
+  /// a `budget` the session paces its guesses on its own.
   PathManager(util::Address relay, const PathConfig& config, bool initiator,
-              crypto::RandomSource& rng);
+              crypto::RandomSource& rng, util::SocketPool* pool = nullptr,
+              ProbeBudget* budget = nullptr);
 
   /// The session is established: announce our candidates and start probing.
   void start(util::TimePoint now);
@@ -95,12 +104,14 @@ class PathManager {
   /// A candidate of the peer known before its CANDIDATES frame arrives (the address the
   /// rendezvous introduced it from).
   void add_remote_candidate(const wire::Candidate& candidate, util::TimePoint now);
-  /// Handles the frames of an authenticated path packet that came from `from`.
-  void on_frames(const util::Address& from, const std::vector<wire::PathFrame>& frames,
-                 util::TimePoint now);
-  /// An authenticated transport packet numbered `packet_number` came from `from`.
-  void on_authenticated(const util::Address& from, std::uint64_t packet_number,
-                        util::TimePoint now);
+  /// Handles the frames of an authenticated path packet that came from `from` to our
+  /// socket `socket`.
+  void on_frames(const util::Address& from, util::SocketId socket,
+                 const std::vector<wire::PathFrame>& frames, util::TimePoint now);
+  /// An authenticated transport packet numbered `packet_number` came from `from` to
+  /// our socket `socket`.
+  void on_authenticated(const util::Address& from, util::SocketId socket,
+                        std::uint64_t packet_number, util::TimePoint now);
   /// A transport packet left for current(); `answer_expected` as in transport::OutPacket.
   void on_sent(bool answer_expected, util::TimePoint now);
   /// Next path packet to send, if any.
@@ -119,6 +130,9 @@ class PathManager {
 
   /// Where transport packets go now.
   const util::Address& current() const { return current_; }
+  /// Which of our sockets sends them (not the main one on a path the birthday paradox
+  /// found from behind a hard NAT).
+  util::SocketId current_socket() const { return current_socket_; }
   /// True while current() is a direct path.
   bool direct() const { return direct_; }
   /// True while transport packets should go to the relay too: we are direct, but the
@@ -135,6 +149,7 @@ class PathManager {
  private:
   struct Remote {
     wire::Candidate candidate;
+    util::SocketId socket = util::kMainSocket;  // our end of the path
     util::TimePoint next_probe = util::kNever;  // next challenge of the current round
     int attempts = 0;                           // challenges sent this round
     bool awaiting_peer_priming = false;         // waits for the peer's ROUND frame
@@ -144,30 +159,44 @@ class PathManager {
   };
   struct Outstanding {
     wire::PathToken token;
+    util::SocketId socket = util::kMainSocket;
     util::Address to;
     util::TimePoint sent;
   };
 
-  Remote* find(const util::Address& address);
-  Remote& add_remote(const wire::Candidate& candidate);
+  Remote* find(const util::Address& address, util::SocketId socket = util::kMainSocket);
+  Remote& add_remote(const wire::Candidate& candidate, util::SocketId socket = util::kMainSocket);
   void prime_and_probe(Remote& r, util::TimePoint now);
   void start_round(util::TimePoint now, bool peer_primed);
   void send_round(bool answer, util::TimePoint now);
-  void release(util::TimePoint now);
+  void release(util::TimePoint now, bool by_peer);
+  bool hard_side() const;
+  bool guesser() const;
+  void open_birthday_sockets(util::TimePoint now);
+  void start_guessing(util::TimePoint now);
+  void send_guesses(util::TimePoint now);
+  bool on_guess_answer(const wire::PathResponse& f, const util::Address& from,
+                       util::SocketId socket, util::TimePoint now);
+  void prune_sockets();
+  void forget_closed_sockets();
+  void end_birthday();
   void on_round(const wire::PathRound& f, util::TimePoint now);
-  void send_challenge(const util::Address& to, util::TimePoint now, int ttl);
+  void send_challenge(util::SocketId socket, const util::Address& to, util::TimePoint now, int ttl);
+  void send_untracked_challenge(util::SocketId socket, const util::Address& to,
+                                const wire::PathToken& token, int ttl);
   void send_candidates(util::TimePoint now);
   void on_candidates(const wire::PathCandidates& f, util::TimePoint now);
-  void on_response(const wire::PathResponse& f, util::TimePoint now);
-  void note_rx(const util::Address& from, util::TimePoint now);
-  void learn_peer_reflexive(const util::Address& from, util::TimePoint now);
+  void on_response(const wire::PathResponse& f, const util::Address& from, util::SocketId socket,
+                   util::TimePoint now);
+  void note_rx(const util::Address& from, util::SocketId socket);
+  void learn_peer_reflexive(const util::Address& from, util::SocketId socket, util::TimePoint now);
   void maybe_switch(util::TimePoint now);
   void switch_to(const Remote* r, util::TimePoint now);
   void fall_back(util::TimePoint now);
   void end_round_if_done(util::TimePoint now);
   void schedule_next_round(util::TimePoint now);
   util::Duration dead_timeout() const;
-  void queue(util::Address to, util::Bytes frames, int ttl);
+  void queue(util::SocketId socket, util::Address to, util::Bytes frames, int ttl);
   void emit(PathEvent e) { events_.push_back(std::move(e)); }
   void decide(util::TimePoint now);
   void end_hold(util::TimePoint now);
@@ -180,6 +209,7 @@ class PathManager {
   crypto::RandomSource* rng_;
   bool started_ = false;
   util::Address current_;
+  util::SocketId current_socket_ = util::kMainSocket;
   bool direct_ = false;
   bool switched_ = false;
   bool relay_hint_ = false;  // the peer's transport packets came through the relay
@@ -223,7 +253,16 @@ class PathManager {
   util::TimePoint last_relay_sent_{};
   util::TimePoint promote_at_ = util::kNever;  // one challenge to make the flow a "stream"
   util::Address last_rx_from_;
+  util::SocketId last_rx_socket_ = util::kMainSocket;
   std::optional<std::uint64_t> highest_direct_pn_;  // of the peer's packets on direct paths
+
+  // Birthday paradox (docs/birthday.md): the budget is the endpoint's, or our own.
+  std::unique_ptr<ProbeBudget> own_budget_;
+  std::unique_ptr<BirthdayProber> birthday_;
+  wire::PathToken guess_token_{};                 // every guess of a round carries it
+  util::TimePoint sockets_until_ = util::kNever;  // hard side: the round's sockets close then
+  bool guesses_pending_ = false;                  // guesser: wait for the peer's ROUND
+  std::uint64_t peer_sockets_ = 0;                // sockets the peer primed for its round
 
   std::deque<PathTransmit> out_;
   std::deque<PathEvent> events_;

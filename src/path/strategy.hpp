@@ -12,7 +12,7 @@ namespace punch::path {
 /// What a session does about a direct path.
 enum class Strategy {
   kDirect,    ///< Probing rounds to the candidates (docs/direct_path.md).
-  kBirthday,  ///< One end's port is unpredictable: guess it (for now: probe as kDirect).
+  kBirthday,  ///< One end's port is unpredictable: guess it (docs/birthday.md), and probe.
   kRelay,     ///< Hopeless: no probing at all, the relay carries the session.
 };
 

@@ -23,6 +23,7 @@ Endpoint::Endpoint(const crypto::Identity& identity, util::Address rendezvous, b
       rng_(&rng),
       sink_(&sink),
       pool_(pool),
+      budget_(std::make_unique<path::ProbeBudget>(path_config.birthday, rng)),
       rendezvous_(identity, rendezvous, listener, rng, sink),
       mapping_check_(rng, sink),
       path_config_(path_config) {}
@@ -121,10 +122,11 @@ std::uint64_t Endpoint::connect(const crypto::NodeId& target, util::TimePoint no
 void Endpoint::accept(std::uint64_t connection_id, const crypto::NodeId& peer,
                       util::TimePoint now) {
   if (!sessions_.count(connection_id)) {
-    Session& s = add_session(
-        std::make_unique<Session>(SessionRole::kListener, connection_id, *identity_, peer,
-                                  rendezvous_.server(), *rng_, *sink_, path_config_, pool_),
-        now);
+    Session& s =
+        add_session(std::make_unique<Session>(SessionRole::kListener, connection_id, *identity_,
+                                              peer, rendezvous_.server(), *rng_, *sink_,
+                                              path_config_, pool_, budget_.get()),
+                    now);
     if (const auto it = invited_from_.find(connection_id); it != invited_from_.end())
       s.paths().add_remote_candidate({wire::CandidateKind::kReflexive, it->second}, now);
   }
@@ -236,11 +238,11 @@ void Endpoint::pump_rendezvous_events(util::TimePoint now) {
       case RendezvousEvent::Kind::kConnectOk: {
         const auto it = pending_connects_.find(e->connection_id);
         if (it == pending_connects_.end()) continue;  // duplicate CONNECT_OK
-        Session& s =
-            add_session(std::make_unique<Session>(SessionRole::kConnector, e->connection_id,
-                                                  *identity_, it->second, rendezvous_.server(),
-                                                  *rng_, *sink_, path_config_, pool_),
-                        now);
+        Session& s = add_session(
+            std::make_unique<Session>(SessionRole::kConnector, e->connection_id, *identity_,
+                                      it->second, rendezvous_.server(), *rng_, *sink_, path_config_,
+                                      pool_, budget_.get()),
+            now);
         pending_connects_.erase(it);
         s.paths().add_remote_candidate({wire::CandidateKind::kReflexive, e->address}, now);
         continue;

@@ -15,6 +15,7 @@
 #include "crypto/random.hpp"
 #include "path/mapping_check.hpp"
 #include "path/path_manager.hpp"
+#include "path/probe_budget.hpp"
 #include "session/rendezvous_client.hpp"
 #include "session/session.hpp"
 #include "transport/connection.hpp"
@@ -119,6 +120,8 @@ class Endpoint {
   crypto::RandomSource* rng_;
   util::DatagramSink* sink_;
   util::SocketPool* pool_;
+  // Declared before the sessions, which use it until they are destroyed.
+  std::unique_ptr<path::ProbeBudget> budget_;
   RendezvousClient rendezvous_;
   path::MappingCheck mapping_check_;
   std::map<std::uint64_t, Entry> sessions_;

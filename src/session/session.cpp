@@ -22,11 +22,11 @@ constexpr std::size_t kMaxPayload = Session::kMaxDatagram - kOverhead;
 Session::Session(SessionRole role, std::uint64_t connection_id, const crypto::Identity& identity,
                  const crypto::NodeId& expected, util::Address relay, crypto::RandomSource& rng,
                  util::DatagramSink& sink, const path::PathConfig& path_config,
-                 util::SocketPool* pool)
+                 util::SocketPool* pool, path::ProbeBudget* budget)
     : role_(role),
       connection_id_(connection_id),
       expected_(expected),
-      path_(relay, path_config, role == SessionRole::kConnector, rng),
+      path_(relay, path_config, role == SessionRole::kConnector, rng, pool, budget),
       sink_(&sink),
       pool_(pool) {
   const crypto::NodeId want = expected;
@@ -45,7 +45,6 @@ void Session::start(util::TimePoint now) { handshake_->start(now); }
 
 void Session::on_packet(const wire::SessionPacket& packet, const util::Address& from,
                         util::TimePoint now, util::SocketId socket) {
-  static_cast<void>(socket);
   if (ended_) return;
   if (packet.kind == wire::SessionKind::kHandshake) {
     handshake_->on_datagram(packet.payload, now);
@@ -54,19 +53,19 @@ void Session::on_packet(const wire::SessionPacket& packet, const util::Address& 
   }
   if (!established()) {
     if (early_.size() < kMaxEarlyPackets) {
-      early_.emplace_back(util::Bytes(packet.header.begin(), packet.payload.end()), from);
+      early_.push_back({util::Bytes(packet.header.begin(), packet.payload.end()), from, socket});
     } else {
       ++stats_.early_dropped;
     }
     return;
   }
-  process_protected(packet, from, now);
+  process_protected(packet, from, socket, now);
 }
 
 void Session::process_protected(const wire::SessionPacket& packet, const util::Address& from,
-                                util::TimePoint now) {
+                                util::SocketId socket, util::TimePoint now) {
   if (packet.packet_number & wire::kPathPacketNumberBit) {
-    process_path_packet(packet, from, now);
+    process_path_packet(packet, from, socket, now);
     return;
   }
   plain_.clear();
@@ -74,14 +73,14 @@ void Session::process_protected(const wire::SessionPacket& packet, const util::A
     ++stats_.undecryptable;  // forged, corrupted or replayed garbage: drop, never fatal
     return;
   }
-  path_.on_authenticated(from, packet.packet_number, now);
+  path_.on_authenticated(from, socket, packet.packet_number, now);
   connection_->on_packet(packet.packet_number, plain_, now);
   if (connection_->closed()) end(connection_->close_reason());
   after_input(now);
 }
 
 void Session::process_path_packet(const wire::SessionPacket& packet, const util::Address& from,
-                                  util::TimePoint now) {
+                                  util::SocketId socket, util::TimePoint now) {
   plain_.clear();
   if (!open_->open(packet.packet_number, packet.header, packet.payload, plain_)) {
     ++stats_.undecryptable;
@@ -98,7 +97,7 @@ void Session::process_path_packet(const wire::SessionPacket& packet, const util:
     ++stats_.path_malformed;
     return;
   }
-  path_.on_frames(from, *frames, now);
+  path_.on_frames(from, socket, *frames, now);
   after_input(now);
 }
 
@@ -135,8 +134,9 @@ void Session::check_handshake(util::TimePoint now) {
   path_.start(now);
   auto early = std::move(early_);
   early_.clear();
-  for (const auto& [datagram, from] : early) {
-    if (auto p = wire::decode_session_packet(datagram)) process_protected(*p, from, now);
+  for (const Early& e : early) {
+    if (auto p = wire::decode_session_packet(e.datagram))
+      process_protected(*p, e.from, e.socket, now);
   }
 }
 
@@ -173,11 +173,11 @@ void Session::flush(util::TimePoint now) {
   // Path packets first: a fallback found on the timer must apply before the
   // transport's packets pick their destination.
   while (auto t = path_.poll_transmit(now)) {
-    seal_and_send(next_path_pn_++, t->frames, t->to, t->ttl);
+    seal_and_send(next_path_pn_++, t->frames, t->socket, t->to, t->ttl);
   }
   after_input(now);
   while (auto out = connection_->poll_send(now, kMaxPayload)) {
-    seal_and_send(out->packet_number, out->payload, path_.current(), 0);
+    seal_and_send(out->packet_number, out->payload, path_.current_socket(), path_.current(), 0);
     // The same sealed bytes through the relay as well: the transport drops whichever
     // copy arrives second.
     if (path_.mirror_to_relay()) sink_->send(path_.relay(), scratch_);
@@ -186,8 +186,15 @@ void Session::flush(util::TimePoint now) {
   if (connection_->closed()) end(connection_->close_reason());
 }
 
+util::DatagramSink& Session::sink_for(util::SocketId socket) {
+  if (socket == util::kMainSocket) return *sink_;
+  // Only the path manager names extra sockets, and only ones the pool opened for it.
+  PUNCH_ASSERT(pool_ != nullptr);
+  return pool_->sink(socket);
+}
+
 void Session::seal_and_send(std::uint64_t packet_number, util::ByteView payload,
-                            const util::Address& to, int ttl) {
+                            util::SocketId socket, const util::Address& to, int ttl) {
   scratch_.clear();
   // Reserved up front so the header view stays valid while seal() appends.
   scratch_.reserve(kMaxDatagram + crypto::PacketProtection::kTagSize);
@@ -195,10 +202,11 @@ void Session::seal_and_send(std::uint64_t packet_number, util::ByteView payload,
   const util::ByteView aad(scratch_.data(), wire::kProtectedHeaderSize);
   seal_->seal(packet_number, aad, payload, scratch_);
   PUNCH_ASSERT(scratch_.size() <= kMaxDatagram);
+  util::DatagramSink& sink = sink_for(socket);
   if (ttl > 0) {
-    sink_->send_with_ttl(to, scratch_, ttl);
+    sink.send_with_ttl(to, scratch_, ttl);
   } else {
-    sink_->send(to, scratch_);
+    sink.send(to, scratch_);
   }
 }
 

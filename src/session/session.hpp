@@ -47,11 +47,12 @@ class Session {
   /// Prepares a session; `identity`, `rng`, `sink` (the main socket) and `pool` must
   /// outlive it. `expected` is the peer ID the handshake must prove. Packets go to
   /// `relay` until a direct path is validated (never with `path_config.relay_only`);
-  /// `pool`, if any, gives the birthday prober extra sockets.
+  /// `pool`, if any, gives the birthday prober extra sockets; `budget`, if any, paces
+  /// its guesses together with other sessions'.
   Session(SessionRole role, std::uint64_t connection_id, const crypto::Identity& identity,
           const crypto::NodeId& expected, util::Address relay, crypto::RandomSource& rng,
           util::DatagramSink& sink, const path::PathConfig& path_config = {},
-          util::SocketPool* pool = nullptr);
+          util::SocketPool* pool = nullptr, path::ProbeBudget* budget = nullptr);
   Session(Session&&) noexcept = default;
   Session& operator=(Session&&) noexcept = default;
   ~Session() = default;
@@ -99,11 +100,12 @@ class Session {
  private:
   void check_handshake(util::TimePoint now);
   void process_protected(const wire::SessionPacket& packet, const util::Address& from,
-                         util::TimePoint now);
+                         util::SocketId socket, util::TimePoint now);
   void process_path_packet(const wire::SessionPacket& packet, const util::Address& from,
-                           util::TimePoint now);
-  void seal_and_send(std::uint64_t packet_number, util::ByteView payload, const util::Address& to,
-                     int ttl);
+                           util::SocketId socket, util::TimePoint now);
+  void seal_and_send(std::uint64_t packet_number, util::ByteView payload, util::SocketId socket,
+                     const util::Address& to, int ttl);
+  util::DatagramSink& sink_for(util::SocketId socket);
   void after_input(util::TimePoint now);
   void end(std::string reason);
 
@@ -117,7 +119,12 @@ class Session {
   std::unique_ptr<crypto::PacketProtection> seal_;
   std::unique_ptr<crypto::PacketProtection> open_;
   std::unique_ptr<transport::Connection> connection_;
-  std::deque<std::pair<util::Bytes, util::Address>> early_;  // packets that beat our keys
+  struct Early {
+    util::Bytes datagram;
+    util::Address from;
+    util::SocketId socket;
+  };
+  std::deque<Early> early_;  // packets that beat our keys
   ReplayWindow path_replay_;
   std::uint64_t next_path_pn_ = wire::kPathPacketNumberBit;
   util::Bytes scratch_;

@@ -58,6 +58,7 @@ util::Result<std::vector<PathFrame>> decode_path_frames(util::ByteView plaintext
         const std::uint8_t answer = r.u8();
         if (r.ok() && answer > 1) return util::Error{"bad answer flag in ROUND frame"};
         f.answer = answer == 1;
+        f.sockets = r.varint();
         frames.emplace_back(f);
         break;
       }
@@ -87,6 +88,7 @@ void encode_path_frame(const PathFrame& frame, util::Bytes& out) {
     w.u8(static_cast<std::uint8_t>(PathFrameType::kRound));
     w.varint(round->round);
     w.u8(round->answer ? 1 : 0);
+    w.varint(round->sockets);
   } else {
     const auto& f = std::get<PathCandidates>(frame);
     PUNCH_ASSERT(f.candidates.size() <= kMaxCandidates);

@@ -10,7 +10,7 @@
 //   RESPONSE     0x02  token(8)
 //   CANDIDATES   0x03  sequence(varint) acknowledged(varint) mapping(1) count(1)
 //                      count x [kind(1) family(1) ip(4|16) port(2)]
-//   ROUND        0x04  round(varint) answer(1: 0 or 1)
+//   ROUND        0x04  round(varint) answer(1: 0 or 1) sockets(varint)
 //
 // A path packet holds path frames only; see docs/protocol.md "Path packets".
 #pragma once
@@ -97,6 +97,9 @@ struct PathCandidates {
 struct PathRound {
   std::uint64_t round = 0;
   bool answer = false;
+  /// Extra sockets the sender opened and primed for this round (behind a hard NAT,
+  /// docs/birthday.md): the peer guesses ports only when this is not 0.
+  std::uint64_t sockets = 0;
   friend bool operator==(const PathRound&, const PathRound&) = default;
 };
 

@@ -39,7 +39,7 @@ extern "C" std::size_t punch_fuzz_seed(std::size_t index, std::uint8_t* out, std
           {wire::CandidateKind::kReflexive, *util::Address::parse("[2001:db8::2]:9")});
       wire::encode_path_frame(c, b);
       wire::encode_path_frame(wire::PathResponse{{9, 9, 9, 9, 9, 9, 9, 9}}, b);
-      wire::encode_path_frame(wire::PathRound{300, true}, b);
+      wire::encode_path_frame(wire::PathRound{300, true, 256}, b);
       break;
     }
     default:

@@ -111,14 +111,14 @@ struct Pair {
       InFlight f = std::move(wire_.begin()->second);
       wire_.erase(wire_.begin());
       if (f.transport) {
-        ends[f.to].on_authenticated(f.from, f.pn, now);
+        ends[f.to].on_authenticated(f.from, util::kMainSocket, f.pn, now);
         // The transport acknowledges what expects an answer, on its current path.
         if (busy[1 - f.to] && !busy[f.to]) route(f.to, ends[f.to].current(), true, {}, 0);
         continue;
       }
       auto frames = wire::decode_path_frames(f.frames);
       REQUIRE(frames.ok());
-      ends[f.to].on_frames(f.from, *frames, now);
+      ends[f.to].on_frames(f.from, util::kMainSocket, *frames, now);
     }
     for (int i = 0; i < 2; ++i) {
       if (ends[i].next_deadline() <= now) ends[i].on_timeout(now);
@@ -283,14 +283,16 @@ TEST_CASE("relay copies of packets also sent directly do not make a direct end s
   p.start();
   REQUIRE(p.run_until([&] { return p.both_direct(); }, 5s));
   path::PathManager& b = p.ends[1];
-  b.on_authenticated(p.seen[0], 40, p.now);  // packet 40 came directly
-  b.on_authenticated(p.relay, 40, p.now);    // and its mirrored copy through the relay
-  b.on_authenticated(p.relay, 39, p.now);    // an older one, late through the relay
+  b.on_authenticated(p.seen[0], util::kMainSocket, 40, p.now);  // packet 40 came directly
+  b.on_authenticated(p.relay, util::kMainSocket, 40,
+                     p.now);  // and its mirrored copy through the relay
+  b.on_authenticated(p.relay, util::kMainSocket, 39,
+                     p.now);  // an older one, late through the relay
   CHECK_FALSE(b.mirror_to_relay());
   p.run_until([] { return false; }, 3s);
   CHECK(b.direct());
   // A packet sent after the last direct one, through the relay: the peer left.
-  b.on_authenticated(p.relay, 41, p.now);
+  b.on_authenticated(p.relay, util::kMainSocket, 41, p.now);
   CHECK(b.mirror_to_relay());
 }
 
@@ -373,7 +375,7 @@ TEST_CASE("responses with unknown tokens and challenges from a relay-only end ch
   p.start();
   wire::PathResponse forged;
   forged.token = {1, 2, 3, 4, 5, 6, 7, 8};
-  p.ends[0].on_frames(p.seen[1], {forged}, p.now);
+  p.ends[0].on_frames(p.seen[1], util::kMainSocket, {forged}, p.now);
   CHECK_FALSE(p.ends[0].direct());
   CHECK(p.ends[0].stats().responses_received == 0);
 }

@@ -19,7 +19,7 @@ namespace {
 // Functions, not globals: hex() checks its input with doctest, which needs a running test.
 util::Bytes challenge_bytes() { return hex("01" "0102030405060708"); }
 util::Bytes response_bytes() { return hex("02" "a1a2a3a4a5a6a7a8"); }
-util::Bytes round_bytes() { return hex("04" "4102" "01"); }  // round 258, an answer
+util::Bytes round_bytes() { return hex("04" "4102" "01" "4100"); }  // round 258, an answer, 256 sockets
 util::Bytes candidates_bytes() { return hex("03" "05" "02" "03" "02"  // endpoint-dependent, 2 addresses
                                     "00" "04" "c0000207" "1f40"                               // host 192.0.2.7:8000
                                     "01" "06" "20010db8000000000000000000000001" "0050"); }  // reflexive [2001:db8::1]:80
@@ -52,13 +52,13 @@ TEST_CASE("path frames encode to the documented bytes") {
   wire::encode_path_frame(candidates_fixture(), out);
   CHECK(out == kCandidates);
   out.clear();
-  wire::encode_path_frame(wire::PathRound{258, true}, out);
+  wire::encode_path_frame(wire::PathRound{258, true, 256}, out);
   CHECK(out == round_bytes());
   const auto round = wire::decode_path_frames(round_bytes());
   REQUIRE(round.ok());
-  CHECK(std::get<wire::PathRound>(round->at(0)) == wire::PathRound{258, true});
-  CHECK(std::get<wire::PathRound>(wire::decode_path_frames(hex("04" "07" "00"))->at(0)) ==
-        wire::PathRound{7, false});
+  CHECK(std::get<wire::PathRound>(round->at(0)) == wire::PathRound{258, true, 256});
+  CHECK(std::get<wire::PathRound>(wire::decode_path_frames(hex("04" "07" "00" "00"))->at(0)) ==
+        wire::PathRound{7, false, 0});
 }
 
 TEST_CASE("path frames decode in order, with padding skipped") {
@@ -94,7 +94,8 @@ TEST_CASE("every truncation of a path frame is an error, never a crash") {
 
 TEST_CASE("path frames with bad contents are refused") {
   CHECK_FALSE(wire::decode_path_frames(hex("05")).ok());                                // unknown type
-  CHECK_FALSE(wire::decode_path_frames(hex("04" "01" "02")).ok());                      // answer flag 2
+  CHECK_FALSE(wire::decode_path_frames(hex("04" "01" "02" "00")).ok());                 // answer flag 2
+  CHECK_FALSE(wire::decode_path_frames(hex("04" "01" "01")).ok());                      // no socket count
   CHECK_FALSE(wire::decode_path_frames(hex("03" "01" "00" "00" "01" "03" "04" "c0000207" "1f40")).ok());  // kind 3
   CHECK_FALSE(wire::decode_path_frames(hex("03" "01" "00" "00" "01" "00" "05" "c0000207" "1f40")).ok());  // family 5
   CHECK_FALSE(wire::decode_path_frames(hex("03" "01" "00" "05" "00")).ok());                 // mapping 5
