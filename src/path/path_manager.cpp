@@ -130,6 +130,9 @@ void PathManager::decide(util::TimePoint now) {
   emit(std::move(e));
   if (strategy_ == Strategy::kRelay) {
     stop_probing();
+  } else if (strategy_ == Strategy::kBirthday && round_active_) {
+    // The hard side's ROUND may have come before its mapping did.
+    start_guessing(now);
   } else if (previous == Strategy::kRelay && !direct_ && !round_active_ && !holding_) {
     // No longer hopeless (a mapping changed): look for a path at once.
     backoff_ = kMinRoundBackoff;
@@ -215,7 +218,8 @@ void PathManager::start_round(util::TimePoint now, bool peer_primed) {
   peer_primed_ = peer_primed;
   guess_token_ = {};
   birthday_->stop_guessing();
-  guesses_pending_ = true;  // the strategy may still turn out to be kBirthday
+  guesses_pending_ = true;              // the strategy may still turn out to be kBirthday
+  if (!peer_primed) peer_sockets_ = 0;  // the peer has not primed for this round yet
   if (hard_side()) open_birthday_sockets(now);
   std::vector<wire::Candidate> listed;
   for (Remote& r : remotes_) {
