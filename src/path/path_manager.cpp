@@ -217,6 +217,7 @@ void PathManager::start_round(util::TimePoint now, bool peer_primed) {
   round_quiet_at_ = util::kNever;
   peer_primed_ = peer_primed;
   guess_token_ = {};
+  guess_hit_ = false;
   birthday_->stop_guessing();
   guesses_pending_ = true;              // the strategy may still turn out to be kBirthday
   if (!peer_primed) peer_sockets_ = 0;  // the peer has not primed for this round yet
@@ -351,6 +352,7 @@ void PathManager::on_frames(const util::Address& from, util::SocketId socket,
       // leads back to the sender.
       queue(socket, from, std::move(reply), 0);
       learn_peer_reflexive(from, socket, now);
+      recheck(from, socket, now);
     } else if (const auto* r = std::get_if<wire::PathResponse>(&frame)) {
       on_response(*r, from, socket, now);
     } else if (const auto* round = std::get_if<wire::PathRound>(&frame)) {
@@ -448,6 +450,18 @@ void PathManager::note_rx(const util::Address& from, util::SocketId socket) {
   }
 }
 
+// A challenge came from a candidate whose probes of this round were used up unanswered:
+// the way is open now (the peer's NAT took a mapping we could not know, say one a guess
+// hit), so probe it again at once rather than at the next round.
+void PathManager::recheck(const util::Address& from, util::SocketId socket, util::TimePoint now) {
+  if (config_.relay_only || peer_relay_only_ || strategy_ == Strategy::kRelay) return;
+  Remote* r = find(from, socket);
+  if (r == nullptr || r->validated || r->next_probe != util::kNever || r->awaiting_peer_priming)
+    return;
+  r->attempts = 0;
+  r->next_probe = now;
+}
+
 void PathManager::on_authenticated(const util::Address& from, util::SocketId socket,
                                    std::uint64_t packet_number, util::TimePoint now) {
   note_rx(from, socket);
@@ -527,8 +541,12 @@ void PathManager::maybe_switch(util::TimePoint now) {
   if (best == cur) return;
   const int best_class = preference_class(best->candidate);
   const int cur_class = preference_class(cur->candidate);
+  // Two ports of one peer IP are one route through its NAT: their RTTs differ by
+  // noise, and switching between them would only leave the port the peer uses.
+  const bool same_route = best->candidate.address.family == cur->candidate.address.family &&
+                          best->candidate.address.ip == cur->candidate.address.ip;
   if (best_class < cur_class ||
-      (best_class == cur_class && ratio_of(best->rtt, cur->rtt) < kSwitchRttRatio)) {
+      (best_class == cur_class && !same_route && ratio_of(best->rtt, cur->rtt) < kSwitchRttRatio)) {
     switch_to(best, now);
   }
 }
@@ -665,6 +683,11 @@ bool PathManager::on_guess_answer(const wire::PathResponse& f, const util::Addre
                                   util::SocketId socket, util::TimePoint now) {
   if (guess_token_ == wire::PathToken{} || f.token != guess_token_) return false;
   if (socket != util::kMainSocket || config_.relay_only || !usable(from)) return true;
+  // One hit per round: a second guess may have hit another socket before the first
+  // one's answer came back, and the hard side keeps only the socket it validates
+  // first. Its probes from there tell us which one that is.
+  if (guess_hit_) return true;
+  guess_hit_ = true;
   ++stats_.guess_hits;
   Remote* r = find(from);
   if (r == nullptr) {

@@ -189,6 +189,7 @@ class PathManager {
   void on_response(const wire::PathResponse& f, const util::Address& from, util::SocketId socket,
                    util::TimePoint now);
   void note_rx(const util::Address& from, util::SocketId socket);
+  void recheck(const util::Address& from, util::SocketId socket, util::TimePoint now);
   void learn_peer_reflexive(const util::Address& from, util::SocketId socket, util::TimePoint now);
   void maybe_switch(util::TimePoint now);
   void switch_to(const Remote* r, util::TimePoint now);
@@ -262,6 +263,7 @@ class PathManager {
   wire::PathToken guess_token_{};                 // every guess of a round carries it
   util::TimePoint sockets_until_ = util::kNever;  // hard side: the round's sockets close then
   bool guesses_pending_ = false;                  // guesser: wait for the peer's ROUND
+  bool guess_hit_ = false;                        // guesser: this round's first hit was taken
   std::uint64_t peer_sockets_ = 0;                // sockets the peer primed for its round
 
   std::deque<PathTransmit> out_;
