@@ -304,9 +304,7 @@ void PathManager::send_challenge(util::SocketId socket, const util::Address& to,
                                  util::TimePoint now, int ttl) {
   Outstanding o{{}, socket, to, now};
   rng_->fill(o.token);
-  util::Bytes frames;
-  wire::encode_path_frame(wire::PathChallenge{o.token}, frames);
-  queue(socket, to, std::move(frames), ttl);
+  send_untracked_challenge(socket, to, o.token, ttl);
   outstanding_.push_back(o);
   // Tokens are only needed until their answer could still arrive; a bound keeps a
   // long outage from growing the list.
@@ -314,7 +312,6 @@ void PathManager::send_challenge(util::SocketId socket, const util::Address& to,
          (!outstanding_.empty() && outstanding_.front().sent + kProbeAnswerTimeout < now)) {
     outstanding_.pop_front();
   }
-  ++stats_.challenges_sent;
   if (direct_ && to == current_ && socket == current_socket_) {
     last_answerable_sent_ = now;
     if (awaiting_since_ == util::kNever) awaiting_since_ = now;
@@ -424,15 +421,26 @@ void PathManager::on_response(const wire::PathResponse& f, const util::Address& 
   ++stats_.responses_received;
   Remote* r = find(o.to, o.socket);
   if (!r) return;  // the relay's keepalive, or a candidate since dropped
-  const util::Duration rtt = now - o.sent;
-  const bool fresh = !r->validated;
-  r->validated = true;
-  r->validated_at = now;
-  r->rtt = fresh ? rtt : (r->rtt * 7 + rtt) / 8;
-  r->next_probe = util::kNever;
   if (direct_ && o.to == current_ && o.socket == current_socket_) awaiting_since_ = util::kNever;
-  if (fresh) emit({PathEvent::Kind::kValidated, o.to, true, rtt, kind_name(r->candidate.kind)});
+  validate(*r, now - o.sent, now, kind_name(r->candidate.kind));
+}
+
+// An answer came over `r`'s path after `rtt`: the path works both ways.
+void PathManager::validate(Remote& r, util::Duration rtt, util::TimePoint now, const char* detail) {
+  const bool fresh = !r.validated;
+  r.validated = true;
+  r.validated_at = now;
+  r.rtt = fresh ? rtt : (r.rtt * 7 + rtt) / 8;
+  r.next_probe = util::kNever;
+  if (fresh) emit({PathEvent::Kind::kValidated, r.candidate.address, true, rtt, detail});
   maybe_switch(now);
+}
+
+// The extra socket the current direct path goes through, if it does: it stays open
+// whatever else of the birthday paradox's sockets closes.
+std::optional<util::SocketId> PathManager::extra_socket_in_use() const {
+  if (!direct_ || current_socket_ == util::kMainSocket) return std::nullopt;
+  return current_socket_;
 }
 
 void PathManager::note_rx(const util::Address& from, util::SocketId socket) {
@@ -584,9 +592,7 @@ void PathManager::switch_to(const Remote* r, util::TimePoint now) {
 
 // Every extra socket but the one in use is closed at once, with the candidates on them.
 void PathManager::prune_sockets() {
-  const std::optional<util::SocketId> keep = direct_ && current_socket_ != util::kMainSocket
-                                                 ? std::optional(current_socket_)
-                                                 : std::nullopt;
+  const std::optional<util::SocketId> keep = extra_socket_in_use();
   birthday_->close_sockets(keep);
   sockets_until_ = util::kNever;
   forget_closed_sockets();
@@ -629,9 +635,7 @@ void PathManager::open_birthday_sockets(util::TimePoint now) {
   }
   if (targets.empty()) return;
   // A socket still carrying the session stays; every other is replaced.
-  const std::optional<util::SocketId> keep = direct_ && current_socket_ != util::kMainSocket
-                                                 ? std::optional(current_socket_)
-                                                 : std::nullopt;
+  const std::optional<util::SocketId> keep = extra_socket_in_use();
   const std::size_t before = birthday_->sockets().size();
   const auto& sockets = birthday_->open_sockets(keep);
   forget_closed_sockets();
@@ -696,15 +700,8 @@ bool PathManager::on_guess_answer(const wire::PathResponse& f, const util::Addre
     if (r == nullptr) return true;  // no room for it
   }
   const auto sent = birthday_->guessed_at(from);
-  const util::Duration rtt = sent ? now - *sent : kMinDeadTimeout;
-  const bool fresh = !r->validated;
-  r->validated = true;
-  r->validated_at = now;
-  r->rtt = fresh ? rtt : (r->rtt * 7 + rtt) / 8;
-  r->next_probe = util::kNever;
   birthday_->stop_guessing();
-  if (fresh) emit({PathEvent::Kind::kValidated, from, true, rtt, "peer-reflexive (guessed)"});
-  maybe_switch(now);
+  validate(*r, sent ? now - *sent : kMinDeadTimeout, now, "peer-reflexive (guessed)");
   return true;
 }
 

@@ -178,6 +178,8 @@ class PathManager {
   bool on_guess_answer(const wire::PathResponse& f, const util::Address& from,
                        util::SocketId socket, util::TimePoint now);
   void prune_sockets();
+  void validate(Remote& r, util::Duration rtt, util::TimePoint now, const char* detail);
+  std::optional<util::SocketId> extra_socket_in_use() const;
   void forget_closed_sockets();
   void end_birthday();
   void on_round(const wire::PathRound& f, util::TimePoint now);
