@@ -1,6 +1,6 @@
 #include "app/channel.hpp"
 
-#include "app/forwarder.hpp"
+#include "forward/forward_spec.hpp"
 #include "util/assert.hpp"
 #include "util/log.hpp"
 
@@ -35,15 +35,68 @@ wire::StreamStatus status_of(io::ConnectError error) {
 
 }  // namespace
 
-Channel::Channel(Forwarder& owner, std::uint64_t cid, std::string label)
-    : owner_(owner), cid_(cid), label_(std::move(label)) {}
+Channel::Channel(ChannelOwner& owner, std::uint64_t cid, std::string label)
+    : owner_(owner),
+      cid_(cid),
+      label_(std::move(label)),
+      phase_([this](const ChannelCommand& c) { execute(c); }) {}
 
 Channel::~Channel() { shutdown(); }
 
 transport::Connection* Channel::connection() {
-  session::Session* s = owner_.endpoint_.session(cid_);
+  session::Session* s = owner_.endpoint().session(cid_);
   if (s == nullptr || !s->established()) return nullptr;
   return &s->connection();
+}
+
+void Channel::execute(const ChannelCommand& c) {
+  switch (c.kind) {
+    case ChannelCommand::Kind::kOpenStream: {
+      transport::Connection* conn = connection();
+      PUNCH_ASSERT(conn != nullptr);  // opened only on an established session
+      stream_ = conn->open_stream();
+      // A fresh stream's send buffer is far larger than any preamble.
+      const std::size_t written = conn->write(*stream_, c.bytes);
+      PUNCH_ASSERT(written == c.bytes.size());
+      owner_.changed();
+      break;
+    }
+    case ChannelCommand::Kind::kServe:
+      owner_.changed();  // reading opened flow-control credit
+      owner_.serve_request(*this, c.request, c.bytes);
+      break;
+    case ChannelCommand::Kind::kConnect:
+      start_connect(c.host, c.port);
+      break;
+    case ChannelCommand::Kind::kWriteStream:
+      write_stream(c.bytes);
+      break;
+    case ChannelCommand::Kind::kFinishStream:
+      if (transport::Connection* conn = connection()) conn->finish(*stream_);
+      owner_.changed();
+      break;
+    case ChannelCommand::Kind::kResetStream:
+      if (stream_) {
+        if (transport::Connection* conn = connection()) {
+          conn->reset(*stream_, kResetCode);
+          owner_.changed();
+        }
+      }
+      break;
+    case ChannelCommand::Kind::kStartBridge:
+      start_bridge(c.bytes, c.expect_reply);
+      if (c.start_local) start_local();
+      break;
+    case ChannelCommand::Kind::kReply:
+      if (on_reply_) on_reply_(c.reply);
+      break;
+    case ChannelCommand::Kind::kAbortLocal:
+      if (local_) local_->abort();
+      break;
+    case ChannelCommand::Kind::kFinished:
+      finished(c.reason);
+      break;
+  }
 }
 
 void Channel::attach_local(std::unique_ptr<io::Duplex> local,
@@ -59,7 +112,7 @@ void Channel::start_local() {
 }
 
 bool Channel::ready_to_open() const {
-  if (phase_ != Phase::kWaiting || !request_) return false;
+  if (phase_.state() != Phase::kWaiting || !phase_.request()) return false;
   return socks_ == nullptr || socks_->state() == forward::SocksServer::State::kRequestReady;
 }
 
@@ -90,7 +143,7 @@ void Channel::on_local_end(const std::string& error) {
     return;
   }
   if (socks_ && socks_->state() == forward::SocksServer::State::kNegotiating) {
-    finish("client closed the connection during the SOCKS5 negotiation");
+    phase_.finish("client closed the connection during the SOCKS5 negotiation");
     return;
   }
   local_eof_ = true;
@@ -102,12 +155,12 @@ void Channel::socks_step() {
   switch (socks_->state()) {
     case forward::SocksServer::State::kClosing:
       // The reply (if any) goes out before the FIN; then the channel ends.
-      phase_ = Phase::kRefused;
-      local_->finish([this](const std::string&) { finish("SOCKS5: " + socks_->failure()); });
+      phase_.refuse_locally();
+      local_->finish([this](const std::string&) { phase_.finish("SOCKS5: " + socks_->failure()); });
       break;
     case forward::SocksServer::State::kRequestReady: {
       const wire::SocksRequest& r = socks_->request();
-      request_ = wire::StreamRequest{wire::StreamKind::kConnect, r.host, r.port, 0, ""};
+      phase_.set_request(wire::StreamRequest{wire::StreamKind::kConnect, r.host, r.port, 0, ""});
       label_ += " -> " + forward::format_host_port(r.host, r.port);
       const util::Bytes leftover = socks_->take_leftover();
       local_early_.insert(local_early_.end(), leftover.begin(), leftover.end());
@@ -120,27 +173,15 @@ void Channel::socks_step() {
   }
 }
 
-void Channel::open(std::uint64_t cid, transport::Connection& c) {
-  PUNCH_ASSERT(request_.has_value());
+void Channel::open(std::uint64_t cid) {
   cid_ = cid;
-  stream_ = c.open_stream();
-  util::Bytes preamble;
-  wire::encode(*request_, preamble);
-  // A fresh stream's send buffer is far larger than any preamble.
-  const std::size_t written = c.write(*stream_, preamble);
-  PUNCH_ASSERT(written == preamble.size());
-  owner_.changed();
-  if (request_->kind == wire::StreamKind::kRemoteBind) {
-    phase_ = Phase::kControl;
-    read_control();
-    return;
-  }
-  start_bridge({}, true);
+  phase_.open();
+  if (phase_.state() == Phase::kControl) read_control();
 }
 
 void Channel::accept_stream(transport::StreamId stream) {
   stream_ = stream;
-  phase_ = Phase::kRequest;
+  phase_.accept();
   read_request();
 }
 
@@ -148,27 +189,12 @@ void Channel::read_request() {
   transport::Connection* c = connection();
   if (c == nullptr) return;
   std::uint8_t chunk[kPreambleReadChunk];
-  while (phase_ == Phase::kRequest) {
+  while (phase_.reading_request()) {
     const std::size_t n = c->read(*stream_, chunk);
     if (n == 0) break;
-    buffer_.insert(buffer_.end(), chunk, chunk + n);
-    const auto decoded = wire::decode_stream_request(buffer_);
-    if (decoded.malformed()) {
-      abort("peer sent a malformed stream request");
-      return;
-    }
-    if (decoded.complete()) {
-      const util::Bytes leftover(buffer_.begin() + static_cast<std::ptrdiff_t>(decoded.consumed),
-                                 buffer_.end());
-      buffer_.clear();
-      owner_.changed();  // reading opened flow-control credit
-      owner_.serve_request(*this, decoded.message, leftover);
-      return;
-    }
+    phase_.on_stream_bytes(util::ByteView(chunk, n));
   }
-  if (phase_ == Phase::kRequest && c->read_finished(*stream_)) {
-    abort("peer closed the stream before its request");
-  }
+  if (phase_.reading_request() && c->read_finished(*stream_)) phase_.on_stream_fin();
 }
 
 // Reads a stream that carries no payload: an awaited -R reply (opener), else
@@ -180,30 +206,16 @@ void Channel::read_control() {
   for (;;) {
     const std::size_t n = c->read(*stream_, chunk);
     if (n == 0) break;
-    owner_.changed();         // reading opened flow-control credit
-    if (!request_) continue;  // no reply awaited (or handled): discard
-    buffer_.insert(buffer_.end(), chunk, chunk + n);
-    const auto decoded = wire::decode_stream_reply(buffer_);
-    if (decoded.need_more()) continue;
-    buffer_.clear();
-    request_.reset();
-    if (decoded.malformed()) {
-      abort("peer sent a malformed stream reply");
-      return;
-    }
-    if (on_reply_) on_reply_(decoded.message);
-    if (decoded.message.status != wire::StreamStatus::kOk) {
-      abort(decoded.message.reason);
-      return;
-    }
+    owner_.changed();  // reading opened flow-control credit
+    phase_.on_stream_bytes(util::ByteView(chunk, n));
+    if (done()) return;
   }
-  if (c->read_finished(*stream_)) finish("");  // the peer ended the forward
+  if (c->read_finished(*stream_)) phase_.on_stream_fin();
 }
 
 void Channel::start_bridge(util::ByteView to_local, bool expect_reply) {
-  phase_ = Phase::kBridging;
   bridge_ = std::make_unique<StreamBridge>(
-      owner_.endpoint_, cid_, *stream_, *local_, [this] { owner_.changed(); },
+      owner_.endpoint(), cid_, *stream_, *local_, [this] { owner_.changed(); },
       [this](const std::string& reason) { bridge_finished(reason); });
   bridge_->on_fin_sent([this] { owner_.watch(*this); });
   if (expect_reply) {
@@ -225,11 +237,9 @@ void Channel::start_bridge(util::ByteView to_local, bool expect_reply) {
   if (local_eof_) bridge_->on_local_end("");
 }
 
-void Channel::write_reply(const wire::StreamReply& reply) {
+void Channel::write_stream(const util::Bytes& bytes) {
   transport::Connection* c = connection();
   if (c == nullptr) return;
-  util::Bytes bytes;
-  wire::encode(reply, bytes);
   const std::size_t written = c->write(*stream_, bytes);
   PUNCH_ASSERT(written == bytes.size());  // nothing else was written to this stream yet
   owner_.changed();
@@ -237,57 +247,46 @@ void Channel::write_reply(const wire::StreamReply& reply) {
 
 void Channel::connect_and_bridge(const std::string& host, std::uint16_t port,
                                  util::ByteView leftover) {
-  phase_ = Phase::kConnecting;
-  buffer_.assign(leftover.begin(), leftover.end());
-  connecting_ = std::make_unique<io::TcpConnection>(owner_.loop_);
+  phase_.connect(host, port, leftover);
+}
+
+void Channel::start_connect(const std::string& host, std::uint16_t port) {
+  connecting_ = std::make_unique<io::TcpConnection>(owner_.loop());
   connecting_->connect(host, port, [this](io::ConnectError error, const std::string& message) {
     if (done()) return;
     if (error != io::ConnectError::kNone) {
       util::log_info(label_ + ": " + message);
       connecting_.reset();
-      refuse(status_of(error), message);
+      phase_.refuse(status_of(error), message);
       return;
     }
     local_ = std::move(connecting_);
-    write_reply(wire::StreamReply{wire::StreamStatus::kOk, 0, ""});
-    const util::Bytes to_local = std::move(buffer_);
-    buffer_.clear();
-    start_bridge(to_local, false);
-    start_local();
+    phase_.on_connected();
   });
 }
 
 void Channel::reply_and_bridge(std::unique_ptr<io::Duplex> local, util::ByteView leftover) {
   local_ = std::move(local);
-  write_reply(wire::StreamReply{wire::StreamStatus::kOk, 0, ""});
-  start_bridge(leftover, false);
-  start_local();
+  phase_.reply_and_bridge(leftover);
 }
 
 void Channel::refuse(wire::StreamStatus status, const std::string& reason) {
-  write_reply(wire::StreamReply{status, 0, reason});
-  phase_ = Phase::kRefused;
-  if (transport::Connection* c = connection()) c->finish(*stream_);
-  owner_.changed();
+  phase_.refuse(status, reason);
 }
 
 void Channel::hold_listener(std::unique_ptr<io::TcpListener> listener, std::uint16_t bound_port) {
   listener_ = std::move(listener);
-  write_reply(wire::StreamReply{wire::StreamStatus::kOk, bound_port, ""});
-  phase_ = Phase::kControl;
+  phase_.hold(bound_port);
 }
 
 void Channel::on_stream_event(const transport::Event& event) {
   if (done()) return;
-  if (event.kind == transport::Event::Kind::kStreamReset && phase_ != Phase::kBridging) {
-    // The opener resets a refused stream when it read the reply; a -R control
-    // stream is reset when its forward ends; anything else was cut short.
-    const bool expected = phase_ == Phase::kRefused || phase_ == Phase::kControl;
-    if (local_) local_->abort();
-    finish(expected ? "" : "peer aborted the stream");
+  const Phase phase = phase_.state();
+  if (event.kind == transport::Event::Kind::kStreamReset && phase != Phase::kBridging) {
+    phase_.on_stream_reset();
     return;
   }
-  switch (phase_) {
+  switch (phase) {
     case Phase::kBridging:
       bridge_->on_stream_event(event);
       break;
@@ -304,60 +303,48 @@ void Channel::on_stream_event(const transport::Event& event) {
 }
 
 void Channel::poll() {
-  if (phase_ == Phase::kBridging && bridge_) bridge_->poll();
+  if (phase_.state() == Phase::kBridging && bridge_) bridge_->poll();
 }
 
 void Channel::on_session_down(const std::string& reason, bool clean) {
   if (done()) return;
-  if (phase_ == Phase::kBridging && bridge_) {
+  if (phase_.state() == Phase::kBridging && bridge_) {
     bridge_->on_session_down(reason, clean);
     return;
   }
-  if (local_) local_->abort();
-  finish(reason);
+  phase_.on_session_down(reason);
 }
 
 void Channel::bridge_finished(const std::string& reason) {
   if (reason.empty() || !local_) {
-    finish(reason);
+    phase_.finish(reason);
     return;
   }
   if (!close_gracefully_) {
     // The far side failed (refused, reset, gone): the local connection ends
     // the way a TCP connection to that target would, with a reset.
     local_->abort();
-    finish(reason);
+    phase_.finish(reason);
     return;
   }
   // A SOCKS5 error reply is queued for the local client: let it out and end
   // with a FIN rather than a reset that could discard it.
-  local_->finish([this, reason](const std::string&) { finish(reason); });
+  local_->finish([this, reason](const std::string&) { phase_.finish(reason); });
 }
 
-void Channel::abort(const std::string& reason) {
-  if (done()) return;
-  if (stream_) {
-    if (transport::Connection* c = connection()) {
-      c->reset(*stream_, kResetCode);
-      owner_.changed();
-    }
-  }
-  if (local_) local_->abort();
-  finish(reason);
-}
+void Channel::abort(const std::string& reason) { phase_.abort(reason); }
 
-void Channel::finish(const std::string& reason) {
-  if (done()) return;
-  phase_ = Phase::kDone;
+// Executes kFinished: the phase is kDone already.
+void Channel::finished(const std::string& reason) {
   if (!reason.empty()) util::log_debug(label_ + ": " + reason);
   shutdown();
   owner_.channel_finished();
-  owner_.changed();  // the Forwarder forgets done channels on its next poll
+  owner_.changed();  // the owner forgets done channels on its next poll
   if (on_finished_) on_finished_(reason);
 }
 
 void Channel::shutdown() {
-  phase_ = Phase::kDone;
+  phase_.halt();
   if (local_) local_->close();
   if (connecting_) connecting_->close();
   if (listener_) listener_->close();

@@ -1,8 +1,8 @@
-// One forwarded stream and its local end (stdio or a TCP connection), through
-// the phases of the stream preamble: a SOCKS5 negotiation or a wait for the
-// session (opener), the request (acceptor), a TCP connect, then the bridge.
-// A channel never deletes itself: it marks itself done and the Forwarder
-// forgets it after the current callback returns.
+// One forwarded stream and its local end (stdio or a TCP connection): executes
+// the commands of its ChannelPhase (the preamble's phases, sans-I/O) on the
+// transport stream, the local end, a TCP connect and the StreamBridge, and runs
+// the SOCKS5 negotiation of a -D connection. A channel never deletes itself: it
+// marks itself done and its owner forgets it after the current callback returns.
 #pragma once
 
 #include <cstdint>
@@ -11,9 +11,11 @@
 #include <optional>
 #include <string>
 
+#include "app/channel_phase.hpp"
 #include "app/stream_bridge.hpp"
 #include "forward/socks_server.hpp"
 #include "io/duplex.hpp"
+#include "io/loop.hpp"
 #include "io/tcp_connection.hpp"
 #include "io/tcp_listener.hpp"
 #include "transport/connection.hpp"
@@ -22,24 +24,40 @@
 
 namespace punch::app {
 
-class Forwarder;
+class Channel;
+
+/// What a channel needs from whoever keeps it (the Forwarder).
+class ChannelOwner {
+ public:
+  /// The loop the channel's TCP connects run on.
+  virtual io::Loop& loop() = 0;
+  /// The endpoint whose sessions carry the streams.
+  virtual session::Endpoint& endpoint() = 0;
+  /// Work was queued for the endpoint: flush soon.
+  virtual void changed() = 0;
+  /// `channel`'s FIN awaits its acknowledgement: poll it after flushes.
+  virtual void watch(Channel& channel) = 0;
+  /// A channel finished: forget it after the current callback.
+  virtual void channel_finished() = 0;
+  /// An opener became ready (its SOCKS5 request is complete): open it if a session is up.
+  virtual void route(Channel& channel) = 0;
+  /// Acceptor: serve `request` (the channel's refuse/connect_and_bridge/...);
+  /// `leftover` was read past it.
+  virtual void serve_request(Channel& channel, const wire::StreamRequest& request,
+                             util::ByteView leftover) = 0;
+
+ protected:
+  ~ChannelOwner() = default;
+};
 
 /// A stream being forwarded, from either end.
 class Channel {
  public:
   /// Where the channel is in its life.
-  enum class Phase {
-    kWaiting,     ///< Opener: local end ready, waiting for the session or the SOCKS request.
-    kRequest,     ///< Acceptor: reading the peer's request from the stream.
-    kConnecting,  ///< Acceptor: connecting the TCP target of the request.
-    kBridging,    ///< Bytes flow both ways (the opener may still await the reply).
-    kControl,     ///< A -R request: the stream stays open as long as the forward.
-    kRefused,     ///< Acceptor: refused; waiting for the opener to reset the stream.
-    kDone,        ///< Finished; the Forwarder forgets it.
-  };
+  using Phase = ChannelPhase::State;
 
-  /// A channel of session `cid` owned by `owner`; `label` names it in logs.
-  Channel(Forwarder& owner, std::uint64_t cid, std::string label);
+  /// A channel of session `cid` kept by `owner`; `label` names it in logs.
+  Channel(ChannelOwner& owner, std::uint64_t cid, std::string label);
   ~Channel();
   Channel(const Channel&) = delete;
   Channel& operator=(const Channel&) = delete;
@@ -49,12 +67,12 @@ class Channel {
   void attach_local(std::unique_ptr<io::Duplex> local,
                     std::unique_ptr<forward::SocksServer> socks = nullptr);
   /// Sets the request this opener sends once the session is up.
-  void set_request(wire::StreamRequest request) { request_ = std::move(request); }
+  void set_request(wire::StreamRequest request) { phase_.set_request(std::move(request)); }
   /// True when an opener waits for nothing but a session to open its stream on.
   bool ready_to_open() const;
-  /// Opener: opens the stream on `c` of session `cid`, sends the request and
-  /// starts bridging (or, for a -R request, awaits its reply).
-  void open(std::uint64_t cid, transport::Connection& c);
+  /// Opener: opens the stream on session `cid` (established), sends the request
+  /// and starts bridging (or, for a -R request, awaits its reply).
+  void open(std::uint64_t cid);
   /// Acceptor: starts reading the request of `stream`, opened by the peer.
   void accept_stream(transport::StreamId stream);
 
@@ -86,9 +104,9 @@ class Channel {
   /// The stream, once opened or accepted.
   std::optional<transport::StreamId> stream() const { return stream_; }
   /// Current phase.
-  Phase phase() const { return phase_; }
+  Phase phase() const { return phase_.state(); }
   /// True once finished.
-  bool done() const { return phase_ == Phase::kDone; }
+  bool done() const { return phase_.done(); }
   /// Name for logs ("-L 127.0.0.1:8080 -> db:5432 from 127.0.0.1:51234").
   const std::string& label() const { return label_; }
   /// Called once when the channel is done: "" after a clean end, else why.
@@ -98,6 +116,7 @@ class Channel {
 
  private:
   transport::Connection* connection();
+  void execute(const ChannelCommand& c);
   void start_local();
   void on_local_data(util::ByteView data);
   void on_local_end(const std::string& error);
@@ -105,25 +124,23 @@ class Channel {
   void read_request();
   void read_control();
   void start_bridge(util::ByteView to_local, bool expect_reply);
-  void write_reply(const wire::StreamReply& reply);
+  void write_stream(const util::Bytes& bytes);
+  void start_connect(const std::string& host, std::uint16_t port);
   void bridge_finished(const std::string& reason);
-  void finish(const std::string& reason);
+  void finished(const std::string& reason);
 
-  Forwarder& owner_;
+  ChannelOwner& owner_;
   std::uint64_t cid_;
   std::string label_;
-  Phase phase_ = Phase::kWaiting;
+  ChannelPhase phase_;
   std::optional<transport::StreamId> stream_;
-  std::optional<wire::StreamRequest> request_;
   std::unique_ptr<io::Duplex> local_;
   std::unique_ptr<io::TcpConnection> connecting_;  // acceptor: until connected
   std::unique_ptr<forward::SocksServer> socks_;
   std::unique_ptr<io::TcpListener> listener_;  // acceptor of a -R request
   std::unique_ptr<StreamBridge> bridge_;
-  util::Bytes buffer_;       // stream side: request or control-reply bytes read so far
   util::Bytes local_early_;  // local bytes read before the bridge started
   bool local_eof_ = false;
-  std::string local_error_;
   bool close_gracefully_ = false;  // a SOCKS5 refusal is queued locally: FIN, not RST
   std::function<void(const std::string&)> on_finished_;
   std::function<void(const wire::StreamReply&)> on_reply_;

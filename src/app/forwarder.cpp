@@ -23,7 +23,7 @@ util::Result<util::Address> bind_address(const std::string& host, std::uint16_t 
 
 }  // namespace
 
-Forwarder::Forwarder(uv_loop_t* loop, session::Endpoint& endpoint, EventLog& events,
+Forwarder::Forwarder(io::Loop& loop, session::Endpoint& endpoint, EventLog& events,
                      ForwarderOptions options, std::function<void()> changed,
                      std::function<void(const std::string&)> stdio_finished)
     : loop_(loop),
@@ -83,9 +83,8 @@ Channel& Forwarder::add(std::unique_ptr<Channel> channel) {
 
 void Forwarder::route(Channel& channel) {
   if (closed_ || session_ == 0 || !channel.ready_to_open()) return;
-  transport::Connection* c = connection(session_);
-  if (c == nullptr) return;
-  channel.open(session_, *c);
+  if (connection(session_) == nullptr) return;
+  channel.open(session_);
   by_stream_[{session_, *channel.stream()}] = &channel;
 }
 
@@ -93,7 +92,7 @@ void Forwarder::accept_local(std::unique_ptr<io::TcpConnection> tcp, std::size_t
   const forward::ForwardSpec& f = options_.local[index];
   const std::string target = forward::format_host_port(f.host, f.host_port);
   auto channel = std::make_unique<Channel>(
-      *this, session_, "-L " + tcp->peer_address().to_string() + " -> " + target);
+      owner(), session_, "-L " + tcp->peer_address().to_string() + " -> " + target);
   channel->set_request(wire::StreamRequest{wire::StreamKind::kConnect, f.host, f.host_port, 0, ""});
   channel->on_reply([label = channel->label()](const wire::StreamReply& reply) {
     if (reply.status != wire::StreamStatus::kOk) util::log_warn(label + ": " + reply.reason);
@@ -104,7 +103,7 @@ void Forwarder::accept_local(std::unique_ptr<io::TcpConnection> tcp, std::size_t
 
 void Forwarder::accept_dynamic(std::unique_ptr<io::TcpConnection> tcp) {
   auto channel =
-      std::make_unique<Channel>(*this, session_, "-D " + tcp->peer_address().to_string());
+      std::make_unique<Channel>(owner(), session_, "-D " + tcp->peer_address().to_string());
   channel->attach_local(std::move(tcp),
                         std::make_unique<forward::SocksServer>(options_.socks_credentials));
   add(std::move(channel));  // routed once its SOCKS5 request is complete
@@ -115,7 +114,7 @@ void Forwarder::on_session_up(std::uint64_t cid) {
   session_ = cid;
   const std::string peer = endpoint_.session(cid)->peer().to_string();
   if (options_.stdio) {
-    auto channel = std::make_unique<Channel>(*this, cid, "stdio");
+    auto channel = std::make_unique<Channel>(owner(), cid, "stdio");
     if (options_.target) {
       channel->set_request(wire::StreamRequest{wire::StreamKind::kConnect, options_.target->host,
                                                options_.target->port, 0, ""});
@@ -134,7 +133,7 @@ void Forwarder::on_session_up(std::uint64_t cid) {
     const forward::ForwardSpec& f = options_.remote[i];
     const std::string what = "-R " + forward::format_host_port(f.bind_host, f.bind_port) + ":" +
                              forward::format_host_port(f.host, f.host_port);
-    auto channel = std::make_unique<Channel>(*this, cid, what);
+    auto channel = std::make_unique<Channel>(owner(), cid, what);
     channel->set_request(
         wire::StreamRequest{wire::StreamKind::kRemoteBind, f.bind_host, f.bind_port, i, ""});
     channel->on_reply([this, what, f](const wire::StreamReply& reply) {
@@ -164,7 +163,7 @@ void Forwarder::open_pending(std::uint64_t cid) {
 void Forwarder::on_stream_event(std::uint64_t cid, const transport::Event& event) {
   if (closed_) return;
   if (event.kind == transport::Event::Kind::kStreamOpened) {
-    auto channel = std::make_unique<Channel>(*this, cid, "stream " + stream_text(event.stream));
+    auto channel = std::make_unique<Channel>(owner(), cid, "stream " + stream_text(event.stream));
     Channel& added = add(std::move(channel));
     by_stream_[{cid, event.stream}] = &added;
     added.accept_stream(event.stream);
@@ -262,12 +261,12 @@ void Forwarder::accept_remote(std::unique_ptr<io::TcpConnection> tcp, std::uint6
     return;
   }
   const std::string origin = tcp->peer_address().to_string();
-  auto channel = std::make_unique<Channel>(*this, cid, "-R from " + origin);
+  auto channel = std::make_unique<Channel>(owner(), cid, "-R from " + origin);
   channel->set_request(
       wire::StreamRequest{wire::StreamKind::kRemoteConnection, "", 0, forward_id, origin});
   channel->attach_local(std::move(tcp));
   Channel& added = add(std::move(channel));
-  added.open(cid, *c);
+  added.open(cid);
   by_stream_[{cid, *added.stream()}] = &added;
 }
 

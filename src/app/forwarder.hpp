@@ -6,8 +6,6 @@
 // from the other, then raw bytes both ways.
 #pragma once
 
-#include <uv.h>
-
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -18,9 +16,11 @@
 #include <utility>
 #include <vector>
 
+#include "app/channel.hpp"
 #include "app/event_log.hpp"
 #include "forward/forward_spec.hpp"
 #include "forward/permit_policy.hpp"
+#include "io/loop.hpp"
 #include "io/tcp_listener.hpp"
 #include "session/endpoint.hpp"
 #include "transport/connection.hpp"
@@ -28,8 +28,6 @@
 #include "wire/stream_preamble.hpp"
 
 namespace punch::app {
-
-class Channel;
 
 /// What this endpoint forwards and serves.
 struct ForwarderOptions {
@@ -52,11 +50,11 @@ struct ForwarderOptions {
 };
 
 /// Moves every stream of every session of one endpoint.
-class Forwarder {
+class Forwarder final : private ChannelOwner {
  public:
   /// `changed` is called whenever work was queued for the endpoint (the caller
   /// flushes soon); `stdio_finished` once the stdio stream is done ("" or why not).
-  Forwarder(uv_loop_t* loop, session::Endpoint& endpoint, EventLog& events,
+  Forwarder(io::Loop& loop, session::Endpoint& endpoint, EventLog& events,
             ForwarderOptions options, std::function<void()> changed,
             std::function<void(const std::string&)> stdio_finished);
   ~Forwarder();
@@ -78,31 +76,32 @@ class Forwarder {
   /// Stops everything without waiting (shutdown).
   void close();
 
-  /// Called by channels when they need the endpoint flushed.
-  void changed() { changed_(); }
-  /// Called by a channel whose FIN awaits its acknowledgement: poll() checks it.
-  void watch(Channel& channel) { finishing_.push_back(&channel); }
-  /// Called by a channel that finished: poll() forgets it.
-  void channel_finished() { sweep_ = true; }
-
  private:
-  friend class Channel;
+  // ChannelOwner: what the channels ask of the forwarder.
+  ChannelOwner& owner() { return *this; }
+  io::Loop& loop() override { return loop_; }
+  session::Endpoint& endpoint() override { return endpoint_; }
+  void changed() override { changed_(); }
+  void watch(Channel& channel) override { finishing_.push_back(&channel); }
+  void channel_finished() override { sweep_ = true; }
+  void route(Channel& channel) override;
+  void serve_request(Channel& channel, const wire::StreamRequest& request,
+                     util::ByteView leftover) override;
+
   void accept_local(std::unique_ptr<io::TcpConnection> tcp, std::size_t local_index);
   void accept_dynamic(std::unique_ptr<io::TcpConnection> tcp);
   void accept_remote(std::unique_ptr<io::TcpConnection> tcp, std::uint64_t cid,
                      std::uint64_t forward_id);
-  void serve_request(Channel& channel, const wire::StreamRequest& request, util::ByteView leftover);
   void serve_connect(Channel& channel, const wire::StreamRequest& request, util::ByteView leftover);
   void serve_remote_bind(Channel& channel, const wire::StreamRequest& request);
   void serve_remote_connection(Channel& channel, const wire::StreamRequest& request,
                                util::ByteView leftover);
   void open_pending(std::uint64_t cid);
   Channel& add(std::unique_ptr<Channel> channel);
-  void route(Channel& channel);
   transport::Connection* connection(std::uint64_t cid);
   void on_stdio_finished(const std::string& reason);
 
-  uv_loop_t* loop_;
+  io::Loop& loop_;
   session::Endpoint& endpoint_;
   EventLog& events_;
   ForwarderOptions options_;

@@ -1,18 +1,16 @@
 #include "app/netcheck.hpp"
 
-#include <uv.h>
-
 #include <chrono>
 #include <cstdio>
 #include <optional>
 
 #include "app/event_log.hpp"
 #include "crypto/random.hpp"
-#include "io/handle.hpp"
+#include "io/core_driver.hpp"
 #include "io/interfaces.hpp"
+#include "io/loop.hpp"
 #include "io/signals.hpp"
 #include "io/sockaddr.hpp"
-#include "io/timer.hpp"
 #include "io/udp_socket.hpp"
 #include "path/constants.hpp"
 #include "path/netcheck.hpp"
@@ -120,39 +118,31 @@ int run_netcheck(const NetcheckConfig& config) {
     return kExitUsage;
   }
 
-  uv_loop_t loop;
-  uv_loop_init(&loop);
   int code = 0;
   std::optional<path::NatReport> report;
   std::vector<std::string> other_probes;  // Learnt from the rendezvous's PROBE_LIST.
   util::Address local;
   {
+    io::Loop loop;
     crypto::SystemRandom rng;
-    io::UdpSocket socket(&loop);
+    io::UdpSocket socket(loop);
     std::optional<path::Netcheck> check;
     bool stopped = false;
-    std::optional<io::Timer> timer;
+    std::optional<io::CoreDriver> driver;
     std::optional<io::Signals> signals;
     const auto stop = [&] {
       if (stopped) return;
       stopped = true;
       socket.close();
-      timer->close();
+      driver->close();
       signals->close();
     };
-    const auto after_input = [&](util::TimePoint now) {
-      if (check->done()) {
-        stop();
-      } else {
-        timer->arm(check->next_deadline(), now);
-      }
-    };
-    timer.emplace(&loop, [&] {
-      const auto now = io::now();
-      check->on_timeout(now);
-      after_input(now);
-    });
-    signals.emplace(&loop, [&](int) {
+    driver.emplace(loop, io::CoreDriver::Hooks{[&](util::TimePoint now) { check->on_timeout(now); },
+                                               [&] { return check->next_deadline(); },
+                                               [&](util::TimePoint) {
+                                                 if (check->done()) stop();
+                                               }});
+    signals.emplace(loop, [&](int) {
       code = kExitInterrupted;
       stop();
     });
@@ -160,9 +150,7 @@ int run_netcheck(const NetcheckConfig& config) {
     any.family = rendezvous->family;
     auto bound = socket.bind(any, [&](const util::Address& from, util::ByteView data) {
       if (stopped) return;
-      const auto now = io::now();
-      check->on_datagram(from, data, now);
-      after_input(now);
+      driver->feed([&](util::TimePoint now) { check->on_datagram(from, data, now); });
     });
     if (!bound) {
       util::log_error(bound.error().message);
@@ -175,20 +163,18 @@ int run_netcheck(const NetcheckConfig& config) {
       if (local.valid()) local.port = socket.local_address().port;
       util::log_debug("probing " + rendezvous->to_string() + " and " + probe.to_string() +
                       " from port " + std::to_string(socket.local_address().port));
-      const auto now = io::now();
       // Also asks the rendezvous for its probe addresses (PROBE_LIST_REQUEST): those on
       // other IPs are what tell a Linux address pool from a hard NAT (docs/netcheck.md).
-      check.emplace(rng, socket, std::vector<util::Address>{*rendezvous, probe}, now, true);
-      after_input(now);
+      check.emplace(rng, socket, std::vector<util::Address>{*rendezvous, probe}, io::now(), true);
+      driver->arm();
     }
-    uv_run(&loop, UV_RUN_DEFAULT);
+    loop.run();
     if (check && code == 0) {
       report = path::classify(local, check->answers());
       const auto& all = check->destinations();
       for (std::size_t i = 2; i < all.size(); ++i) other_probes.push_back(all[i].to_string());
     }
   }
-  io::close_loop(&loop);
   if (!report) return code;
 
   const std::string local_text = local.valid() ? local.to_string() : "";

@@ -1,15 +1,13 @@
 #include "app/rendezvous_service.hpp"
 
-#include <uv.h>
-
 #include <list>
 
 #include "app/event_log.hpp"
 #include "crypto/random.hpp"
-#include "io/handle.hpp"
+#include "io/core_driver.hpp"
+#include "io/loop.hpp"
 #include "io/signals.hpp"
 #include "io/sockaddr.hpp"
-#include "io/timer.hpp"
 #include "io/udp_socket.hpp"
 #include "rendezvous/server.hpp"
 #include "util/log.hpp"
@@ -65,26 +63,20 @@ int run_rendezvous(const RendezvousConfig& config) {
     util::log_error(s.error().message);
     return 1;
   }
-  uv_loop_t loop;
-  uv_loop_init(&loop);
   int exit_code = 0;
   {
+    io::Loop loop;
     crypto::SystemRandom rng;
     Observer observer(events);
-    io::UdpSocket socket(&loop);
-    io::UdpSocket probe_socket(&loop);
+    io::UdpSocket socket(loop);
+    io::UdpSocket probe_socket(loop);
     // One socket per --probe-address; a list, since sockets cannot move.
     std::list<io::UdpSocket> other_ip_sockets;
     rendezvous::Server server(rng, socket, &observer, io::now());
-    io::Timer timer(&loop, [&] {
-      const auto now = io::now();
-      server.on_timeout(now);
-      timer.arm(server.next_deadline(), now);
-    });
+    io::CoreDriver driver(loop, {[&](util::TimePoint now) { server.on_timeout(now); },
+                                 [&] { return server.next_deadline(); }, nullptr});
     auto bound = socket.bind(*local, [&](const util::Address& from, util::ByteView data) {
-      const auto now = io::now();
-      server.on_datagram(from, data, now);
-      timer.arm(server.next_deadline(), now);
+      driver.feed([&](util::TimePoint now) { server.on_datagram(from, data, now); });
     });
     bool probe_enabled = config.probe_port.has_value();
     if (bound && probe_enabled) {
@@ -93,10 +85,10 @@ int run_rendezvous(const RendezvousConfig& config) {
       util::Address probe_local = socket.local_address();
       probe_local.port = *config.probe_port;
       bound = probe_socket.bind(probe_local, [&](const util::Address& from, util::ByteView data) {
-        const auto now = io::now();
         // The reply leaves through probe_socket: from the port the probe came to.
-        server.on_probe_datagram(from, data, probe_socket, now);
-        timer.arm(server.next_deadline(), now);
+        driver.feed([&](util::TimePoint now) {
+          server.on_probe_datagram(from, data, probe_socket, now);
+        });
       });
       if (!bound && !config.probe_port_required) {
         util::log_warn("probe port " + probe_local.to_string() + ": " + bound.error().message +
@@ -114,11 +106,10 @@ int run_rendezvous(const RendezvousConfig& config) {
     // was sent to, which is what shows a NAT picking its address by destination IP.
     for (const util::Address& a : config.probe_addresses) {
       if (!bound) break;
-      io::UdpSocket& other = other_ip_sockets.emplace_back(&loop);
+      io::UdpSocket& other = other_ip_sockets.emplace_back(loop);
       bound = other.bind(a, [&](const util::Address& from, util::ByteView data) {
-        const auto now = io::now();
-        server.on_probe_datagram(from, data, other, now);
-        timer.arm(server.next_deadline(), now);
+        driver.feed(
+            [&](util::TimePoint now) { server.on_probe_datagram(from, data, other, now); });
       });
       if (!bound) {
         bound = util::Status(util::Error{"probe address " + a.to_string() + ": " +
@@ -150,8 +141,8 @@ int run_rendezvous(const RendezvousConfig& config) {
       util::log_info("rendezvous listening on " + socket.local_address().to_string() + " (UDP), " +
                      probe_text);
       events.emit("listening", fields);
-      timer.arm(server.next_deadline(), io::now());
-      io::Signals signals(&loop, [&](int) {
+      driver.arm();
+      io::Signals signals(loop, [&](int) {
         const auto st = server.stats();
         util::log_info("shutting down: " + std::to_string(st.relayed_packets) +
                        " packets relayed, " + std::to_string(st.dropped_malformed) +
@@ -162,13 +153,12 @@ int run_rendezvous(const RendezvousConfig& config) {
         socket.close();
         probe_socket.close();
         for (io::UdpSocket& other : other_ip_sockets) other.close();
-        timer.close();
-        uv_stop(&loop);
+        driver.close();
+        loop.stop();
       });
-      uv_run(&loop, UV_RUN_DEFAULT);
+      loop.run();
     }
   }
-  io::close_loop(&loop);
   return exit_code;
 }
 

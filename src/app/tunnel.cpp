@@ -1,7 +1,5 @@
 #include "app/tunnel.hpp"
 
-#include <uv.h>
-
 #include <fstream>
 #include <map>
 #include <memory>
@@ -11,10 +9,12 @@
 #include "app/event_log.hpp"
 #include "app/forwarder.hpp"
 #include "app/keys.hpp"
+#include "app/tunnel_policy.hpp"
 #include "crypto/random.hpp"
+#include "io/core_driver.hpp"
 #include "io/descriptor_limit.hpp"
-#include "io/handle.hpp"
 #include "io/interfaces.hpp"
+#include "io/loop.hpp"
 #include "io/signals.hpp"
 #include "io/sockaddr.hpp"
 #include "io/timer.hpp"
@@ -27,12 +27,6 @@ namespace punch::app {
 
 namespace {
 
-// The reason a side gives when it closes a session whose streams both finished;
-// the peer then knows nothing was cut short.
-const std::string kDoneReason = "done";
-constexpr int kExitFailure = 1;
-constexpr int kExitUsage = 2;
-constexpr int kExitInterrupted = 130;
 // How often the host's interface addresses are read again: libuv reports no
 // changes, and a new address (a laptop joining Wi-Fi) should be offered to peers
 // within seconds; one getifaddrs() per period costs nothing.
@@ -41,47 +35,44 @@ constexpr util::Duration kInterfacePollInterval = std::chrono::seconds(5);
 // connections, mostly): the usual soft limit, which punch always lived within.
 constexpr std::size_t kDescriptorsBesidesBirthday = 1024;
 
-/// Who may open sessions to a listener.
-struct Policy {
-  bool allow_any = false;
-  std::set<crypto::NodeId> allowed;
-};
-
-/// What a tunnel endpoint does: listen (accept invites) or connect to a peer.
+/// What a tunnel endpoint does: its session policy and its sessions' path options.
 struct Role {
-  bool listener = false;
-  crypto::NodeId target;  // connector only
-  Policy policy;          // listener only
-  path::PathConfig path;  // both: --relay-only, --birthday-*
+  TunnelPolicy::Config policy;  // listen (accept invites) or connect to a peer
+  path::PathConfig path;        // both: --relay-only, --birthday-*
 };
 
+/// The tunnel's I/O: executes the TunnelPolicy's commands on the endpoint, the
+/// forwarder and libuv (through io::CoreDriver), and reports paths.
 class Tunnel {
  public:
-  Tunnel(uv_loop_t* loop, const crypto::Identity& identity, util::Address rendezvous,
-         std::string rendezvous_text, Role role, ForwarderOptions forwards, EventLog& events,
-         crypto::RandomSource& rng)
+  Tunnel(io::Loop& loop, const crypto::Identity& identity, util::Address rendezvous, Role role,
+         ForwarderOptions forwards, EventLog& events, crypto::RandomSource& rng)
       : loop_(loop),
         rendezvous_family_(rendezvous.family),
-        identity_(identity),
-        rendezvous_text_(std::move(rendezvous_text)),
-        role_(std::move(role)),
+        path_(role.path),
         events_(events),
         socket_(loop),
         pool_(loop, socket_,
               [this](util::SocketId id, const util::Address& from, util::ByteView data) {
-                endpoint_.on_datagram(from, data, io::now(), id);
-                pump_.mark();
+                driver_.feed(
+                    [&](util::TimePoint now) { endpoint_.on_datagram(from, data, now, id); });
               }),
         // --birthday-sockets 0: no pool, so no session can open a socket at all.
-        endpoint_(identity, rendezvous, role_.listener, rng, socket_, role_.path,
-                  role_.path.birthday.sockets > 0 ? &pool_ : nullptr),
-        timer_(loop, [this] { on_timer(); }),
+        endpoint_(identity, rendezvous, role.policy.listener, rng, socket_, path_,
+                  path_.birthday.sockets > 0 ? &pool_ : nullptr),
+        driver_(loop,
+                {[this](util::TimePoint now) { endpoint_.on_timeout(now); },
+                 [this] { return endpoint_.next_deadline(); },
+                 [this](util::TimePoint now) { on_pump(now); }},
+                io::CoreDriver::Flush::kOncePerIteration),
         interfaces_timer_(loop, [this] { poll_interfaces(); }),
-        pump_(loop, [this] { on_pump(); }),
-        signals_(loop, [this](int) { finish("interrupted", kExitInterrupted); }),
+        signals_(loop, [this](int) { policy_.on_interrupted(); }),
         forwarder_(
-            loop, endpoint_, events, std::move(forwards), [this] { pump_.mark(); },
-            [this](const std::string& reason) { on_stdio_finished(reason); }) {}
+            loop, endpoint_, events, std::move(forwards), [this] { driver_.mark(); },
+            [this](const std::string& reason) { policy_.on_stdio_finished(reason); }),
+        policy_(
+            std::move(role.policy), [this](const TunnelCommand& c) { execute(c); },
+            [this](std::uint64_t cid) { return forwarder_.has_channels(cid); }) {}
 
   int run() {
     if (auto s = forwarder_.bind_local_ports(); !s) {
@@ -94,8 +85,9 @@ class Tunnel {
     local.family = rendezvous_family_;
     if (auto s = socket_.bind(local,
                               [this](const util::Address& from, util::ByteView data) {
-                                endpoint_.on_datagram(from, data, io::now());
-                                pump_.mark();
+                                driver_.feed([&](util::TimePoint now) {
+                                  endpoint_.on_datagram(from, data, now);
+                                });
                               });
         !s) {
       util::log_error(s.error().message);
@@ -106,77 +98,124 @@ class Tunnel {
     util::log_debug("UDP socket on " + socket_.local_address().to_string());
     endpoint_.start(io::now());
     poll_interfaces();
-    pump_.mark();
-    uv_run(loop_, UV_RUN_DEFAULT);
-    return exit_code_;
+    driver_.mark();
+    loop_.run();
+    return policy_.exit_code();
   }
 
  private:
-  /// What the tunnel knows of one live session.
-  struct SessionInfo {
-    std::string peer;
-    bool path_reported = false;
+  /// What the tunnel reported of one session's path.
+  struct PathReport {
+    bool reported = false;
     // From the last switch to a direct path: the birthday prober's port guesses and
     // extra sockets that found it (both 0 when it was found another way).
     std::uint64_t guesses = 0;
     std::size_t sockets = 0;
-    bool down = false;  // ended; forgotten once its channels are done
-    std::string down_reason;
   };
+
+  void execute(const TunnelCommand& c) {
+    const auto now = io::now();
+    switch (c.kind) {
+      case TunnelCommand::Kind::kAccept:
+        endpoint_.accept(c.cid, c.peer, now);
+        break;
+      case TunnelCommand::Kind::kRefuse:
+        endpoint_.refuse(c.cid, c.reason, now);
+        break;
+      case TunnelCommand::Kind::kConnect:
+        policy_.connecting(endpoint_.connect(c.peer, now), c.peer);
+        break;
+      case TunnelCommand::Kind::kClose:
+        endpoint_.close(c.cid, c.reason, now);
+        break;
+      case TunnelCommand::Kind::kChannelsUp:
+        forwarder_.on_session_up(c.cid);
+        break;
+      case TunnelCommand::Kind::kChannelsDown:
+        forwarder_.on_session_down(c.cid, c.reason, c.clean);
+        break;
+      case TunnelCommand::Kind::kEmit:
+        events_.emit(c.name, c.fields);
+        break;
+      case TunnelCommand::Kind::kLog:
+        util::log(c.level, c.reason);
+        break;
+      case TunnelCommand::Kind::kExit:
+        forwarder_.close();
+        close_handles();
+        break;
+    }
+  }
 
   // Offers this host's addresses, with our socket's port, as host candidates.
   void poll_interfaces() {
     const auto now = io::now();
     const std::uint16_t port = socket_.local_address().port;
     std::vector<util::Address> hosts;
-    if (!role_.path.relay_only) {
+    if (!path_.relay_only) {
       hosts = io::host_addresses(rendezvous_family_ == 6 ? AF_INET6 : AF_INET);
       for (util::Address& a : hosts) a.port = port;
     }
     endpoint_.set_host_addresses(std::move(hosts), now);
     interfaces_timer_.arm(now + kInterfacePollInterval, now);
-    pump_.mark();
+    driver_.mark();
   }
 
-  void on_timer() {
-    endpoint_.on_timeout(io::now());
-    pump_.mark();
-  }
-
-  void on_pump() {
-    if (stopped_) return;
-    const auto now = io::now();
-    handle_events(now);
+  // Once per loop iteration after I/O; the driver then arms its timer from the
+  // endpoint's deadline.
+  void on_pump(util::TimePoint now) {
+    if (policy_.stopped()) return;
+    handle_events();
     endpoint_.flush(now);
-    handle_events(now);  // flushing may end sessions (e.g. a close sent)
+    handle_events();  // flushing may end sessions (e.g. a close sent)
     forwarder_.poll();
-    if (stopped_) return;
-    forget_ended_sessions(now);
+    if (policy_.stopped()) return;
+    policy_.forget_ended();
     report_paths();
     endpoint_.flush(now);  // what the forwarder queued while polling
-    timer_.arm(endpoint_.next_deadline(), now);
+  }
+
+  void handle_events() {
+    while (auto e = endpoint_.poll_event()) {
+      switch (e->kind) {
+        case session::EndpointEvent::Kind::kStream:
+          forwarder_.on_stream_event(e->connection_id, e->stream_event);
+          break;
+        case session::EndpointEvent::Kind::kPath:
+          on_path_event(*e);
+          break;
+        default:
+          policy_.on_event(*e);
+          break;
+      }
+      if (policy_.stopped()) return;
+    }
   }
 
   // Emits a session's "path" event once the path in use has an RTT sample (after
   // session start and after every path change, which restarts the estimate), so
   // rtt_ms is a measurement of that path, never the transport's initial guess.
   void report_paths() {
-    for (auto& [cid, info] : sessions_) {
-      if (info.path_reported || info.down) continue;
+    const auto& sessions = policy_.sessions();
+    std::erase_if(paths_, [&](const auto& p) { return !sessions.contains(p.first); });
+    for (const auto& [cid, info] : sessions) {
+      if (info.state == TunnelPolicy::SessionState::kDown) continue;
+      PathReport& report = paths_[cid];
+      if (report.reported) continue;
       session::Session* s = endpoint_.session(cid);
       if (s == nullptr || !s->established()) continue;
       const transport::Stats st = s->connection().stats();
       if (!st.rtt_measured) continue;
-      info.path_reported = true;
+      report.reported = true;
       const double rtt_ms = std::chrono::duration<double, std::milli>(st.smoothed_rtt).count();
       const std::string kind = s->direct() ? "direct" : "relay";
       EventFields fields{{"peer", info.peer},
                          {"path", kind},
                          {"address", s->path().to_string()},
                          {"rtt_ms", rtt_ms}};
-      if (s->direct() && (info.guesses != 0 || info.sockets != 0)) {
-        fields.emplace_back("guesses", static_cast<std::int64_t>(info.guesses));
-        fields.emplace_back("sockets", static_cast<std::int64_t>(info.sockets));
+      if (s->direct() && (report.guesses != 0 || report.sockets != 0)) {
+        fields.emplace_back("guesses", static_cast<std::int64_t>(report.guesses));
+        fields.emplace_back("sockets", static_cast<std::int64_t>(report.sockets));
       }
       events_.emit("path", fields);
       util::log_info("session with " + info.peer + " on the " + kind + " path " +
@@ -185,22 +224,24 @@ class Tunnel {
   }
 
   void on_path_event(const session::EndpointEvent& e) {
-    const auto it = sessions_.find(e.connection_id);
-    if (it == sessions_.end()) return;
+    const auto it = policy_.sessions().find(e.connection_id);
+    if (it == policy_.sessions().end()) return;
     const path::PathEvent& p = e.path_event;
     const std::string& peer = it->second.peer;
     const auto ms = [](util::Duration d) {
       return std::to_string(std::chrono::duration<double, std::milli>(d).count());
     };
     switch (p.kind) {
-      case path::PathEvent::Kind::kSwitched:
+      case path::PathEvent::Kind::kSwitched: {
         // Reported by report_paths() once the new path has its first RTT sample.
-        it->second.path_reported = false;
-        it->second.guesses = p.direct ? p.guesses : 0;
-        it->second.sockets = p.direct ? p.sockets : 0;
+        PathReport& report = paths_[e.connection_id];
+        report.reported = false;
+        report.guesses = p.direct ? p.guesses : 0;
+        report.sockets = p.direct ? p.sockets : 0;
         util::log_debug(peer + ": switching to " + (p.direct ? "direct path " : "relay ") +
                         p.address.to_string() + " (" + p.detail + ")");
         break;
+      }
       case path::PathEvent::Kind::kCandidates:
         util::log_debug(peer + ": peer's candidates: " + p.detail);
         break;
@@ -230,178 +271,29 @@ class Tunnel {
     }
   }
 
-  // An ended session stays readable until its channels drained it; then it goes.
-  void forget_ended_sessions(util::TimePoint now) {
-    for (auto it = sessions_.begin(); it != sessions_.end();) {
-      if (it->second.down && !forwarder_.has_channels(it->first)) {
-        endpoint_.close(it->first, it->second.down_reason, now);
-        it = sessions_.erase(it);
-      } else {
-        ++it;
-      }
-    }
-  }
-
-  void handle_events(util::TimePoint now) {
-    while (auto e = endpoint_.poll_event()) {
-      switch (e->kind) {
-        case session::EndpointEvent::Kind::kRegistered:
-          on_registered(*e, now);
-          break;
-        case session::EndpointEvent::Kind::kUnreachable:
-          if (!role_.listener && !ever_registered_) {
-            finish("rendezvous " + rendezvous_text_ + " does not answer", kExitFailure);
-            return;
-          }
-          util::log_warn("rendezvous " + rendezvous_text_ + " does not answer; retrying");
-          break;
-        case session::EndpointEvent::Kind::kInvite:
-          on_invite(*e, now);
-          break;
-        case session::EndpointEvent::Kind::kConnectFailed:
-          events_.emit("connect_failed",
-                       {{"peer", role_.target.to_string()}, {"reason", e->reason}});
-          finish(e->reason, kExitFailure);
-          return;
-        case session::EndpointEvent::Kind::kSessionUp:
-          on_session_up(*e);
-          break;
-        case session::EndpointEvent::Kind::kSessionDown:
-          on_session_down(*e);
-          break;
-        case session::EndpointEvent::Kind::kStream:
-          forwarder_.on_stream_event(e->connection_id, e->stream_event);
-          break;
-        case session::EndpointEvent::Kind::kPath:
-          on_path_event(*e);
-          break;
-      }
-      if (stopped_) return;
-    }
-  }
-
-  void on_registered(const session::EndpointEvent& e, util::TimePoint now) {
-    events_.emit("registered", {{"address", e.address.to_string()},
-                                {"rendezvous", rendezvous_text_},
-                                {"id", identity_.id().to_string()}});
-    util::log_debug("registered at " + rendezvous_text_ + ", seen as " + e.address.to_string());
-    if (ever_registered_) return;
-    ever_registered_ = true;
-    if (role_.listener) {
-      util::log_info("listening as " + identity_.id().to_string());
-      util::log_info("connect with: punch connect -r " + rendezvous_text_ + " " +
-                     identity_.id().to_string());
-    } else {
-      const std::uint64_t cid = endpoint_.connect(role_.target, now);
-      sessions_[cid].peer = role_.target.to_string();
-    }
-  }
-
-  void on_invite(const session::EndpointEvent& e, util::TimePoint now) {
-    const std::string peer = e.peer.to_string();
-    if (!role_.policy.allow_any && !role_.policy.allowed.count(e.peer)) {
-      const std::string refusal = "not authorized by the listener";
-      util::log_warn("refused " + peer + ": " + refusal);
-      events_.emit("refused", {{"peer", peer}, {"reason", refusal}});
-      endpoint_.refuse(e.connection_id, refusal, now);
-      return;
-    }
-    util::log_debug("accepting " + peer);
-    sessions_[e.connection_id].peer = peer;
-    endpoint_.accept(e.connection_id, e.peer, now);
-  }
-
-  void on_session_up(const session::EndpointEvent& e) {
-    const std::string peer = e.peer.to_string();
-    util::log_info("session with " + peer + " up via relay " + e.address.to_string());
-    events_.emit("session_up", {{"peer", peer}, {"via", "relay"}});
-    forwarder_.on_session_up(e.connection_id);
-  }
-
-  void on_session_down(const session::EndpointEvent& e) {
-    const auto it = sessions_.find(e.connection_id);
-    if (it == sessions_.end() || it->second.down) return;
-    SessionInfo& info = it->second;
-    info.down = true;
-    info.down_reason = e.reason;
-    events_.emit("session_down", {{"peer", info.peer}, {"reason", e.reason}});
-    const bool clean = e.reason == "peer: " + kDoneReason;
-    if (clean) {
-      util::log_debug("session with " + info.peer + " ended by the peer");
-    } else {
-      util::log_warn("session with " + info.peer + " ended: " + e.reason);
-    }
-    forwarder_.on_session_down(e.connection_id, e.reason, clean);
-    // A connector lives for its one session; with stdio, the stdio channel
-    // decides (it may still be writing out what arrived before the end).
-    if (!role_.listener && !stopped_ && !forwarder_.has_channels(e.connection_id)) {
-      if (clean) {
-        finish("", 0);
-      } else {
-        finish(e.reason, kExitFailure);
-      }
-    }
-  }
-
-  void on_stdio_finished(const std::string& reason) {
-    if (reason.empty()) {
-      events_.emit("stream_close", {{"peer", stdio_peer()}});
-      finish("", 0);
-    } else {
-      finish(reason, kExitFailure);
-    }
-  }
-
-  std::string stdio_peer() const {
-    return sessions_.empty() ? std::string() : sessions_.begin()->second.peer;
-  }
-
-  // Ends the process's work: closes every session (telling each peer why) and stops.
-  void finish(const std::string& reason, int code) {
-    if (stopped_) return;
-    stopped_ = true;
-    exit_code_ = code;
-    const auto now = io::now();
-    const std::string why = reason.empty() ? kDoneReason : reason;
-    for (const auto& [cid, info] : sessions_) {
-      if (!info.down) events_.emit("session_down", {{"peer", info.peer}, {"reason", why}});
-      endpoint_.close(cid, info.down ? info.down_reason : why, now);
-    }
-    sessions_.clear();
-    if (!reason.empty() && code != kExitInterrupted) util::log_error(reason);
-    forwarder_.close();
-    close_handles();
-  }
-
   void close_handles() {
     pool_.close_all();
     socket_.close();
-    timer_.close();
+    driver_.close();
     interfaces_timer_.close();
-    pump_.close();
     signals_.close();
   }
 
-  uv_loop_t* loop_;
+  io::Loop& loop_;
   std::uint8_t rendezvous_family_;
-  const crypto::Identity& identity_;
-  std::string rendezvous_text_;
-  Role role_;
+  path::PathConfig path_;
   EventLog& events_;
   io::UdpSocket socket_;
   // Declared before endpoint_, which holds a pointer to it: sessions may still
   // close their sockets while the endpoint is destroyed.
   io::UdpSocketPool pool_;
   session::Endpoint endpoint_;
-  io::Timer timer_;
+  io::CoreDriver driver_;
   io::Timer interfaces_timer_;
-  io::Pump pump_;
   io::Signals signals_;
   Forwarder forwarder_;
-  std::map<std::uint64_t, SessionInfo> sessions_;
-  bool ever_registered_ = false;
-  bool stopped_ = false;
-  int exit_code_ = 0;
+  TunnelPolicy policy_;
+  std::map<std::uint64_t, PathReport> paths_;
 };
 
 // Reads authorized_peers: one ID a line, blank lines and '#' comments ignored.
@@ -427,6 +319,7 @@ void read_authorized_peers(const std::string& path, std::set<crypto::NodeId>& ou
 // Shared start-up of both tunnel commands.
 int run_tunnel(const CommonConfig& common, const std::string& rendezvous_text, Role role,
                ForwarderOptions forwards) {
+  role.policy.rendezvous = rendezvous_text;
   auto rendezvous = io::resolve(rendezvous_text, kDefaultRendezvousPort);
   if (!rendezvous) {
     util::log_error("rendezvous: " + rendezvous.error().message);
@@ -451,24 +344,18 @@ int run_tunnel(const CommonConfig& common, const std::string& rendezvous_text, R
                       std::to_string(wanted) + ": the birthday prober may open fewer sockets");
     }
   }
-  uv_loop_t loop;
-  uv_loop_init(&loop);
-  int code = 0;
-  {
-    Tunnel tunnel(&loop, *identity, *rendezvous, rendezvous_text, std::move(role),
-                  std::move(forwards), events, rng);
-    code = tunnel.run();
-  }
-  io::close_loop(&loop);
-  return code;
+  role.policy.self = identity->id();
+  io::Loop loop;
+  Tunnel tunnel(loop, *identity, *rendezvous, std::move(role), std::move(forwards), events, rng);
+  return tunnel.run();
 }
 
 }  // namespace
 
 int run_listen(const ListenConfig& config) {
   Role role;
-  role.listener = true;
-  role.policy.allow_any = config.allow_any;
+  role.policy.listener = true;
+  role.policy.peers.allow_any = config.allow_any;
   role.path.relay_only = config.relay_only;
   role.path.birthday = config.birthday;
   for (const std::string& text : config.allow) {
@@ -477,10 +364,10 @@ int run_listen(const ListenConfig& config) {
       util::log_error("--allow: '" + text + "' is not a punch ID");
       return kExitUsage;
     }
-    role.policy.allowed.insert(*id);
+    role.policy.peers.allowed.insert(*id);
   }
-  read_authorized_peers(config.authorized_peers_path, role.policy.allowed);
-  if (!role.policy.allow_any && role.policy.allowed.empty())
+  read_authorized_peers(config.authorized_peers_path, role.policy.peers.allowed);
+  if (!role.policy.peers.allow_any && role.policy.peers.allowed.empty())
     util::log_warn("no peer is allowed yet: use --allow ID, " + config.authorized_peers_path +
                    " or --allow-any");
   ForwarderOptions forwards;
@@ -502,7 +389,7 @@ int run_connect(const ConnectConfig& config) {
     return kExitUsage;
   }
   Role role;
-  role.target = *target;
+  role.policy.target = *target;
   role.path.relay_only = config.relay_only;
   role.path.birthday = config.birthday;
   ForwarderOptions forwards;

@@ -19,7 +19,11 @@ EndpointNode::EndpointNode(Network& net, HostId host, const util::Address& rende
       pool_(net, host,
             [this](const util::Address& from, util::ByteView data, util::TimePoint now,
                    util::SocketId socket) { endpoint_.on_datagram(from, data, now, socket); }),
-      endpoint_(identity_, rendezvous, listener, rng_, net.sink(host), path_config, &pool_) {
+      endpoint_(identity_, rendezvous, listener, rng_, net.sink(host), path_config, &pool_),
+      policy_(app::TunnelPolicy::Config{listener, std::nullopt, app::PeerPolicy{true, {}},
+                                        identity_.id(), rendezvous.to_string()},
+              [this](const app::TunnelCommand& c) { execute(c); },
+              [](std::uint64_t) { return false; }) {  // no channels in the simulator
   net_.attach(host_, *this);
   // A simulated host has one interface; the app offers none with --relay-only.
   std::vector<util::Address> hosts;
@@ -47,7 +51,28 @@ const TimedEvent* EndpointNode::first_path(path::PathEvent::Kind kind, bool dire
 }
 
 std::uint64_t EndpointNode::connect(const crypto::NodeId& target) {
-  return endpoint_.connect(target, net_.now());
+  const std::uint64_t cid = endpoint_.connect(target, net_.now());
+  policy_.connecting(cid, target);
+  return cid;
+}
+
+void EndpointNode::execute(const app::TunnelCommand& c) {
+  switch (c.kind) {
+    case app::TunnelCommand::Kind::kAccept:
+      endpoint_.accept(c.cid, c.peer, now_);
+      break;
+    case app::TunnelCommand::Kind::kRefuse:
+      endpoint_.refuse(c.cid, c.reason, now_);
+      break;
+    case app::TunnelCommand::Kind::kConnect:
+      policy_.connecting(endpoint_.connect(c.peer, now_), c.peer);
+      break;
+    case app::TunnelCommand::Kind::kClose:
+      endpoint_.close(c.cid, c.reason, now_);
+      break;
+    default:
+      break;  // no forwarder, event log or process here; the events are kept anyway
+  }
 }
 
 void EndpointNode::on_datagram(const util::Address& from, util::ByteView data,
@@ -63,15 +88,18 @@ void EndpointNode::flush(util::TimePoint now) {
   endpoint_.flush(now);
   // Reacting may create a session (accept) or queue bytes: flush once more so they
   // leave in this iteration, as the app layer does.
+  now_ = now;
   bool reacted = false;
   while (auto e = endpoint_.poll_event()) {
     events_.push_back(TimedEvent{*e, now});
-    if (accept_invites_ && e->kind == session::EndpointEvent::Kind::kInvite)
-      endpoint_.accept(e->connection_id, e->peer, now);
+    policy_.on_event(*e);
     if (reaction_) reaction_(*this, *e);
     reacted = true;
   }
-  if (reacted) endpoint_.flush(now);
+  if (reacted) {
+    policy_.forget_ended();
+    endpoint_.flush(now);
+  }
 }
 
 }  // namespace punch::sim

@@ -1,7 +1,8 @@
 // A session::Endpoint running on a simulated host: its own identity and seeded
 // randomness, its host address offered as a host candidate (as the app offers its
 // interface addresses), every event kept with the virtual time it was polled, and
-// (by default) every invite accepted, as `punch listen` does for an authorized peer.
+// the app's own session reactions (app::TunnelPolicy: every invite accepted, as
+// `punch listen --allow-any` does; ended sessions closed).
 // Its extra sockets (the birthday prober's) are more ports of its host's IP, through
 // a SimSocketPool the endpoint is built with.
 #pragma once
@@ -11,6 +12,7 @@
 #include <optional>
 #include <vector>
 
+#include "app/tunnel_policy.hpp"
 #include "crypto/identity.hpp"
 #include "crypto/random.hpp"
 #include "path/path_manager.hpp"
@@ -62,11 +64,12 @@ class EndpointNode final : public SimNode {
   bool has(session::EndpointEvent::Kind kind) const { return first(kind) != nullptr; }
   /// The first path event of `kind` (with `direct` as given, for kSwitched), or null.
   const TimedEvent* first_path(path::PathEvent::Kind kind, bool direct = true) const;
-  /// Accept every invite (true, the default) or leave them to the reaction (false).
-  void set_accept_invites(bool accept) { accept_invites_ = accept; }
+  /// The app's session reactions this node runs.
+  const app::TunnelPolicy& policy() const { return policy_; }
   /// Sets what the app does with each event.
   void set_reaction(Reaction reaction) { reaction_ = std::move(reaction); }
-  /// Opens a session to `target` now; returns its connection ID.
+  /// Opens a session to `target` now (a connector's policy has no target of its own:
+  /// the scenario decides when); returns its connection ID.
   std::uint64_t connect(const crypto::NodeId& target);
 
   void on_datagram(const util::Address& from, util::ByteView data, util::TimePoint now) override;
@@ -76,6 +79,7 @@ class EndpointNode final : public SimNode {
 
  private:
   static crypto::Identity make_identity(crypto::RandomSource& rng);
+  void execute(const app::TunnelCommand& c);
 
   Network& net_;
   HostId host_;
@@ -85,7 +89,8 @@ class EndpointNode final : public SimNode {
   session::Endpoint endpoint_;
   std::vector<TimedEvent> events_;
   Reaction reaction_;
-  bool accept_invites_ = true;
+  app::TunnelPolicy policy_;
+  util::TimePoint now_{};  // of the flush whose events the policy handles
 };
 
 }  // namespace punch::sim
