@@ -33,15 +33,15 @@ struct ChannelCommand {
     kAbortLocal,    ///< Tear the local end down (TCP: RST).
     kFinished,      ///< The channel is done: `reason` "" after a clean end, else why.
   };
-  Kind kind = Kind::kFinished;   ///< What.
-  util::Bytes bytes;             ///< kOpenStream, kServe, kWriteStream, kStartBridge.
-  wire::StreamRequest request;   ///< kServe.
-  wire::StreamReply reply;       ///< kReply.
-  std::string host;              ///< kConnect.
-  std::uint16_t port = 0;        ///< kConnect.
-  bool expect_reply = false;     ///< kStartBridge.
-  bool start_local = false;      ///< kStartBridge.
-  std::string reason;            ///< kFinished.
+  Kind kind = Kind::kFinished;  ///< What.
+  util::Bytes bytes;            ///< kOpenStream, kServe, kWriteStream, kStartBridge.
+  wire::StreamRequest request;  ///< kServe.
+  wire::StreamReply reply;      ///< kReply.
+  std::string host;             ///< kConnect.
+  std::uint16_t port = 0;       ///< kConnect.
+  bool expect_reply = false;    ///< kStartBridge.
+  bool start_local = false;     ///< kStartBridge.
+  std::string reason;           ///< kFinished.
 };
 
 /// Where one channel is, and what it does next.

@@ -54,9 +54,8 @@ class Forwarder final : private ChannelOwner {
  public:
   /// `changed` is called whenever work was queued for the endpoint (the caller
   /// flushes soon); `stdio_finished` once the stdio stream is done ("" or why not).
-  Forwarder(io::Loop& loop, session::Endpoint& endpoint, EventLog& events,
-            ForwarderOptions options, std::function<void()> changed,
-            std::function<void(const std::string&)> stdio_finished);
+  Forwarder(io::Loop& loop, session::Endpoint& endpoint, EventLog& events, ForwarderOptions options,
+            std::function<void()> changed, std::function<void(const std::string&)> stdio_finished);
   ~Forwarder();
   Forwarder(const Forwarder&) = delete;
   Forwarder& operator=(const Forwarder&) = delete;

@@ -86,9 +86,8 @@ int run_rendezvous(const RendezvousConfig& config) {
       probe_local.port = *config.probe_port;
       bound = probe_socket.bind(probe_local, [&](const util::Address& from, util::ByteView data) {
         // The reply leaves through probe_socket: from the port the probe came to.
-        driver.feed([&](util::TimePoint now) {
-          server.on_probe_datagram(from, data, probe_socket, now);
-        });
+        driver.feed(
+            [&](util::TimePoint now) { server.on_probe_datagram(from, data, probe_socket, now); });
       });
       if (!bound && !config.probe_port_required) {
         util::log_warn("probe port " + probe_local.to_string() + ": " + bound.error().message +
@@ -108,8 +107,7 @@ int run_rendezvous(const RendezvousConfig& config) {
       if (!bound) break;
       io::UdpSocket& other = other_ip_sockets.emplace_back(loop);
       bound = other.bind(a, [&](const util::Address& from, util::ByteView data) {
-        driver.feed(
-            [&](util::TimePoint now) { server.on_probe_datagram(from, data, other, now); });
+        driver.feed([&](util::TimePoint now) { server.on_probe_datagram(from, data, other, now); });
       });
       if (!bound) {
         bound = util::Status(util::Error{"probe address " + a.to_string() + ": " +

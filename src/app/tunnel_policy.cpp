@@ -64,9 +64,8 @@ void TunnelPolicy::on_event(const session::EndpointEvent& e) {
 
 void TunnelPolicy::on_registered(const session::EndpointEvent& e) {
   const std::string self = config_.self.to_string();
-  emit("registered", {{"address", e.address.to_string()},
-                      {"rendezvous", config_.rendezvous},
-                      {"id", self}});
+  emit("registered",
+       {{"address", e.address.to_string()}, {"rendezvous", config_.rendezvous}, {"id", self}});
   log(LogLevel::kDebug,
       "registered at " + config_.rendezvous + ", seen as " + e.address.to_string());
   if (state_ != State::kRegistering) return;

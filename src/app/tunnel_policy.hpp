@@ -24,8 +24,8 @@ namespace punch::app {
 inline const std::string kDoneReason = "done";
 /// Exit statuses of the tunnel commands.
 constexpr int kExitOk = 0;
-constexpr int kExitFailure = 1;      ///< Something failed; the log says what.
-constexpr int kExitUsage = 2;        ///< Bad arguments.
+constexpr int kExitFailure = 1;        ///< Something failed; the log says what.
+constexpr int kExitUsage = 2;          ///< Bad arguments.
 constexpr int kExitInterrupted = 130;  ///< SIGINT or SIGTERM, as a shell reports SIGINT.
 
 /// Who may open sessions to a listener.
@@ -75,17 +75,17 @@ class TunnelPolicy {
   };
   /// What the policy knows of one session.
   struct SessionRecord {
-    std::string peer;                           ///< The peer's ID, as text.
+    std::string peer;                             ///< The peer's ID, as text.
     SessionState state = SessionState::kOpening;  ///< Where it is.
-    std::string down_reason;                    ///< Why it ended (kDown).
+    std::string down_reason;                      ///< Why it ended (kDown).
   };
   /// Configuration of one endpoint.
   struct Config {
-    bool listener = false;                ///< Accepts invitations (else connects).
+    bool listener = false;                 ///< Accepts invitations (else connects).
     std::optional<crypto::NodeId> target;  ///< Connector: connect here once registered.
-    PeerPolicy peers;                     ///< Listener: who may connect.
-    crypto::NodeId self{};                ///< Our own ID, for messages.
-    std::string rendezvous;               ///< The rendezvous as the user wrote it.
+    PeerPolicy peers;                      ///< Listener: who may connect.
+    crypto::NodeId self{};                 ///< Our own ID, for messages.
+    std::string rendezvous;                ///< The rendezvous as the user wrote it.
   };
   /// Executes one command at once (it may call back into the policy).
   using Sink = std::function<void(const TunnelCommand&)>;

@@ -20,10 +20,11 @@ EndpointNode::EndpointNode(Network& net, HostId host, const util::Address& rende
             [this](const util::Address& from, util::ByteView data, util::TimePoint now,
                    util::SocketId socket) { endpoint_.on_datagram(from, data, now, socket); }),
       endpoint_(identity_, rendezvous, listener, rng_, net.sink(host), path_config, &pool_),
-      policy_(app::TunnelPolicy::Config{listener, std::nullopt, app::PeerPolicy{true, {}},
-                                        identity_.id(), rendezvous.to_string()},
-              [this](const app::TunnelCommand& c) { execute(c); },
-              [](std::uint64_t) { return false; }) {  // no channels in the simulator
+      policy_(
+          app::TunnelPolicy::Config{listener, std::nullopt, app::PeerPolicy{true, {}},
+                                    identity_.id(), rendezvous.to_string()},
+          [this](const app::TunnelCommand& c) { execute(c); },
+          [](std::uint64_t) { return false; }) {  // no channels in the simulator
   net_.attach(host_, *this);
   // A simulated host has one interface; the app offers none with --relay-only.
   std::vector<util::Address> hosts;

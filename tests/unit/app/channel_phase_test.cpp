@@ -90,7 +90,9 @@ TEST_CASE("channel_phase: a -R opener holds a control stream and reports the rep
 
 TEST_CASE("channel_phase: an acceptor serves a request split anywhere, with what followed it") {
   Rig r;
-  r.serve = [&](const ChannelCommand& c) { r.phase.connect(c.request.host, c.request.port, c.bytes); };
+  r.serve = [&](const ChannelCommand& c) {
+    r.phase.connect(c.request.host, c.request.port, c.bytes);
+  };
   r.phase.accept();
   CHECK(r.phase.reading_request());
   util::Bytes bytes = encoded(kConnect);

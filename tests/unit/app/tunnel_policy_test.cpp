@@ -246,8 +246,8 @@ TEST_CASE("tunnel_policy: an interrupt closes every live session as interrupted,
   r.commands.clear();
   r.policy.on_interrupted();
   CHECK(r.policy.exit_code() == kExitInterrupted);
-  CHECK(r.kinds() == std::vector<Kind>{Kind::kEmit, Kind::kClose, Kind::kEmit, Kind::kClose,
-                                       Kind::kExit});
+  CHECK(r.kinds() ==
+        std::vector<Kind>{Kind::kEmit, Kind::kClose, Kind::kEmit, Kind::kClose, Kind::kExit});
   CHECK(r.find(Kind::kClose)->reason == "interrupted");
   CHECK(r.policy.sessions().empty());
 }
