@@ -17,6 +17,7 @@
 #include "io/interfaces.hpp"
 #include "io/signals.hpp"
 #include "io/sockaddr.hpp"
+#include "app/close_codes.hpp"
 #include "io/timer.hpp"
 #include "io/udp_socket.hpp"
 #include "io/udp_socket_pool.hpp"
@@ -27,9 +28,6 @@ namespace punch::app {
 
 namespace {
 
-// The reason a side gives when it closes a session whose streams both finished;
-// the peer then knows nothing was cut short.
-const std::string kDoneReason = "done";
 constexpr int kExitFailure = 1;
 constexpr int kExitUsage = 2;
 constexpr int kExitInterrupted = 130;
@@ -234,7 +232,8 @@ class Tunnel {
   void forget_ended_sessions(util::TimePoint now) {
     for (auto it = sessions_.begin(); it != sessions_.end();) {
       if (it->second.down && !forwarder_.has_channels(it->first)) {
-        endpoint_.close(it->first, it->second.down_reason, now);
+        // Already ended: nothing goes to the peer, so the code does not matter.
+        endpoint_.close(it->first, kCloseError, it->second.down_reason, now);
         it = sessions_.erase(it);
       } else {
         ++it;
@@ -325,7 +324,8 @@ class Tunnel {
     info.down = true;
     info.down_reason = e.reason;
     events_.emit("session_down", {{"peer", info.peer}, {"reason", e.reason}});
-    const bool clean = e.reason == "peer: " + kDoneReason;
+    // The peer closed with "done": its streams finished, nothing was cut short.
+    const bool clean = e.close.peer_application(kCloseDone);
     if (clean) {
       util::log_debug("session with " + info.peer + " ended by the peer");
     } else {
@@ -362,10 +362,13 @@ class Tunnel {
     stopped_ = true;
     exit_code_ = code;
     const auto now = io::now();
-    const std::string why = reason.empty() ? kDoneReason : reason;
+    const std::string why = reason.empty() ? std::string(kCloseDoneText) : reason;
+    const std::uint64_t close_code = reason.empty()              ? kCloseDone
+                                     : code == kExitInterrupted ? kCloseInterrupted
+                                                                : kCloseError;
     for (const auto& [cid, info] : sessions_) {
       if (!info.down) events_.emit("session_down", {{"peer", info.peer}, {"reason", why}});
-      endpoint_.close(cid, info.down ? info.down_reason : why, now);
+      endpoint_.close(cid, close_code, info.down ? info.down_reason : why, now);
     }
     sessions_.clear();
     if (!reason.empty() && code != kExitInterrupted) util::log_error(reason);

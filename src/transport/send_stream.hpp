@@ -7,7 +7,7 @@
 #include <cstdint>
 #include <optional>
 
-#include "transport/connection.hpp"
+#include "transport/stream_id.hpp"
 #include "transport/range_set.hpp"
 #include "transport/stream_buffer.hpp"
 #include "util/bytes.hpp"

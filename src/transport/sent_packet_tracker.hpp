@@ -19,7 +19,7 @@
 #include <vector>
 
 #include "transport/congestion_controller.hpp"
-#include "transport/connection.hpp"
+#include "transport/stream_id.hpp"
 #include "transport/constants.hpp"
 #include "transport/frame.hpp"
 #include "transport/rate_sampler.hpp"
