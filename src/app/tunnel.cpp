@@ -8,6 +8,7 @@
 #include <optional>
 #include <set>
 
+#include "app/close_codes.hpp"
 #include "app/event_log.hpp"
 #include "app/forwarder.hpp"
 #include "app/keys.hpp"
@@ -17,7 +18,6 @@
 #include "io/interfaces.hpp"
 #include "io/signals.hpp"
 #include "io/sockaddr.hpp"
-#include "app/close_codes.hpp"
 #include "io/timer.hpp"
 #include "io/udp_socket.hpp"
 #include "io/udp_socket_pool.hpp"
@@ -363,7 +363,7 @@ class Tunnel {
     exit_code_ = code;
     const auto now = io::now();
     const std::string why = reason.empty() ? std::string(kCloseDoneText) : reason;
-    const std::uint64_t close_code = reason.empty()              ? kCloseDone
+    const std::uint64_t close_code = reason.empty()             ? kCloseDone
                                      : code == kExitInterrupted ? kCloseInterrupted
                                                                 : kCloseError;
     for (const auto& [cid, info] : sessions_) {

@@ -52,9 +52,7 @@ std::optional<std::uint64_t> AckManager::write(util::ByteWriter& w, util::TimePo
   return scratch_.ranges.front().largest;
 }
 
-bool AckManager::ack_only_needs_ping() const {
-  return ack_only_in_row_ + 1 >= kAckOnlyBeforePing;
-}
+bool AckManager::ack_only_needs_ping() const { return ack_only_in_row_ + 1 >= kAckOnlyBeforePing; }
 
 void AckManager::on_packet_sent(bool eliciting, bool carried_ack) {
   if (eliciting) {

@@ -71,8 +71,6 @@ struct Connection::State final : LossListener {
   std::deque<Event> events;
   Stats stats;
 
-  // ---------------------------------------------------------------- helpers
-
   void push_event(Event::Kind kind, StreamId id) { events.push_back(Event{kind, id}); }
 
   // Folds a stream's receive-side change into flow control and queues its credit.
@@ -103,8 +101,6 @@ struct Connection::State final : LossListener {
   void violation(const std::string& detail, util::TimePoint now) {
     on_close(closing.close_violation(detail, now));
   }
-
-  // ---------------------------------------------------------------- timers
 
   // Derives every timer from the state; runs after each input, so that next_deadline()
   // is just the table's earliest entry.
@@ -142,8 +138,6 @@ struct Connection::State final : LossListener {
     if (timers.take_expired(Timer::kAckDelay, now)) acks.on_timeout(now);
     if (timers.take_expired(Timer::kKeepalive, now)) ping_pending = true;
   }
-
-  // ---------------------------------------------------------------- receiving
 
   void handle(const Frame& frame, util::TimePoint now) {
     if (const auto* f = std::get_if<StreamFrame>(&frame)) return on_stream(*f, now);
@@ -269,8 +263,6 @@ struct Connection::State final : LossListener {
     }
   }
 
-  // ---------------------------------------------------------------- LossListener
-
   void on_packet_acked(const SentPacket& p) override {
     if (p.mtu_probe && pmtud.on_probe_acked(p.packet_number, p.bytes)) {
       cc->set_max_datagram(pmtud.datagram_size());
@@ -317,11 +309,9 @@ struct Connection::State final : LossListener {
     }
   }
 
-  // ---------------------------------------------------------------- sending
-
   bool has_frames_due() const {
-    return scheduler.has_frames_due() || flow.max_data_pending() ||
-           streams.max_streams_pending() || ping_pending || probes_pending > 0;
+    return scheduler.has_frames_due() || flow.max_data_pending() || streams.max_streams_pending() ||
+           ping_pending || probes_pending > 0;
   }
 
   // Writes MAX_DATA, MAX_STREAMS and then the streams' control frames; true if any.

@@ -58,7 +58,7 @@ TEST_CASE("pmtud: an acknowledged probe validates its size; one probe at a time"
   p.on_probe_sent(11);
   CHECK(p.on_probe_acked(11, 16384 - kOverhead));
   CHECK(p.datagram_size() == 16384);
-  CHECK(p.probe_due(kT0, kCeiling, kMeasured) == 0);  // The table is done.
+  CHECK(p.probe_due(kT0, kCeiling, kMeasured) == 0);    // The table is done.
   CHECK_FALSE(p.on_probe_acked(12, 1452 - kOverhead));  // Never shrinks on an ACK.
 }
 

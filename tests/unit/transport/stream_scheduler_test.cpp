@@ -63,7 +63,7 @@ TEST_CASE("stream scheduler: a lost STREAM frame goes out first, without new cre
   f.open_with(10);
   std::vector<SentFrame> sent;
   REQUIRE(f.packet(1000, &sent).size() == 2);
-  f.open_with(10);  // Stream 8 is queued now.
+  f.open_with(10);                     // Stream 8 is queued now.
   f.scheduler.on_frame_lost(sent[1]);  // Stream 4's frame.
   std::vector<SentFrame> again;
   CHECK(f.packet(1000, &again) == std::vector<StreamId>{4, 8});
