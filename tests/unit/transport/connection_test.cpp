@@ -622,3 +622,22 @@ TEST_CASE("connection: without overhead and a 1166-byte ceiling nothing is probe
 }
 
 }  // namespace punch::transport
+
+namespace punch::transport {
+
+TEST_CASE("connection: timers run in on_timeout() only; next_deadline() names the earliest") {
+  Connection c(Role::kClient, kT0);
+  const util::TimePoint at = kT0 + kKeepaliveInterval;  // Before the idle timeout.
+  CHECK(c.next_deadline() == at);
+  CHECK_FALSE(c.poll_send(at, kMax));  // The keepalive is due, but poll_send runs no timer.
+  CHECK(c.next_deadline() == at);
+  c.on_timeout(at);
+  auto p = c.poll_send(at, kMax);
+  REQUIRE(p);
+  CHECK(find_frame<PingFrame>(frames_of(*p)) != nullptr);
+  // Next: the PTO of that PING, well before the next keepalive or the idle timeout.
+  CHECK(c.next_deadline() > at);
+  CHECK(c.next_deadline() < at + kKeepaliveInterval);
+}
+
+}  // namespace punch::transport
