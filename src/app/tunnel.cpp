@@ -126,7 +126,7 @@ class Tunnel {
         policy_.connecting(endpoint_.connect(c.peer, now), c.peer);
         break;
       case TunnelCommand::Kind::kClose:
-        endpoint_.close(c.cid, c.reason, now);
+        endpoint_.close(c.cid, c.close_code, c.reason, now);
         break;
       case TunnelCommand::Kind::kChannelsUp:
         forwarder_.on_session_up(c.cid);

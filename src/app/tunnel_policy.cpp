@@ -7,7 +7,8 @@ namespace punch::app {
 using Kind = TunnelCommand::Kind;
 using util::LogLevel;
 
-bool ended_cleanly(const session::EndpointEvent& e) { return e.reason == "peer: " + kDoneReason; }
+// The peer closed with "done": its streams finished, nothing was cut short.
+bool ended_cleanly(const session::EndpointEvent& e) { return e.close.peer_application(kCloseDone); }
 
 TunnelPolicy::TunnelPolicy(Config config, Sink sink, HasChannels has_channels)
     : config_(std::move(config)), sink_(std::move(sink)), has_channels_(std::move(has_channels)) {}
@@ -171,7 +172,7 @@ void TunnelPolicy::forget_ended() {
       TunnelCommand c;
       c.kind = Kind::kClose;
       c.cid = it->first;
-      c.reason = it->second.down_reason;
+      c.reason = it->second.down_reason;  // already ended: nothing reaches the peer
       it = sessions_.erase(it);
       run(std::move(c));
     } else {
@@ -185,7 +186,10 @@ void TunnelPolicy::finish(const std::string& reason, int code) {
   if (stopped()) return;
   state_ = State::kStopped;
   exit_code_ = code;
-  const std::string why = reason.empty() ? kDoneReason : reason;
+  const std::string why = reason.empty() ? std::string(kCloseDoneText) : reason;
+  const std::uint64_t close_code = reason.empty()             ? kCloseDone
+                                   : code == kExitInterrupted ? kCloseInterrupted
+                                                              : kCloseError;
   auto sessions = std::move(sessions_);
   sessions_.clear();
   for (const auto& [cid, info] : sessions) {
@@ -195,6 +199,7 @@ void TunnelPolicy::finish(const std::string& reason, int code) {
     c.kind = Kind::kClose;
     c.cid = cid;
     c.reason = down ? info.down_reason : why;
+    c.close_code = close_code;
     run(std::move(c));
   }
   if (!reason.empty() && code != kExitInterrupted) log(LogLevel::kError, reason);

@@ -12,6 +12,7 @@
 #include <set>
 #include <string>
 
+#include "app/close_codes.hpp"
 #include "app/event_log.hpp"
 #include "crypto/identity.hpp"
 #include "session/endpoint.hpp"
@@ -19,9 +20,6 @@
 
 namespace punch::app {
 
-/// The reason a side gives when it closes a session whose streams both finished;
-/// the peer then knows nothing was cut short.
-inline const std::string kDoneReason = "done";
 /// Exit statuses of the tunnel commands.
 constexpr int kExitOk = 0;
 constexpr int kExitFailure = 1;        ///< Something failed; the log says what.
@@ -52,6 +50,7 @@ struct TunnelCommand {
   std::uint64_t cid = 0;                          ///< Session, where one is meant.
   crypto::NodeId peer{};                          ///< kAccept, kConnect.
   std::string reason;                             ///< Reason, or the log line.
+  std::uint64_t close_code = kCloseError;         ///< kClose: app code (close_codes.hpp).
   bool clean = false;                             ///< kChannelsDown: the peer said "done".
   std::string name;                               ///< kEmit: the event.
   EventFields fields;                             ///< kEmit: its fields.

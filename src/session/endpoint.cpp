@@ -185,10 +185,11 @@ Session* Endpoint::session(std::uint64_t connection_id) {
   return it == sessions_.end() ? nullptr : it->second.session.get();
 }
 
-void Endpoint::close(std::uint64_t connection_id, const std::string& reason, util::TimePoint now) {
+void Endpoint::close(std::uint64_t connection_id, std::uint64_t app_code, const std::string& reason,
+                     util::TimePoint now) {
   const auto it = sessions_.find(connection_id);
   if (it == sessions_.end()) return;
-  it->second.session->close(reason, now);
+  it->second.session->close(app_code, reason, now);
   sessions_.erase(it);
   rendezvous_.forget(connection_id);
 }
@@ -280,7 +281,9 @@ void Endpoint::collect(std::uint64_t cid, Entry& entry, util::TimePoint now) {
   }
   if (s.ended() && !entry.announced_down) {
     entry.announced_down = true;
-    session_event(EndpointEvent::Kind::kSessionDown).reason = s.end_reason();
+    EndpointEvent& down = session_event(EndpointEvent::Kind::kSessionDown);
+    down.reason = s.end_reason().message();
+    down.close = s.end_reason();
   }
 }
 

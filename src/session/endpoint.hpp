@@ -34,7 +34,7 @@ struct EndpointEvent {
     kInvite,         ///< Listener: `peer` asks for session `connection_id`; accept or refuse.
     kConnectFailed,  ///< Connector: introduction failed; `reason` says why.
     kSessionUp,      ///< Handshake done with `peer`; `address` = path in use.
-    kSessionDown,    ///< Session ended; `reason` says why.
+    kSessionDown,    ///< Session ended; `close` says why (`reason` is its message).
     kStream,         ///< A transport event `stream_event` on session `connection_id`.
     kPath,           ///< Direct-path news `path_event` on session `connection_id`.
   };
@@ -43,6 +43,7 @@ struct EndpointEvent {
   crypto::NodeId peer{};
   util::Address address{};
   std::string reason{};
+  transport::CloseReason close{};  ///< kSessionDown: why, as data (decide on this, not `reason`).
   transport::Event stream_event{transport::Event::Kind::kReadable, 0};
   path::PathEvent path_event{};
 };
@@ -88,8 +89,10 @@ class Endpoint {
   void set_host_addresses(std::vector<util::Address> addresses, util::TimePoint now);
   /// The session for `connection_id`, or null.
   Session* session(std::uint64_t connection_id);
-  /// Closes a session with `reason` (told to the peer) and forgets it.
-  void close(std::uint64_t connection_id, const std::string& reason, util::TimePoint now);
+  /// Closes a session with application code `app_code` and `reason` (both told to the
+  /// peer) and forgets it.
+  void close(std::uint64_t connection_id, std::uint64_t app_code, const std::string& reason,
+             util::TimePoint now);
 
   /// True while registered.
   bool registered() const { return rendezvous_.registered(); }

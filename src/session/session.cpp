@@ -115,7 +115,7 @@ void Session::after_input(util::TimePoint now) {
 
 void Session::check_handshake(util::TimePoint now) {
   if (auto failure = handshake_->failure()) {
-    end(*failure);
+    end({transport::CloseOrigin::kLocal, transport::CloseKind::kHandshake, 0, *failure});
     return;
   }
   if (established() || !handshake_->complete()) return;
@@ -210,16 +210,16 @@ void Session::seal_and_send(std::uint64_t packet_number, util::ByteView payload,
   }
 }
 
-void Session::close(const std::string& reason, util::TimePoint now) {
+void Session::close(std::uint64_t app_code, const std::string& reason, util::TimePoint now) {
   if (ended_) return;
   if (established()) {
-    connection_->close(reason, now);
+    connection_->close(app_code, reason, now);
     flush(now);
   }
-  end(reason);
+  end({transport::CloseOrigin::kLocal, transport::CloseKind::kApplication, app_code, reason});
 }
 
-void Session::end(std::string reason) {
+void Session::end(transport::CloseReason reason) {
   if (ended_) return;
   ended_ = true;
   end_reason_ = std::move(reason);

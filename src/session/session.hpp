@@ -74,8 +74,8 @@ class Session {
   bool established() const { return connection_ != nullptr; }
   /// True once the session ended (handshake failure, close, idle timeout).
   bool ended() const { return ended_; }
-  /// Why it ended; empty while it runs.
-  const std::string& end_reason() const { return end_reason_; }
+  /// Why it ended (origin, kind, code, text); message() is empty while it runs.
+  const transport::CloseReason& end_reason() const { return end_reason_; }
   /// The transport; only valid once established().
   transport::Connection& connection() { return *connection_; }
   /// Which end of the session this is.
@@ -94,8 +94,9 @@ class Session {
   const path::PathManager& paths() const { return path_; }
   /// Counters.
   const SessionStats& stats() const { return stats_; }
-  /// Closes the transport with `reason` (sent to the peer), or abandons the handshake.
-  void close(const std::string& reason, util::TimePoint now);
+  /// Closes the transport with application code `app_code` and `reason` (both sent to
+  /// the peer), or abandons the handshake.
+  void close(std::uint64_t app_code, const std::string& reason, util::TimePoint now);
 
  private:
   void check_handshake(util::TimePoint now);
@@ -107,7 +108,7 @@ class Session {
                      const util::Address& to, int ttl);
   util::DatagramSink& sink_for(util::SocketId socket);
   void after_input(util::TimePoint now);
-  void end(std::string reason);
+  void end(transport::CloseReason reason);
 
   SessionRole role_;
   std::uint64_t connection_id_;
@@ -131,7 +132,7 @@ class Session {
   util::Bytes plain_;
   SessionStats stats_;
   bool ended_ = false;
-  std::string end_reason_;
+  transport::CloseReason end_reason_;
 };
 
 }  // namespace punch::session

@@ -9,16 +9,12 @@
 #include <optional>
 #include <string>
 
+#include "transport/close_reason.hpp"
+#include "transport/stream_id.hpp"
 #include "util/bytes.hpp"
 #include "util/time.hpp"
 
 namespace punch::transport {
-
-/// Identifies a stream within a connection (QUIC numbering: low bit = initiator).
-using StreamId = std::uint64_t;
-
-/// Which end of the connection this is; decides stream-ID parity.
-enum class Role { kClient, kServer };
 
 /// Which congestion controller a Connection runs.
 enum class CongestionAlgorithm {
@@ -86,9 +82,10 @@ class Connection {
   /// says wait; `max_payload` is the most the caller can protect, and the payload stays
   /// within the path MTU validated so far (or is an MTU probe up to `max_payload`).
   std::optional<OutPacket> poll_send(util::TimePoint now, std::size_t max_payload);
-  /// When on_timeout() must next run (loss, PTO, ACK delay, keepalive, idle); kNever if none.
+  /// When on_timeout() must next run: the earliest of the connection's named timers
+  /// (idle, loss/PTO, ACK delay, keepalive, pacing, a pending close); kNever if none.
   util::TimePoint next_deadline() const;
-  /// Runs the timers due at `now`.
+  /// Runs the timers expired at `now`.
   void on_timeout(util::TimePoint now);
   /// Takes the next pending event, if any.
   std::optional<Event> poll_event();
@@ -109,12 +106,13 @@ class Connection {
   /// True once our FIN and all data before it were acknowledged by the peer.
   bool write_finished(StreamId stream) const;
 
-  /// Closes the connection, telling the peer `reason` (CONNECTION_CLOSE).
-  void close(const std::string& reason, util::TimePoint now);
+  /// Closes the connection, telling the peer application code `app_code` and `reason`
+  /// (an application CONNECTION_CLOSE).
+  void close(std::uint64_t app_code, const std::string& reason, util::TimePoint now);
   /// True once closed by either side or by idle timeout.
   bool closed() const;
-  /// Why the connection closed ("" while open); a peer's reason is prefixed "peer: ".
-  const std::string& close_reason() const;
+  /// Why the connection closed (origin, kind, code, text); meaningful once closed().
+  const CloseReason& close_reason() const;
   /// Current counters.
   Stats stats() const;
   /// Sends a PING in the next packet, so the peer's ACK yields an RTT sample.

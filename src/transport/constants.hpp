@@ -199,7 +199,5 @@ inline constexpr unsigned kMaxCloseSends = 3;
 
 /// Transport error for every malformed or forbidden peer input (the reason says which).
 inline constexpr std::uint64_t kProtocolViolation = 0x0a;
-/// Application error code of close(): the reason phrase is what matters.
-inline constexpr std::uint64_t kAppCloseErrorCode = 0;
 
 }  // namespace punch::transport

@@ -8,7 +8,7 @@
 #include <variant>
 #include <vector>
 
-#include "transport/connection.hpp"
+#include "transport/stream_id.hpp"
 #include "util/bytes.hpp"
 #include "util/result.hpp"
 

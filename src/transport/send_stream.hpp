@@ -7,9 +7,9 @@
 #include <cstdint>
 #include <optional>
 
-#include "transport/connection.hpp"
 #include "transport/range_set.hpp"
 #include "transport/stream_buffer.hpp"
+#include "transport/stream_id.hpp"
 #include "util/bytes.hpp"
 
 namespace punch::transport {

@@ -19,11 +19,11 @@
 #include <vector>
 
 #include "transport/congestion_controller.hpp"
-#include "transport/connection.hpp"
 #include "transport/constants.hpp"
 #include "transport/frame.hpp"
 #include "transport/rate_sampler.hpp"
 #include "transport/rtt_estimator.hpp"
+#include "transport/stream_id.hpp"
 #include "util/result.hpp"
 #include "util/time.hpp"
 

@@ -97,7 +97,7 @@ void fuzz_connection(bool server, bool new_reno, const std::vector<util::ByteVie
       drain(c, now);
     }
     if (c.closed()) {
-      const std::string& why = c.close_reason();
+      const std::string why = c.close_reason().message();
       check(why.rfind("protocol violation: ", 0) == 0 || why.rfind("peer: ", 0) == 0 ||
             why.rfind("idle timeout", 0) == 0);
       break;

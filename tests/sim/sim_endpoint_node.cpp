@@ -69,7 +69,7 @@ void EndpointNode::execute(const app::TunnelCommand& c) {
       policy_.connecting(endpoint_.connect(c.peer, now_), c.peer);
       break;
     case app::TunnelCommand::Kind::kClose:
-      endpoint_.close(c.cid, c.reason, now_);
+      endpoint_.close(c.cid, c.close_code, c.reason, now_);
       break;
     default:
       break;  // no forwarder, event log or process here; the events are kept anyway

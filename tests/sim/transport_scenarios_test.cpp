@@ -277,7 +277,8 @@ TEST_CASE("sim scenario: duplication and corruption") {
     // the session's job, so only survival is checked here.
     const util::Bytes& got = b.in(id).data;
     if (p.a().closed() || p.b().closed()) {
-      const std::string reason = p.a().closed() ? p.a().close_reason() : p.b().close_reason();
+      const std::string reason =
+          p.a().closed() ? p.a().close_reason().message() : p.b().close_reason().message();
       CHECK(reason.find("protocol violation") != std::string::npos);
       MESSAGE("garbage seed " << seed << ": closed after " << got.size() << " bytes: " << reason);
     } else {
@@ -422,9 +423,9 @@ TEST_CASE("sim scenario: 10,000 streams over a lifetime, 1,000 open at once") {
       const auto sa = p.a().stats();
       const auto sb = p.b().stats();
       MESSAGE("arrived " << n << " open " << sa.open_streams << "/" << sb.open_streams << " closed "
-                         << p.a().close_reason() << "|" << p.b().close_reason() << " inflight "
-                         << sa.bytes_in_flight << " cwnd " << sa.congestion_window << " sent "
-                         << sa.packets_sent << " t " << seconds(p.elapsed()));
+                         << p.a().close_reason().message() << "|" << p.b().close_reason().message()
+                         << " inflight " << sa.bytes_in_flight << " cwnd " << sa.congestion_window
+                         << " sent " << sa.packets_sent << " t " << seconds(p.elapsed()));
     }
     REQUIRE(opened);
     p.run_for(200ms);  // Let the last ACKs arrive.

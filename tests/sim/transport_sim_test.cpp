@@ -340,8 +340,8 @@ TEST_CASE("sim: keepalives hold an idle connection, the idle timeout ends a dead
   const auto took = p.now() - vanished;
   CHECK(took >= transport::kIdleTimeout - transport::kKeepaliveInterval);
   CHECK(took <= transport::kIdleTimeout + 1s);
-  CHECK(p.a().close_reason() == "idle timeout: peer stopped answering");
-  CHECK(p.b().close_reason() == "idle timeout: peer stopped answering");
+  CHECK(p.a().close_reason().message() == "idle timeout: peer stopped answering");
+  CHECK(p.b().close_reason().message() == "idle timeout: peer stopped answering");
   CHECK(a.count(Event::Kind::kClosed, 0) == 1);
   CHECK(p.a().next_deadline() == util::kNever);
 }
@@ -357,11 +357,12 @@ TEST_CASE("sim: close() reaches the peer with its reason") {
   const StreamId id = p.a().open_stream();
   a.send(id, pattern(50 * 1000, 1), false);
   REQUIRE(p.run_until([&] { return b.in(id).data.size() == 50 * 1000; }, 2s));
-  p.b().close("shutting down", p.now());
+  p.b().close(0, "shutting down", p.now());
   CHECK(p.b().closed());
-  CHECK(p.b().close_reason() == "shutting down");
+  CHECK(p.b().close_reason().message() == "shutting down");
   REQUIRE(p.run_until([&] { return p.a().closed(); }, 1s));
-  CHECK(p.a().close_reason() == "peer: shutting down");
+  CHECK(p.a().close_reason().message() == "peer: shutting down");
+  CHECK(p.a().close_reason().peer_application(0));
   CHECK(p.elapsed() < 2s);
   CHECK(a.count(Event::Kind::kClosed, 0) == 1);
   CHECK(p.a().write(id, pattern(10, 1)) == 0);
@@ -383,12 +384,12 @@ TEST_CASE("sim: a lost CONNECTION_CLOSE is repeated when the peer keeps talking"
   a.send(id, pattern(1000, 1), false);
   REQUIRE(p.run_until([&] { return b.in(id).data.size() == 1000; }, 2s));
   p.b_to_a().set_blackhole(true);
-  p.b().close("bye", p.now());
+  p.b().close(0, "bye", p.now());
   p.flush();  // The close goes into the blackhole.
   p.b_to_a().set_blackhole(false);
   a.send(id, pattern(1000, 2), false);  // a keeps talking; b answers with its close again.
   REQUIRE(p.run_until([&] { return p.a().closed(); }, 5s));
-  CHECK(p.a().close_reason() == "peer: bye");
+  CHECK(p.a().close_reason().message() == "peer: bye");
 }
 
 }  // namespace punch::sim

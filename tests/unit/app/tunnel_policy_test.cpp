@@ -27,6 +27,15 @@ session::EndpointEvent event(EKind kind, std::uint64_t cid = 0, crypto::NodeId p
   return e;
 }
 
+// The peer's clean close: application code "done", as the transport reports it.
+session::EndpointEvent done_event(std::uint64_t cid, crypto::NodeId peer) {
+  auto e = event(EKind::kSessionDown, cid, peer);
+  e.close = {transport::CloseOrigin::kPeer, transport::CloseKind::kApplication, kCloseDone,
+             std::string(kCloseDoneText)};
+  e.reason = e.close.message();
+  return e;
+}
+
 // A policy whose commands are recorded (logs left out), with the forwarder's
 // channels modelled as a set of session IDs.
 struct Rig {
@@ -169,8 +178,13 @@ TEST_CASE("tunnel_policy: session up opens the channels; a clean end exits 0, an
     CHECK(r.policy.sessions().at(7).state == TunnelPolicy::SessionState::kUp);
     CHECK(r.find(Kind::kChannelsUp)->cid == 7);
     r.commands.clear();
-    const std::string reason = clean ? "peer: " + kDoneReason : "idle timeout";
-    r.policy.on_event(event(EKind::kSessionDown, 7, id(2), reason));
+    auto down = clean ? done_event(7, id(2)) : event(EKind::kSessionDown, 7, id(2), "idle timeout");
+    if (!clean)
+      down.close = {transport::CloseOrigin::kLocal, transport::CloseKind::kIdleTimeout, 0,
+                    "idle timeout"};
+    const std::string reason = down.reason;
+    CHECK(reason == (clean ? "peer: done" : "idle timeout"));
+    r.policy.on_event(down);
     CHECK(r.find(Kind::kChannelsDown)->clean == clean);
     CHECK(r.policy.stopped());
     CHECK(r.policy.exit_code() == (clean ? kExitOk : kExitFailure));
@@ -186,7 +200,7 @@ TEST_CASE("tunnel_policy: with channels still running, the stdio channel decides
   r.policy.on_event(event(EKind::kRegistered));
   r.policy.on_event(event(EKind::kSessionUp, 7, id(2)));
   r.channels.insert(7);
-  r.policy.on_event(event(EKind::kSessionDown, 7, id(2), "peer: " + kDoneReason));
+  r.policy.on_event(done_event(7, id(2)));
   CHECK_FALSE(r.policy.stopped());
   CHECK(r.policy.sessions().at(7).state == TunnelPolicy::SessionState::kDown);
   r.policy.forget_ended();  // its channels still run: kept
@@ -208,7 +222,7 @@ TEST_CASE("tunnel_policy: the stdio channel ending inside the session's end stop
   r.stdio_ends_with_session = true;
   r.policy.on_event(event(EKind::kRegistered));
   r.channels.insert(7);
-  r.policy.on_event(event(EKind::kSessionDown, 7, id(2), "peer: " + kDoneReason));
+  r.policy.on_event(done_event(7, id(2)));
   CHECK(r.policy.stopped());
   CHECK(r.policy.exit_code() == kExitOk);
   std::size_t exits = 0;
@@ -249,7 +263,25 @@ TEST_CASE("tunnel_policy: an interrupt closes every live session as interrupted,
   CHECK(r.kinds() ==
         std::vector<Kind>{Kind::kEmit, Kind::kClose, Kind::kEmit, Kind::kClose, Kind::kExit});
   CHECK(r.find(Kind::kClose)->reason == "interrupted");
+  CHECK(r.find(Kind::kClose)->close_code == kCloseInterrupted);
   CHECK(r.policy.sessions().empty());
+}
+
+TEST_CASE(
+    "tunnel_policy: a live session is closed with code done when stdio ends cleanly, error "
+    "otherwise") {
+  for (const bool clean : {true, false}) {
+    CAPTURE(clean);
+    Rig r(connector());
+    r.policy.on_event(event(EKind::kRegistered));
+    r.policy.on_event(event(EKind::kSessionUp, 7, id(2)));
+    r.commands.clear();
+    r.policy.on_stdio_finished(clean ? "" : "stdin: read error");
+    const TunnelCommand* close = r.find(Kind::kClose);
+    REQUIRE(close != nullptr);
+    CHECK(close->close_code == (clean ? kCloseDone : kCloseError));
+    CHECK(close->reason == (clean ? "done" : "stdin: read error"));
+  }
 }
 
 }  // namespace

@@ -252,7 +252,8 @@ TEST_CASE("a session whose answering side lacks the expected key fails the hands
   }
   CHECK(cs.ended());
   CHECK_FALSE(cs.established());
-  CHECK(cs.end_reason().find(impostor_target.to_string()) != std::string::npos);
+  CHECK(cs.end_reason().message().find(impostor_target.to_string()) != std::string::npos);
+  CHECK(cs.end_reason().kind == transport::CloseKind::kHandshake);
   CHECK_FALSE(ls.established());
 }
 

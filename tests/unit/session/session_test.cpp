@@ -199,7 +199,7 @@ TEST_CASE("the handshake completes and a stream carries bytes both ways") {
   p.establish();
   CHECK_FALSE(p.connector.ended());
   CHECK_FALSE(p.listener.ended());
-  CHECK(p.connector.end_reason().empty());
+  CHECK(p.connector.end_reason().message().empty());
   CHECK(p.connector.peer() == p.listener_id.id());
   CHECK(p.listener.peer() == p.connector_id.id());
   CHECK(p.connector.connection_id() == kCid);
@@ -378,7 +378,7 @@ TEST_CASE("a peer that proves another key fails the handshake, naming both IDs")
     p.run_for(5s);
     CHECK(p.connector.ended());
     CHECK_FALSE(p.connector.established());
-    const std::string& why = p.connector.end_reason();
+    const std::string why = p.connector.end_reason().message();
     CHECK(why.find(p.listener_id.id().to_string()) != std::string::npos);
     CHECK(why.find(stranger.to_string()) != std::string::npos);
     CHECK_FALSE(p.listener.established());
@@ -390,7 +390,7 @@ TEST_CASE("a peer that proves another key fails the handshake, naming both IDs")
     p.run_for(5s);
     CHECK(p.listener.ended());
     CHECK_FALSE(p.listener.established());
-    const std::string& why = p.listener.end_reason();
+    const std::string why = p.listener.end_reason().message();
     CHECK(why.find(p.connector_id.id().to_string()) != std::string::npos);
     CHECK(why.find(stranger.to_string()) != std::string::npos);
   }
@@ -400,25 +400,28 @@ TEST_CASE("close() sends its reason and the peer ends with it") {
   Pair p(90);
   p.establish();
   SUBCASE("connector closes") {
-    p.connector.close("done for today", p.now);
+    p.connector.close(7, "done for today", p.now);
     CHECK(p.connector.ended());
-    CHECK(p.connector.end_reason() == "done for today");
+    CHECK(p.connector.end_reason().message() == "done for today");
+    CHECK(p.connector.end_reason().origin == transport::CloseOrigin::kLocal);
     CHECK_FALSE(p.listener.ended());
     p.settle();
     CHECK(p.listener.ended());
-    CHECK(p.listener.end_reason() == "peer: done for today");
+    CHECK(p.listener.end_reason().message() == "peer: done for today");
+    CHECK(p.listener.end_reason().peer_application(7));
   }
   SUBCASE("listener closes") {
-    p.listener.close("shutting down", p.now);
+    p.listener.close(0, "shutting down", p.now);
     p.settle();
     CHECK(p.connector.ended());
-    CHECK(p.connector.end_reason() == "peer: shutting down");
+    CHECK(p.connector.end_reason().message() == "peer: shutting down");
+    CHECK(p.connector.end_reason().peer_application(0));
   }
   // An ended session ignores what still arrives and has no timers.
   const std::size_t before = p.queue.size();
-  p.connector.close("again", p.now);
-  p.listener.close("again", p.now);
-  CHECK(p.connector.end_reason() != "again");
+  p.connector.close(1, "again", p.now);
+  p.listener.close(1, "again", p.now);
+  CHECK(p.connector.end_reason().message() != "again");
   CHECK(p.queue.size() == before);
   CHECK(p.connector.next_deadline() == util::kNever);
   CHECK(p.listener.next_deadline() == util::kNever);
@@ -427,9 +430,9 @@ TEST_CASE("close() sends its reason and the peer ends with it") {
 TEST_CASE("close() during the handshake abandons it quietly") {
   Pair p(100);
   p.connector.start(p.now);
-  p.connector.close("changed my mind", p.now);
+  p.connector.close(1, "changed my mind", p.now);
   CHECK(p.connector.ended());
-  CHECK(p.connector.end_reason() == "changed my mind");
+  CHECK(p.connector.end_reason().message() == "changed my mind");
   CHECK(p.connector.next_deadline() == util::kNever);
 }
 

@@ -52,7 +52,7 @@ void expect_violation(Connection& c, const util::Bytes& p, const std::string& re
                       std::uint64_t pn = 0) {
   c.on_packet(pn, p, kT0);
   REQUIRE(c.closed());
-  CHECK(c.close_reason() == "protocol violation: " + reason);
+  CHECK(c.close_reason().message() == "protocol violation: " + reason);
   auto out = c.poll_send(kT0, kMax);
   REQUIRE(out);
   const auto fs = frames_of(*out);
@@ -60,7 +60,9 @@ void expect_violation(Connection& c, const util::Bytes& p, const std::string& re
   REQUIRE(close != nullptr);
   CHECK_FALSE(close->application);
   CHECK(close->error_code == kProtocolViolation);
-  CHECK(close->reason == c.close_reason());
+  CHECK(close->reason == c.close_reason().message());
+  CHECK(c.close_reason().kind == CloseKind::kTransport);
+  CHECK(c.close_reason().code == kProtocolViolation);
   CHECK_FALSE(c.poll_send(kT0, kMax));
 }
 
@@ -152,7 +154,7 @@ TEST_CASE("connection: connection-level flow control is enforced across streams"
   }
   // ...so one byte more on another stream is a violation.
   c.on_packet(100, payload({StreamFrame{16 * 4, 0, one, false}}), kT0);
-  CHECK(c.close_reason() == "protocol violation: connection flow control limit exceeded");
+  CHECK(c.close_reason().message() == "protocol violation: connection flow control limit exceeded");
 }
 
 TEST_CASE("connection: duplicates are ignored") {
@@ -287,16 +289,17 @@ TEST_CASE("connection: keepalive after 10 s of silence, idle timeout after 30 s"
   }
   REQUIRE(c.closed());
   CHECK(now == kT0 + kIdleTimeout);
-  CHECK(c.close_reason() == "idle timeout: peer stopped answering");
+  CHECK(c.close_reason().message() == "idle timeout: peer stopped answering");
+  CHECK(c.close_reason().kind == CloseKind::kIdleTimeout);
   CHECK_FALSE(c.poll_send(now, kMax));  // Silent: the peer is gone.
   CHECK(c.next_deadline() == util::kNever);
 }
 
 TEST_CASE("connection: close() sends CONNECTION_CLOSE once; the peer's reason is prefixed") {
   Connection c(Role::kClient, kT0);
-  c.close("done here", kT0);
+  c.close(5, "done here", kT0);
   CHECK(c.closed());
-  CHECK(c.close_reason() == "done here");
+  CHECK(c.close_reason().message() == "done here");
   CHECK(c.next_deadline() == kT0);
   auto p = c.poll_send(kT0, kMax);
   REQUIRE(p);
@@ -304,6 +307,7 @@ TEST_CASE("connection: close() sends CONNECTION_CLOSE once; the peer's reason is
   const auto* f = find_frame<ConnectionCloseFrame>(fs);
   REQUIRE(f != nullptr);
   CHECK(f->application);
+  CHECK(f->error_code == 5);
   CHECK(f->reason == "done here");
   CHECK_FALSE(c.poll_send(kT0, kMax));
   CHECK(c.next_deadline() == util::kNever);
@@ -313,7 +317,8 @@ TEST_CASE("connection: close() sends CONNECTION_CLOSE once; the peer's reason is
   Connection peer(Role::kServer, kT0);
   peer.on_packet(p->packet_number, p->payload, kT0 + 5ms);
   CHECK(peer.closed());
-  CHECK(peer.close_reason() == "peer: done here");
+  CHECK(peer.close_reason().message() == "peer: done here");
+  CHECK(peer.close_reason().peer_application(5));
   const auto es = events(peer);
   REQUIRE(es.size() == 1);
   CHECK(es[0].kind == Event::Kind::kClosed);
@@ -322,7 +327,7 @@ TEST_CASE("connection: close() sends CONNECTION_CLOSE once; the peer's reason is
   // Unprintable reason bytes are neutralised.
   Connection odd(Role::kServer, kT0);
   odd.on_packet(0, payload({ConnectionCloseFrame{true, 0, 0, std::string("a\nb\x01")}}), kT0);
-  CHECK(odd.close_reason() == "peer: a?b?");
+  CHECK(odd.close_reason().message() == "peer: a?b?");
 }
 
 TEST_CASE("connection: reset() sends RESET_STREAM and STOP_SENDING") {
@@ -405,7 +410,7 @@ TEST_CASE("connection: confetti data (one byte every other offset) is cut off") 
     c.on_packet(pn++, p, kT0);
   }
   REQUIRE(c.closed());
-  CHECK(c.close_reason() == "protocol violation: stream data too fragmented");
+  CHECK(c.close_reason().message() == "protocol violation: stream data too fragmented");
   CHECK(offset / 2 > kMaxReceiveFragments);
   CHECK(offset < 2 * kMaxReceiveFragments + 2000);
 }
@@ -614,6 +619,25 @@ TEST_CASE("connection: without overhead and a 1166-byte ceiling nothing is probe
   c.on_packet(0, payload({AckFrame{0, {{p->packet_number, p->packet_number}}}}), kT0 + 10ms);
   CHECK_FALSE(c.poll_send(kT0 + 10ms, kMax));
   CHECK(c.stats().mtu_probes_sent == 0);
+}
+
+}  // namespace punch::transport
+
+namespace punch::transport {
+
+TEST_CASE("connection: timers run in on_timeout() only; next_deadline() names the earliest") {
+  Connection c(Role::kClient, kT0);
+  const util::TimePoint at = kT0 + kKeepaliveInterval;  // Before the idle timeout.
+  CHECK(c.next_deadline() == at);
+  CHECK_FALSE(c.poll_send(at, kMax));  // The keepalive is due, but poll_send runs no timer.
+  CHECK(c.next_deadline() == at);
+  c.on_timeout(at);
+  auto p = c.poll_send(at, kMax);
+  REQUIRE(p);
+  CHECK(find_frame<PingFrame>(frames_of(*p)) != nullptr);
+  // Next: the PTO of that PING, well before the next keepalive or the idle timeout.
+  CHECK(c.next_deadline() > at);
+  CHECK(c.next_deadline() < at + kKeepaliveInterval);
 }
 
 }  // namespace punch::transport
