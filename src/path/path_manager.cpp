@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <utility>
 
+#include "path/candidates.hpp"
 #include "path/constants.hpp"
 
 namespace punch::path {
@@ -17,32 +18,6 @@ static_assert(static_cast<int>(Mapping::kEndpointDependent) ==
               static_cast<int>(wire::MappingCode::kEndpointDependent));
 static_assert(static_cast<int>(Mapping::kAddressVaries) ==
               static_cast<int>(wire::MappingCode::kAddressVaries));
-
-// Host candidates are LAN paths: preferred over anything through a NAT's public side.
-int preference_class(const wire::Candidate& c) {
-  return c.kind == wire::CandidateKind::kHost ? 0 : 1;
-}
-
-const char* kind_name(wire::CandidateKind kind) {
-  switch (kind) {
-    case wire::CandidateKind::kHost:
-      return "host";
-    case wire::CandidateKind::kReflexive:
-      return "reflexive";
-    case wire::CandidateKind::kPeerReflexive:
-      return "peer-reflexive";
-  }
-  return "?";
-}
-
-std::string describe(const std::vector<wire::Candidate>& list) {
-  std::string s;
-  for (const wire::Candidate& c : list) {
-    if (!s.empty()) s += ", ";
-    s += c.address.to_string() + " (" + kind_name(c.kind) + ")";
-  }
-  return s.empty() ? "none" : s;
-}
 
 double ratio_of(util::Duration a, util::Duration b) {
   return b.count() > 0 ? static_cast<double>(a.count()) / static_cast<double>(b.count()) : 0.0;
@@ -87,15 +62,6 @@ void PathManager::start(util::TimePoint now) {
   // A lost ROUND must not cost the first round: challenge anyway after a while.
   if (rounds_.active()) rounds_.expect_peer_round(now);
   settle(now);
-}
-
-void PathManager::end_hold(util::TimePoint now) {
-  rounds_.end_hold();
-  const bool join = rounds_.take_join();
-  if (rounds_.active()) return;
-  rounds_.reset_backoff();
-  start_round(now, join);
-  if (rounds_.active() && !join) rounds_.expect_peer_round(now);
 }
 
 void PathManager::set_local_mapping(Mapping mapping, util::TimePoint now) {
@@ -178,93 +144,6 @@ PathManager::Remote& PathManager::add_remote(const wire::Candidate& candidate,
                                              util::SocketId socket) {
   remotes_.push_back(Remote{candidate, socket, {}});
   return remotes_.back();
-}
-
-// A round: prime every candidate behind a NAT (TTL 2), tell the peer with ROUND
-// (through the relay, so it arrives after the priming left), and send full-TTL
-// challenges to those candidates only once the peer's ROUND says it primed too.
-// The peer primes in turn and answers, so both routers hold their outgoing
-// mappings before either side's challenges reach them.
-void PathManager::start_round(util::TimePoint now, bool peer_primed) {
-  rounds_.stop_next_round();
-  if (config_.relay_only || peer_relay_only_) return;
-  if (strategy_ == Strategy::kRelay || rounds_.holding()) {
-    // Hopeless (no priming, no challenges), or waiting for the peer's mapping. A ROUND
-    // of the peer's is joined if that changes: its mapping news may trail its ROUND.
-    rounds_.defer_join(peer_primed);
-    return;
-  }
-  // Strategy::kBirthday challenges the candidates as kDirect does (against an open
-  // peer that is enough: the hard side's port is learnt from its packets), and adds the
-  // birthday paradox: the hard side opens its sockets and primes them before its
-  // ROUND leaves, the other side guesses once that ROUND says they are primed.
-  ++stats_.rounds;
-  rounds_.begin(now, peer_primed);
-  birthday_.new_round(peer_primed);
-  if (hard_side()) open_birthday_sockets(now);
-  std::vector<wire::Candidate> listed;
-  for (Remote& r : remotes_) {
-    if (r.socket != util::kMainSocket) continue;  // a previous round's socket
-    listed.push_back(r.candidate);
-    prime_and_challenge(r, now);
-  }
-  send_round(peer_primed, now);
-  if (peer_primed) start_guessing(now);
-  emit({PathEvent::Kind::kProbing, {}, false, {}, describe(listed)});
-}
-
-void PathManager::send_round(bool answer, util::TimePoint now) {
-  util::Bytes frames;
-  wire::encode_path_frame(wire::PathRound{rounds_.number(), answer, birthday_.socket_count()},
-                          frames);
-  queue(util::kMainSocket, relay_, std::move(frames), 0);
-  liveness_.on_relay_sent(now);
-}
-
-void PathManager::prime_and_challenge(Remote& r, util::TimePoint now) {
-  if (preference_class(r.candidate) == 0) {
-    r.validation.challenge_from(now);  // a host on a LAN: no NAT in between to prime
-    return;
-  }
-  for (int i = 0; i < kPrimeCount; ++i)
-    send_challenge(r.socket, r.candidate.address, now, kPrimeTtl);
-  stats_.primes_sent += kPrimeCount;
-  if (rounds_.peer_primed()) {
-    r.validation.challenge_from(now);
-  } else {
-    r.validation.await_peer();
-  }
-}
-
-void PathManager::release(util::TimePoint now, bool by_peer) {
-  rounds_.release();
-  // Guesses wait for the hard side's word that its sockets are primed: before that
-  // they could only miss.
-  if (by_peer) start_guessing(now);
-  for (Remote& r : remotes_) {
-    if (r.validation.awaiting_peer()) r.validation.challenge_from(now);
-  }
-}
-
-void PathManager::on_round(const wire::PathRound& f, util::TimePoint now) {
-  if (!rounds_.on_peer_round(f.round)) return;  // old or duplicate
-  birthday_.on_peer_round(f.sockets);
-  if (config_.relay_only || peer_relay_only_) return;
-  if (!rounds_.active()) {
-    // An answer to a round of ours that is over says nothing new, except to a guesser:
-    // the hard side may have primed late (it waits for our mapping first).
-    if (f.answer && !guesser()) return;
-    // Joins the peer's round: primes, answers, and challenges at once (the peer primed).
-    start_round(now, true);
-    return;
-  }
-  // Our ROUND, sent after our priming, reaches the peer too (and releases it, or
-  // makes it join): no answer needed. Candidates whose challenges were used up in a
-  // long-running round get another go, since the peer just primed again.
-  release(now, true);
-  for (Remote& r : remotes_) {
-    if (!r.validation.validated() && !r.validation.challenging()) r.validation.challenge_from(now);
-  }
 }
 
 void PathManager::send_untracked_challenge(util::SocketId socket, const util::Address& to,
@@ -536,104 +415,6 @@ void PathManager::switch_to(const Remote* r, util::TimePoint now) {
   emit(std::move(e));
 }
 
-// Every extra socket but the one in use is closed at once, with the candidates on them.
-void PathManager::prune_sockets() {
-  birthday_.close_sockets(extra_socket_in_use());
-  forget_closed_sockets();
-}
-
-// Nothing may refer to a closed socket: not a candidate, not a datagram still queued.
-void PathManager::forget_closed_sockets() {
-  const auto closed = [this](util::SocketId socket) {
-    return socket != util::kMainSocket && !birthday_.owns(socket);
-  };
-  std::erase_if(remotes_, [&](const Remote& r) { return closed(r.socket); });
-  std::erase_if(out_, [&](const PathTransmit& t) { return closed(t.socket); });
-  std::erase_if(outstanding_, [&](const Outstanding& o) { return closed(o.socket); });
-}
-
-void PathManager::end_birthday() {
-  birthday_.end_guessing();
-  prune_sockets();
-}
-
-bool PathManager::hard_side() const {
-  return strategy_ == Strategy::kBirthday && unpredictable(mappings_.local);
-}
-
-bool PathManager::guesser() const {
-  return strategy_ == Strategy::kBirthday && !unpredictable(mappings_.local);
-}
-
-// Hard side: the round's fresh sockets are primed with low TTL towards the peer's
-// public side, like the main socket's candidates: each creates a mapping in our NAT
-// without reaching the peer's router (LAB.md trap 1).
-void PathManager::open_birthday_sockets(util::TimePoint now) {
-  std::vector<util::Address> targets;
-  for (const Remote& r : remotes_) {
-    if (r.socket != util::kMainSocket || preference_class(r.candidate) == 0) continue;
-    if (std::find(targets.begin(), targets.end(), r.candidate.address) != targets.end()) continue;
-    targets.push_back(r.candidate.address);
-    if (targets.size() == kBirthdayMaxTargets) break;
-  }
-  if (targets.empty()) return;
-  // A socket still carrying the session stays; every other is replaced.
-  const std::optional<util::SocketId> keep = extra_socket_in_use();
-  const std::size_t before = birthday_.socket_count();
-  const std::vector<util::SocketId> fresh = birthday_.open_sockets(keep, now);
-  forget_closed_sockets();
-  const std::size_t open = birthday_.socket_count();
-  stats_.sockets_opened += open - std::min(before, open);
-  for (const util::SocketId socket : fresh) {
-    for (const util::Address& to : targets) {
-      wire::PathToken token{};
-      rng_->fill(token);
-      send_untracked_challenge(socket, to, token, kPrimeTtl);
-      ++stats_.primes_sent;
-    }
-  }
-}
-
-// Guesser: guesses go to the hard side's public IP (from its reflexive candidate).
-void PathManager::start_guessing(util::TimePoint now) {
-  if (!guesser() || !rounds_.active() || direct_) return;
-  for (const Remote& r : remotes_) {
-    if (r.socket == util::kMainSocket && r.candidate.kind == wire::CandidateKind::kReflexive) {
-      birthday_.start_guessing(r.candidate.address, now);
-      return;
-    }
-  }
-}
-
-void PathManager::send_guesses(util::TimePoint now) {
-  while (auto to = birthday_.next_guess(now)) {
-    send_untracked_challenge(util::kMainSocket, *to, birthday_.token(), 0);
-    ++stats_.guesses_sent;
-  }
-}
-
-// An answer to one of this round's guesses: the port it came from leads to one of the
-// hard side's sockets. Validated (the answer is authenticated and carries our token),
-// with the time since that guess as its RTT.
-bool PathManager::on_guess_answer(const wire::PathResponse& f, const util::Address& from,
-                                  util::SocketId socket, util::TimePoint now) {
-  const GuessAnswer answer =
-      birthday_.on_answer(f.token, socket, !config_.relay_only && usable(from));
-  if (answer == GuessAnswer::kNotAGuess) return false;
-  if (answer == GuessAnswer::kIgnored) return true;
-  ++stats_.guess_hits;
-  Remote* r = find(from);
-  if (r == nullptr) {
-    learn_peer_reflexive(from, socket, now);
-    r = find(from);
-    if (r == nullptr) return true;  // no room for it
-  }
-  const auto rtt = birthday_.hit_rtt(from, now);
-  birthday_.stop_guessing();
-  validate(*r, rtt.value_or(kMinDeadTimeout), now, "peer-reflexive (guessed)");
-  return true;
-}
-
 void PathManager::fall_back(util::TimePoint now) {
   if (Remote* r = find(current_, current_socket_)) r->validation.lost();
   emit({PathEvent::Kind::kLost, current_, true, {}, "no answer on the direct path"});
@@ -654,56 +435,6 @@ util::Duration PathManager::dead_timeout() const {
     if (r.candidate.address == current_ && r.socket == current_socket_) rtt = r.validation.rtt();
   }
   return Liveness::dead_timeout_for(rtt);
-}
-
-// True while the round has something left to send or to wait for.
-bool PathManager::busy() const {
-  return birthday_.busy() || std::any_of(remotes_.begin(), remotes_.end(), [](const Remote& r) {
-           return r.validation.challenging() || r.validation.awaiting_peer();
-         });
-}
-
-bool PathManager::awaiting_peer() const {
-  return std::any_of(remotes_.begin(), remotes_.end(),
-                     [](const Remote& r) { return r.validation.awaiting_peer(); });
-}
-
-// A round with nothing left to send ends once its last challenges had their answer
-// time; armed as soon as that is so (after any input or timeout), and disarmed when
-// the round sends again.
-void PathManager::settle(util::TimePoint now) {
-  if (!started_ || !rounds_.active()) return;
-  if (busy()) {
-    rounds_.busy();
-  } else {
-    rounds_.quiet(now);
-  }
-}
-
-void PathManager::end_round_if_done(util::TimePoint now) {
-  if (!rounds_.active()) return;
-  if (rounds_.peer_silent(now)) {
-    // The peer never sent its ROUND: no full-TTL challenges went to its public side.
-    for (Remote& r : remotes_) {
-      if (r.validation.awaiting_peer()) r.validation.stop();
-    }
-  }
-  if (birthday_.take_sockets_expired(now)) {
-    // Hard side: the peer's guesses are over; a socket carrying the session stays.
-    prune_sockets();
-  }
-  settle(now);
-  if (!rounds_.quiet_expired(now)) return;
-  rounds_.end();
-  if (!direct_) schedule_next_round(now);
-}
-
-void PathManager::run_challenges(util::TimePoint now) {
-  for (Remote& r : remotes_) {
-    if (r.validation.next_challenge() > now) continue;
-    send_challenge(r.socket, r.candidate.address, now, 0);
-    r.validation.challenge_sent(now);
-  }
 }
 
 void PathManager::run_liveness(util::TimePoint now) {
