@@ -2,8 +2,8 @@
 
 #include <algorithm>
 
+#include "path/config.hpp"
 #include "path/constants.hpp"
-#include "path/path_manager.hpp"
 
 namespace punch::path {
 namespace {
@@ -11,7 +11,7 @@ constexpr std::uint32_t kGuessablePorts = 65536 - kBirthdayFirstPort;
 }  // namespace
 
 BirthdayProber::BirthdayProber(const BirthdayConfig& config, util::SocketPool* pool,
-                               ProbeBudget& budget, crypto::RandomSource& rng)
+                               BirthdayBudget& budget, crypto::RandomSource& rng)
     : max_sockets_(config.sockets),
       max_guesses_(std::min(config.probes, kGuessablePorts)),
       pool_(pool),

@@ -13,7 +13,7 @@
 #include <vector>
 
 #include "crypto/random.hpp"
-#include "path/probe_budget.hpp"
+#include "path/birthday_budget.hpp"
 #include "util/address.hpp"
 #include "util/socket_pool.hpp"
 #include "util/time.hpp"
@@ -27,7 +27,7 @@ struct BirthdayConfig;
 class BirthdayProber {
  public:
   /// `pool` (may be null: no extra sockets), `budget` and `rng` must outlive the prober.
-  BirthdayProber(const BirthdayConfig& config, util::SocketPool* pool, ProbeBudget& budget,
+  BirthdayProber(const BirthdayConfig& config, util::SocketPool* pool, BirthdayBudget& budget,
                  crypto::RandomSource& rng);
   ~BirthdayProber();
   BirthdayProber(const BirthdayProber&) = delete;
@@ -70,7 +70,7 @@ class BirthdayProber {
   std::size_t max_sockets_;
   std::uint32_t max_guesses_;
   util::SocketPool* pool_;
-  ProbeBudget* budget_;
+  BirthdayBudget* budget_;
   crypto::RandomSource* rng_;
   std::vector<util::SocketId> sockets_;
 

@@ -29,9 +29,9 @@ inline constexpr util::Duration kPeerPrimingTimeout = 1s;
 
 /// Gaps between a round's challenges to one candidate (then the round ends): quick
 /// first retries for lost probes, then spaced for a peer that starts probing late.
-inline constexpr util::Duration kProbeGaps[] = {100ms, 200ms, 400ms, 800ms};
+inline constexpr util::Duration kChallengeGaps[] = {100ms, 200ms, 400ms, 800ms};
 /// A probe is answered by then or counts as lost, even on the longest path.
-inline constexpr util::Duration kProbeAnswerTimeout = 3s;
+inline constexpr util::Duration kChallengeAnswerTimeout = 3s;
 /// A round whose peer never sent its ROUND ends after this (no full-TTL probes were sent).
 inline constexpr util::Duration kRoundTimeout = 3s;
 /// First wait before a new round after one that validated nothing or after a fallback;

@@ -23,7 +23,7 @@ Endpoint::Endpoint(const crypto::Identity& identity, util::Address rendezvous, b
       rng_(&rng),
       sink_(&sink),
       pool_(pool),
-      budget_(std::make_unique<path::ProbeBudget>(path_config.birthday, rng)),
+      budget_(std::make_unique<path::BirthdayBudget>(path_config.birthday, rng)),
       rendezvous_(identity, rendezvous, listener, rng, sink),
       mapping_check_(rng, sink),
       path_config_(path_config) {}

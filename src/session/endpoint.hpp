@@ -13,9 +13,9 @@
 
 #include "crypto/identity.hpp"
 #include "crypto/random.hpp"
+#include "path/birthday_budget.hpp"
 #include "path/mapping_check.hpp"
 #include "path/path_manager.hpp"
-#include "path/probe_budget.hpp"
 #include "session/rendezvous_client.hpp"
 #include "session/session.hpp"
 #include "transport/connection.hpp"
@@ -124,7 +124,7 @@ class Endpoint {
   util::DatagramSink* sink_;
   util::SocketPool* pool_;
   // Declared before the sessions, which use it until they are destroyed.
-  std::unique_ptr<path::ProbeBudget> budget_;
+  std::unique_ptr<path::BirthdayBudget> budget_;
   RendezvousClient rendezvous_;
   path::MappingCheck mapping_check_;
   std::map<std::uint64_t, Entry> sessions_;

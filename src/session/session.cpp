@@ -22,7 +22,7 @@ constexpr std::size_t kMaxPayload = Session::kMaxDatagram - kOverhead;
 Session::Session(SessionRole role, std::uint64_t connection_id, const crypto::Identity& identity,
                  const crypto::NodeId& expected, util::Address relay, crypto::RandomSource& rng,
                  util::DatagramSink& sink, const path::PathConfig& path_config,
-                 util::SocketPool* pool, path::ProbeBudget* budget)
+                 util::SocketPool* pool, path::BirthdayBudget* budget)
     : role_(role),
       connection_id_(connection_id),
       expected_(expected),
@@ -170,17 +170,24 @@ void Session::flush(util::TimePoint now) {
     sink_->send(path_.relay(), scratch_);
   }
   if (!established()) return;
-  // Path packets first: a fallback found on the timer must apply before the
-  // transport's packets pick their destination.
-  while (auto t = path_.poll_transmit(now)) {
-    seal_and_send(next_path_pn_++, t->frames, t->socket, t->to, t->ttl);
+  // Path packets first, and the path timers due now before them: a fallback found on
+  // the timer must apply before the transport's packets pick their destination. A
+  // timer may make another due at once (a round it starts challenges its LAN
+  // candidates), so until none is.
+  for (;;) {
+    while (auto t = path_.poll_transmit()) {
+      seal_and_send(next_path_pn_++, t->frames, t->socket, t->to, t->ttl);
+    }
+    if (path_.next_deadline() > now) break;
+    path_.on_timeout(now);
   }
   after_input(now);
   while (auto out = connection_->poll_send(now, kMaxPayload)) {
-    seal_and_send(out->packet_number, out->payload, path_.current_socket(), path_.current(), 0);
+    const path::Route route = path_.route();
+    seal_and_send(out->packet_number, out->payload, route.socket, route.address, 0);
     // The same sealed bytes through the relay as well: the transport drops whichever
     // copy arrives second.
-    if (path_.mirror_to_relay()) sink_->send(path_.relay(), scratch_);
+    if (route.mirror_to_relay) sink_->send(path_.relay(), scratch_);
     path_.on_sent(out->answer_expected, now);
   }
   if (connection_->closed()) end(connection_->close_reason());

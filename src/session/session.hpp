@@ -52,7 +52,7 @@ class Session {
   Session(SessionRole role, std::uint64_t connection_id, const crypto::Identity& identity,
           const crypto::NodeId& expected, util::Address relay, crypto::RandomSource& rng,
           util::DatagramSink& sink, const path::PathConfig& path_config = {},
-          util::SocketPool* pool = nullptr, path::ProbeBudget* budget = nullptr);
+          util::SocketPool* pool = nullptr, path::BirthdayBudget* budget = nullptr);
   Session(Session&&) noexcept = default;
   Session& operator=(Session&&) noexcept = default;
   ~Session() = default;

@@ -9,9 +9,9 @@
 #include <vector>
 
 #include "crypto/random.hpp"
+#include "path/birthday_budget.hpp"
 #include "path/constants.hpp"
 #include "path/path_manager.hpp"
-#include "path/probe_budget.hpp"
 
 namespace path = punch::path;
 namespace util = punch::util;
@@ -66,7 +66,7 @@ path::BirthdayConfig config(std::size_t sockets, std::uint32_t rate, std::uint32
 
 TEST_CASE("the probe budget paces guesses between 1/rate and 2/rate, shared by all takers") {
   punch::crypto::SeededRandom rng(3);
-  path::ProbeBudget budget(config(256, 200, 2048), rng);
+  path::BirthdayBudget budget(config(256, 200, 2048), rng);
   util::TimePoint now = kEpoch;
   std::vector<util::TimePoint> granted;
   // Two sessions asking at every millisecond: together they get no more than one.
@@ -94,7 +94,7 @@ TEST_CASE("the probe budget paces guesses between 1/rate and 2/rate, shared by a
 
 TEST_CASE("the probe budget caps the extra sockets open across sessions") {
   punch::crypto::SeededRandom rng(3);
-  path::ProbeBudget budget(config(256, 200, 2048), rng);
+  path::BirthdayBudget budget(config(256, 200, 2048), rng);
   CHECK(budget.take_sockets(200) == 200);
   CHECK(budget.take_sockets(200) == 56);
   CHECK(budget.take_sockets(1) == 0);
@@ -107,7 +107,7 @@ TEST_CASE("the hard side opens its sockets within the budget and closes the lose
   punch::crypto::SeededRandom rng(5);
   FakePool pool;
   const auto c = config(256, 200, 2048);
-  path::ProbeBudget budget(c, rng);
+  path::BirthdayBudget budget(c, rng);
   {
     path::BirthdayProber a(c, &pool, budget, rng);
     path::BirthdayProber b(c, &pool, budget, rng);
@@ -133,7 +133,7 @@ TEST_CASE("a system that refuses sockets leaves the prober with fewer, and the b
   FakePool pool;
   pool.limit = 40;
   const auto c = config(256, 200, 2048);
-  path::ProbeBudget budget(c, rng);
+  path::BirthdayBudget budget(c, rng);
   path::BirthdayProber a(c, &pool, budget, rng);
   CHECK(a.open_sockets().size() == 40);
   CHECK(budget.sockets_in_use() == 40);
@@ -145,7 +145,7 @@ TEST_CASE("a system that refuses sockets leaves the prober with fewer, and the b
 TEST_CASE("guesses go to distinct ports of the target's IP, paced, and stop at the round budget") {
   punch::crypto::SeededRandom rng(9);
   const auto c = config(256, 200, 3000);
-  path::ProbeBudget budget(c, rng);
+  path::BirthdayBudget budget(c, rng);
   path::BirthdayProber p(c, nullptr, budget, rng);
   const util::Address target = util::Address::v4(203, 0, 113, 66, 40000);
   util::TimePoint now = kEpoch;
@@ -268,7 +268,7 @@ struct HardPair {
 
   void pump() {
     for (int i = 0; i < 2; ++i) {
-      while (auto t = ends[i].poll_transmit(now)) {
+      while (auto t = ends[i].poll_transmit()) {
         if (i == kHard && t->socket != util::kMainSocket) REQUIRE(pool.is_open(t->socket));
         sent[i].push_back(*t);
         send(i, t->socket, t->to, t->frames, t->ttl);

@@ -84,7 +84,7 @@ struct Pair {
 
   void pump() {
     for (int i = 0; i < 2; ++i) {
-      while (auto t = ends[i].poll_transmit(now)) {
+      while (auto t = ends[i].poll_transmit()) {
         sent[i].push_back(*t);
         route(i, t->to, false, t->frames, t->ttl);
       }

@@ -1,4 +1,4 @@
-#include "path/probe_budget.hpp"
+#include "path/birthday_budget.hpp"
 
 #include <algorithm>
 #include <array>
@@ -6,7 +6,7 @@
 #include <chrono>
 #include <cstring>
 
-#include "path/path_manager.hpp"
+#include "path/config.hpp"
 
 namespace punch::path {
 
@@ -24,21 +24,21 @@ std::uint64_t uniform_below(crypto::RandomSource& rng, std::uint64_t n) {
   }
 }
 
-ProbeBudget::ProbeBudget(const BirthdayConfig& config, crypto::RandomSource& rng)
+BirthdayBudget::BirthdayBudget(const BirthdayConfig& config, crypto::RandomSource& rng)
     : max_sockets_(config.sockets), rate_(std::max<std::uint32_t>(config.rate, 1)), rng_(&rng) {}
 
-std::size_t ProbeBudget::take_sockets(std::size_t wanted) {
+std::size_t BirthdayBudget::take_sockets(std::size_t wanted) {
   const std::size_t granted = std::min(wanted, max_sockets_ - sockets_in_use_);
   sockets_in_use_ += granted;
   return granted;
 }
 
-void ProbeBudget::give_back_sockets(std::size_t count) {
+void BirthdayBudget::give_back_sockets(std::size_t count) {
   assert(count <= sockets_in_use_);
   sockets_in_use_ -= std::min(count, sockets_in_use_);
 }
 
-bool ProbeBudget::take_guess(util::TimePoint now) {
+bool BirthdayBudget::take_guess(util::TimePoint now) {
   if (now < next_guess_) return false;
   // A gap in [1/rate, 2/rate]: never faster than the rate, on average 2/3 of it, and
   // irregular enough not to look like a scan with a fixed clock.

@@ -1,4 +1,4 @@
-// The birthday prober's limits for a whole process (sans-I/O): how fast guesses
+// The birthday paradox's limits for a whole process (sans-I/O): how fast guesses
 // may leave across every session, and how many extra sockets may be open at once.
 // One budget per endpoint, shared by its sessions, so a listener with many hard-NAT
 // peers paces its guesses as if it had one (docs/birthday.md, "Budget").
@@ -18,12 +18,12 @@ struct BirthdayConfig;
 std::uint64_t uniform_below(crypto::RandomSource& rng, std::uint64_t n);
 
 /// Pacing and socket limits shared by every session of one endpoint.
-class ProbeBudget {
+class BirthdayBudget {
  public:
   /// Guesses leave at most `config.rate` per second (each gap drawn from [1/rate,
   /// 2/rate]); at most `config.sockets` extra sockets are open at once. `rng` must
   /// outlive the budget.
-  ProbeBudget(const BirthdayConfig& config, crypto::RandomSource& rng);
+  BirthdayBudget(const BirthdayConfig& config, crypto::RandomSource& rng);
 
   /// Takes up to `wanted` sockets from the budget; returns how many were granted.
   std::size_t take_sockets(std::size_t wanted);
