@@ -107,8 +107,8 @@ TcpConnection::~TcpConnection() { close(); }
 void TcpConnection::connect(const std::string& host, std::uint16_t port, ConnectFn done) {
   PUNCH_ASSERT(state_ == State::kIdle && "connect() called twice or on an accepted connection");
   state_ = State::kResolving;
-  host_ = host;
-  port_ = port;
+  dial_.host = host;
+  dial_.port = port;
   on_connect_ = std::move(done);
 
   timer_ = new uv_timer_t;
@@ -141,13 +141,13 @@ void TcpConnection::connect(const std::string& host, std::uint16_t port, Connect
         }
         uv_freeaddrinfo(res);
       },
-      host_.c_str(), nullptr, &hints);
+      dial_.host.c_str(), nullptr, &hints);
   if (rc != 0) {
     delete r;
     // Reported from the timer, at once, so the callback still runs after connect().
-    pending_error_ = classify(rc);
-    if (pending_error_ == ConnectError::kNone) pending_error_ = ConnectError::kOther;
-    pending_message_ = "cannot resolve '" + host_ + "': " + uv_strerror(rc);
+    dial_.pending_error = classify(rc);
+    if (dial_.pending_error == ConnectError::kNone) dial_.pending_error = ConnectError::kOther;
+    dial_.pending_message = "cannot resolve '" + dial_.host + "': " + uv_strerror(rc);
     uv_timer_start(timer_, timer_cb, 0, 0);
     return;
   }
@@ -157,18 +157,18 @@ void TcpConnection::connect(const std::string& host, std::uint16_t port, Connect
 void TcpConnection::on_resolved(int status, const addrinfo* res) {
   if (status != 0) {
     if (status == UV_EAI_NONAME || status == UV_EAI_NODATA) {
-      fail(ConnectError::kNameNotFound, "no such host '" + host_ + "'");
+      fail(ConnectError::kNameNotFound, "no such host '" + dial_.host + "'");
     } else {
       const ConnectError e = classify(status);
       fail(e == ConnectError::kNone ? ConnectError::kOther : e,
-           "cannot resolve '" + host_ + "': " + uv_strerror(status));
+           "cannot resolve '" + dial_.host + "': " + uv_strerror(status));
     }
     return;
   }
   for (const addrinfo* p = res; p != nullptr; p = p->ai_next) {
     if (p->ai_family != AF_INET && p->ai_family != AF_INET6) continue;
     util::Address a = from_sockaddr(p->ai_addr);
-    a.port = port_;
+    a.port = dial_.port;
     sockaddr_storage ss;
     to_sockaddr(a, ss);
     if (p->ai_family == AF_INET6) {
@@ -176,10 +176,10 @@ void TcpConnection::on_resolved(int status, const addrinfo* res) {
       reinterpret_cast<sockaddr_in6*>(&ss)->sin6_scope_id =
           reinterpret_cast<const sockaddr_in6*>(p->ai_addr)->sin6_scope_id;
     }
-    addresses_.push_back(ss);
+    dial_.addresses.push_back(ss);
   }
-  if (addresses_.empty()) {
-    fail(ConnectError::kNameNotFound, "no address for host '" + host_ + "'");
+  if (dial_.addresses.empty()) {
+    fail(ConnectError::kNameNotFound, "no address for host '" + dial_.host + "'");
     return;
   }
   state_ = State::kConnecting;
@@ -188,9 +188,9 @@ void TcpConnection::on_resolved(int status, const addrinfo* res) {
 
 void TcpConnection::try_next() {
   int last = UV_EINVAL;
-  while (next_address_ < addresses_.size()) {
-    const sockaddr_storage& ss = addresses_[next_address_++];
-    attempt_ = from_sockaddr(reinterpret_cast<const sockaddr*>(&ss));
+  while (dial_.next_address < dial_.addresses.size()) {
+    const sockaddr_storage& ss = dial_.addresses[dial_.next_address++];
+    dial_.attempt = from_sockaddr(reinterpret_cast<const sockaddr*>(&ss));
     if (handle_used_) {
       // A socket whose connect failed cannot be reused (and may be the wrong family).
       release_handle();
@@ -210,16 +210,16 @@ void TcpConnection::try_next() {
                           });
     if (last == 0) return;
     delete req;
-    last_status_ = last;
+    dial_.last_status = last;
   }
-  fail(
-      classify(last_status_) == ConnectError::kNone ? ConnectError::kOther : classify(last_status_),
-      connect_message(last_status_, attempt_));
+  fail(classify(dial_.last_status) == ConnectError::kNone ? ConnectError::kOther
+                                                          : classify(dial_.last_status),
+       connect_message(dial_.last_status, dial_.attempt));
 }
 
 void TcpConnection::on_connected(int status) {
   if (status != 0) {
-    last_status_ = status;
+    dial_.last_status = status;
     try_next();
     return;
   }
@@ -235,15 +235,15 @@ void TcpConnection::on_connected(int status) {
 }
 
 void TcpConnection::on_timer() {
-  if (pending_error_ != ConnectError::kNone) {
-    fail(pending_error_, pending_message_);
+  if (dial_.pending_error != ConnectError::kNone) {
+    fail(dial_.pending_error, dial_.pending_message);
     return;
   }
   if (state_ == State::kConnecting) release_handle();  // abandons the attempt in flight
   const bool resolving = state_ == State::kResolving;
   fail(ConnectError::kTimedOut,
-       std::string(resolving ? "timed out resolving '" + host_ + "'"
-                             : "timed out connecting to " + host_port(host_, port_)) +
+       std::string(resolving ? "timed out resolving '" + dial_.host + "'"
+                             : "timed out connecting to " + host_port(dial_.host, dial_.port)) +
            " (" + std::to_string(kConnectTimeout.count()) + " s)");
 }
 

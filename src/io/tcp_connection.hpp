@@ -117,14 +117,18 @@ class TcpConnection final : public Duplex {
   State state_ = State::kIdle;
   bool handle_used_ = false;  // a connect was tried on handle_, so the next needs a fresh one
 
-  std::string host_;
-  std::uint16_t port_ = 0;
-  std::vector<sockaddr_storage> addresses_;
-  std::size_t next_address_ = 0;
-  util::Address attempt_;        // the address being connected to
-  int last_status_ = UV_EINVAL;  // why the last attempt failed
-  ConnectError pending_error_ = ConnectError::kNone;
-  std::string pending_message_;
+  // One outgoing connect: the name, its addresses tried in turn, and how it failed.
+  struct Dial {
+    std::string host;
+    std::uint16_t port = 0;
+    std::vector<sockaddr_storage> addresses;
+    std::size_t next_address = 0;
+    util::Address attempt;        // the address being connected to
+    int last_status = UV_EINVAL;  // why the last attempt failed
+    ConnectError pending_error = ConnectError::kNone;
+    std::string pending_message;
+  };
+  Dial dial_;
   ConnectFn on_connect_;
 
   bool started_ = false;

@@ -174,11 +174,15 @@ void Session::flush(util::TimePoint now) {
   // the timer must apply before the transport's packets pick their destination. A
   // timer may make another due at once (a round it starts challenges its LAN
   // candidates), so until none is.
-  for (;;) {
+  // Each pass disarms what expired, so a few passes settle it; more would be a timer
+  // that re-arms itself at `now` forever, a local bug.
+  constexpr int kMaxPasses = 16;
+  for (int pass = 0;; ++pass) {
     while (auto t = path_.poll_transmit()) {
       seal_and_send(next_path_pn_++, t->frames, t->socket, t->to, t->ttl);
     }
     if (path_.next_deadline() > now) break;
+    PUNCH_ASSERT(pass < kMaxPasses);
     path_.on_timeout(now);
   }
   after_input(now);
