@@ -85,7 +85,7 @@ struct ListenConfig {
   std::vector<std::string> permit_open;  ///< --permit-open HOST:PORT patterns (validated).
   bool gateway_ports = false;            ///< --gateway-ports: -R may bind beyond loopback.
   bool relay_only = false;               ///< --relay-only: never try a direct path.
-  path::BirthdayConfig birthday;         ///< --birthday-sockets, -rate, -probes.
+  path::BirthdayConfig birthday;         ///< --birthday-sockets, -rate, -probes (guesses).
 };
 
 /// `punch connect`: open a session to a listener and tunnel stdio and forwards.

@@ -46,16 +46,16 @@ std::string json_address(const std::optional<util::Address>& a) {
 }  // namespace
 
 std::string netcheck_json(const path::NatReport& report, const std::string& rendezvous,
-                          const std::string& probe, const std::string& local,
-                          const std::vector<std::string>& other_probes) {
+                          const std::string& probe_port, const std::string& local,
+                          const std::vector<std::string>& other_probe_addresses) {
   std::string out = "{\"udp\":";
   out += report.udp ? "true" : "false";
   out += ",\"rendezvous\":" + json_string(rendezvous);
-  out += ",\"probe\":" + json_string(probe);
+  out += ",\"probe\":" + json_string(probe_port);
   out += ",\"other_probes\":[";
-  for (std::size_t i = 0; i < other_probes.size(); ++i) {
+  for (std::size_t i = 0; i < other_probe_addresses.size(); ++i) {
     if (i > 0) out += ',';
-    out += json_string(other_probes[i]);
+    out += json_string(other_probe_addresses[i]);
   }
   out += "]";
   out += ",\"local\":" + (local.empty() ? std::string("null") : json_string(local));
@@ -73,18 +73,18 @@ std::string netcheck_json(const path::NatReport& report, const std::string& rend
 }
 
 std::string netcheck_text(const path::NatReport& report, const std::string& rendezvous,
-                          const std::string& probe, const std::string& local,
-                          const std::vector<std::string>& other_probes) {
+                          const std::string& probe_port, const std::string& local,
+                          const std::vector<std::string>& other_probe_addresses) {
   if (!report.udp) {
-    return "UDP        no answer from " + rendezvous + " or " + probe + " within " +
+    return "UDP        no answer from " + rendezvous + " or " + probe_port + " within " +
            timeout_text() + "\n";
   }
   char rtt[32];
   std::snprintf(rtt, sizeof rtt, "%.2f ms", to_ms(*report.rtt));
   std::string out = "UDP        works, round trip " + std::string(rtt) + "\n";
   out += "local      " + (local.empty() ? std::string("unknown") : local) + "\n";
-  std::vector<std::string> names = {rendezvous, probe};
-  names.insert(names.end(), other_probes.begin(), other_probes.end());
+  std::vector<std::string> names = {rendezvous, probe_port};
+  names.insert(names.end(), other_probe_addresses.begin(), other_probe_addresses.end());
   for (std::size_t i = 0; i < report.reflexive.size() && i < names.size(); ++i) {
     out += i == 0 ? "reflexive  " : "           ";
     out += report.reflexive[i] ? report.reflexive[i]->to_string() : "no answer";
@@ -103,24 +103,24 @@ int run_netcheck(const NetcheckConfig& config) {
     util::log_error("rendezvous: " + rendezvous.error().message);
     return kExitUsage;
   }
-  util::Address probe = *rendezvous;
-  probe.port = kDefaultProbePort;
+  util::Address probe_port = *rendezvous;
+  probe_port.port = kDefaultProbePort;
   if (!config.probe.empty()) {
     auto resolved = io::resolve(config.probe, kDefaultProbePort);
     if (!resolved) {
       util::log_error("probe: " + resolved.error().message);
       return kExitUsage;
     }
-    probe = *resolved;
+    probe_port = *resolved;
   }
-  if (probe.family != rendezvous->family) {
+  if (probe_port.family != rendezvous->family) {
     util::log_error("the rendezvous and the probe port must be of one address family");
     return kExitUsage;
   }
 
   int code = 0;
   std::optional<path::NatReport> report;
-  std::vector<std::string> other_probes;  // Learnt from the rendezvous's PROBE_LIST.
+  std::vector<std::string> other_probe_addresses;  // Learnt from the rendezvous's PROBE_LIST.
   util::Address local;
   {
     io::Loop loop;
@@ -161,41 +161,43 @@ int run_netcheck(const NetcheckConfig& config) {
       // towards the rendezvous is the address a NAT-free network would show.
       local = io::source_address_towards(*rendezvous);
       if (local.valid()) local.port = socket.local_address().port;
-      util::log_debug("probing " + rendezvous->to_string() + " and " + probe.to_string() +
+      util::log_debug("probing " + rendezvous->to_string() + " and " + probe_port.to_string() +
                       " from port " + std::to_string(socket.local_address().port));
       // Also asks the rendezvous for its probe addresses (PROBE_LIST_REQUEST): those on
       // other IPs are what tell a Linux address pool from a hard NAT (docs/netcheck.md).
-      check.emplace(rng, socket, std::vector<util::Address>{*rendezvous, probe}, io::now(), true);
+      check.emplace(rng, socket, std::vector<util::Address>{*rendezvous, probe_port}, io::now(),
+                    true);
       driver->arm();
     }
     loop.run();
     if (check && code == 0) {
       report = path::classify(local, check->answers());
       const auto& all = check->destinations();
-      for (std::size_t i = 2; i < all.size(); ++i) other_probes.push_back(all[i].to_string());
+      for (std::size_t i = 2; i < all.size(); ++i)
+        other_probe_addresses.push_back(all[i].to_string());
     }
   }
   if (!report) return code;
 
   const std::string local_text = local.valid() ? local.to_string() : "";
   if (config.json) {
-    std::printf("%s\n", netcheck_json(*report, rendezvous->to_string(), probe.to_string(),
-                                      local_text, other_probes)
+    std::printf("%s\n", netcheck_json(*report, rendezvous->to_string(), probe_port.to_string(),
+                                      local_text, other_probe_addresses)
                             .c_str());
   } else {
-    std::fputs(
-        netcheck_text(*report, rendezvous->to_string(), probe.to_string(), local_text, other_probes)
-            .c_str(),
-        stdout);
+    std::fputs(netcheck_text(*report, rendezvous->to_string(), probe_port.to_string(), local_text,
+                             other_probe_addresses)
+                   .c_str(),
+               stdout);
   }
   if (!report->udp) {
     util::log_error("no answer from the rendezvous at " + rendezvous->to_string() +
-                    " or its probe port " + probe.to_string() + " within " + timeout_text() +
+                    " or its probe port " + probe_port.to_string() + " within " + timeout_text() +
                     ": UDP is blocked on this network, or the rendezvous is down");
     return kExitNoAnswer;
   }
   if (!report->reflexive[1]) {
-    util::log_warn("the probe port " + probe.to_string() +
+    util::log_warn("the probe port " + probe_port.to_string() +
                    " did not answer (turned off, or filtered?): the mapping cannot be compared");
   }
   return 0;

@@ -14,16 +14,16 @@ namespace punch::app {
 int run_netcheck(const NetcheckConfig& config);
 
 /// The --json object for `report` (one line, no newline): destinations, local address and
-/// verdict; `other_probes` are the probe addresses the rendezvous listed beyond `probe`,
-/// whose answers follow the first two in `report.reflexive`.
+/// verdict; `other_probe_addresses` are the probe addresses the rendezvous listed beyond
+/// `probe_port`, whose answers follow the first two in `report.reflexive`.
 std::string netcheck_json(const path::NatReport& report, const std::string& rendezvous,
-                          const std::string& probe, const std::string& local,
-                          const std::vector<std::string>& other_probes = {});
+                          const std::string& probe_port, const std::string& local,
+                          const std::vector<std::string>& other_probe_addresses = {});
 
-/// The lines for people (each ending in a newline) for `report`; `other_probes` as for
+/// The lines for people (each ending in a newline) for `report`; `other_probe_addresses` as for
 /// netcheck_json().
 std::string netcheck_text(const path::NatReport& report, const std::string& rendezvous,
-                          const std::string& probe, const std::string& local,
-                          const std::vector<std::string>& other_probes = {});
+                          const std::string& probe_port, const std::string& local,
+                          const std::vector<std::string>& other_probe_addresses = {});
 
 }  // namespace punch::app

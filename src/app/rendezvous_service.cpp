@@ -86,8 +86,9 @@ int run_rendezvous(const RendezvousConfig& config) {
       probe_local.port = *config.probe_port;
       bound = probe_socket.bind(probe_local, [&](const util::Address& from, util::ByteView data) {
         // The reply leaves through probe_socket: from the port the probe came to.
-        driver.feed(
-            [&](util::TimePoint now) { server.on_probe_datagram(from, data, probe_socket, now); });
+        driver.feed([&](util::TimePoint now) {
+          server.on_probe_socket_datagram(from, data, probe_socket, now);
+        });
       });
       if (!bound && !config.probe_port_required) {
         util::log_warn("probe port " + probe_local.to_string() + ": " + bound.error().message +
@@ -107,7 +108,8 @@ int run_rendezvous(const RendezvousConfig& config) {
       if (!bound) break;
       io::UdpSocket& other = other_ip_sockets.emplace_back(loop);
       bound = other.bind(a, [&](const util::Address& from, util::ByteView data) {
-        driver.feed([&](util::TimePoint now) { server.on_probe_datagram(from, data, other, now); });
+        driver.feed(
+            [&](util::TimePoint now) { server.on_probe_socket_datagram(from, data, other, now); });
       });
       if (!bound) {
         bound = util::Status(util::Error{"probe address " + a.to_string() + ": " +
@@ -146,8 +148,8 @@ int run_rendezvous(const RendezvousConfig& config) {
                        " packets relayed, " + std::to_string(st.dropped_malformed) +
                        " malformed, " + std::to_string(st.dropped_unauthenticated) +
                        " unauthenticated and " + std::to_string(st.dropped_no_relay) +
-                       " unrelayable datagrams dropped, " + std::to_string(st.probes_answered) +
-                       " address probes answered");
+                       " unrelayable datagrams dropped, " +
+                       std::to_string(st.address_probes_answered) + " address probes answered");
         socket.close();
         probe_socket.close();
         for (io::UdpSocket& other : other_ip_sockets) other.close();

@@ -245,7 +245,7 @@ class Tunnel {
       case path::PathEvent::Kind::kCandidates:
         util::log_debug(peer + ": peer's candidates: " + p.detail);
         break;
-      case path::PathEvent::Kind::kProbing:
+      case path::PathEvent::Kind::kChallengeRound:
         util::log_debug(peer + ": probing " + p.detail);
         break;
       case path::PathEvent::Kind::kValidated:

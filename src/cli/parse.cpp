@@ -22,11 +22,11 @@ namespace {
 // Upper bounds of the --birthday-* options (docs/birthday.md). Sockets: the usual
 // soft limit on descriptors is 1,024, and past a few hundred the odds barely move.
 constexpr std::uint32_t kMaxBirthdaySockets = 1024;
-// Guesses per second: at 10,000 (about 1 MB/s of probes) a NAT's flood protection
+// Guesses per second: at 10,000 (about 1 MB/s of guesses) a NAT's flood protection
 // or the peer's firewall bites long before the odds improve.
 constexpr std::uint32_t kMaxBirthdayRate = 10000;
 // Guesses per round: one per port number is already more than the port space holds.
-constexpr std::uint32_t kMaxBirthdayProbes = 65535;
+constexpr std::uint32_t kMaxBirthdayGuesses = 65535;
 
 // A command line the user has to fix. Thrown only inside this file and turned
 // into a Message by parse(), so every check can stop where it stands.
@@ -315,7 +315,7 @@ path::BirthdayConfig birthday_config(const ParsedArgs& a) {
   c.sockets = bounded_number(a, "birthday-sockets", 0, kMaxBirthdaySockets,
                              static_cast<std::uint32_t>(c.sockets));
   c.rate = bounded_number(a, "birthday-rate", 1, kMaxBirthdayRate, c.rate);
-  c.probes = bounded_number(a, "birthday-probes", 0, kMaxBirthdayProbes, c.probes);
+  c.guesses = bounded_number(a, "birthday-probes", 0, kMaxBirthdayGuesses, c.guesses);
   return c;
 }
 

@@ -51,7 +51,7 @@ const OptionSpec kBirthdayProbesOption{
     "birthday-probes", '\0', "N",
     "Send N port guesses per round against a peer behind a hard NAT, 0-65535; 0 never "
     "guesses (default " +
-        std::to_string(path::kBirthdayProbes) +
+        std::to_string(path::kBirthdayGuesses) +
         ", so a round against 256 sockets succeeds over 99.9 % of the time; docs/birthday.md).",
     false};
 

@@ -13,7 +13,7 @@ constexpr std::uint32_t kGuessablePorts = 65536 - kBirthdayFirstPort;
 BirthdayProber::BirthdayProber(const BirthdayConfig& config, util::SocketPool* pool,
                                BirthdayBudget& budget, crypto::RandomSource& rng)
     : max_sockets_(config.sockets),
-      max_guesses_(std::min(config.probes, kGuessablePorts)),
+      max_guesses_(std::min(config.guesses, kGuessablePorts)),
       pool_(pool),
       budget_(&budget),
       rng_(&rng) {}

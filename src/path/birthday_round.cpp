@@ -45,7 +45,7 @@ std::vector<util::SocketId> BirthdayRound::open_sockets(std::optional<util::Sock
   const auto slowest_gap = 2 * std::chrono::duration_cast<util::Duration>(std::chrono::seconds(1)) /
                            std::max<std::uint32_t>(config_.rate, 1);
   timers_.set(BirthdayTimer::kSocketsClose,
-              now + slowest_gap * config_.probes + kChallengeAnswerTimeout);
+              now + slowest_gap * config_.guesses + kChallengeAnswerTimeout);
   return fresh;
 }
 

@@ -14,8 +14,8 @@ namespace punch::path {
 struct BirthdayConfig {
   std::size_t sockets = kBirthdaySockets;  ///< --birthday-sockets: hard side's sockets.
   std::uint32_t rate = kBirthdayRate;      ///< --birthday-rate: guesses per second, at most.
-  /// --birthday-probes: guesses per round (the option and field keep their old name).
-  std::uint32_t probes = kBirthdayProbes;
+  /// --birthday-probes: guesses per round (the option keeps its old name).
+  std::uint32_t guesses = kBirthdayGuesses;
 };
 
 /// Per-session choices from the command line.

@@ -20,19 +20,19 @@ using namespace std::chrono_literals;
 inline constexpr int kPrimeTtl = 2;
 /// Priming packets per candidate and round: two, so one lost on the LAN still primes.
 inline constexpr int kPrimeCount = 2;
-/// In the first round, full-TTL probes to the peer's public side wait for its ROUND
+/// In the first round, full-TTL challenges to the peer's public side wait for its ROUND
 /// frame (sent right after it primed towards us), but no longer than this: a peer
-/// whose frame is lost still gets probed.
+/// whose frame is lost still gets challenged.
 inline constexpr util::Duration kPeerPrimingTimeout = 1s;
 
-// --- Probing rounds ---
+// --- Challenge rounds ---
 
 /// Gaps between a round's challenges to one candidate (then the round ends): quick
-/// first retries for lost probes, then spaced for a peer that starts probing late.
+/// first retries for lost challenges, then spaced for a peer that starts its round late.
 inline constexpr util::Duration kChallengeGaps[] = {100ms, 200ms, 400ms, 800ms};
-/// A probe is answered by then or counts as lost, even on the longest path.
+/// A challenge is answered by then or counts as lost, even on the longest path.
 inline constexpr util::Duration kChallengeAnswerTimeout = 3s;
-/// A round whose peer never sent its ROUND ends after this (no full-TTL probes were sent).
+/// A round whose peer never sent its ROUND ends after this (no full-TTL challenges were sent).
 inline constexpr util::Duration kRoundTimeout = 3s;
 /// First wait before a new round after one that validated nothing or after a fallback;
 /// doubles up to kMaxQuickRoundBackoff, which covers short outages cheaply.
@@ -45,15 +45,15 @@ inline constexpr util::Duration kMaxQuickRoundBackoff = 8s;
 /// when the next round primes. After a NAT rebinding that is what lets the path return.
 inline constexpr util::Duration kSlowRoundInterval = 35s;
 /// Remote candidates kept at most (host + reflexive from the peer, plus peer-reflexive
-/// ones learnt from packets); bounds the probing a peer can make us do.
+/// ones learnt from packets); bounds the challenges a peer can make us send.
 inline constexpr std::size_t kMaxRemoteCandidates = 24;
 
 // --- Strategy (docs/direct_path.md, "Strategy") ---
 
-/// When our own mapping is endpoint-dependent (or a pool), the first probing round waits
-/// this long at most for the peer's CANDIDATES, whose mapping byte says whether probing
-/// can work at all. Covers the frame and two resends (250 ms, 500 ms) on a slow relay;
-/// a peer that stays silent is probed as before.
+/// When our own mapping is endpoint-dependent (or a pool), the first challenge round waits
+/// this long at most for the peer's CANDIDATES, whose mapping byte says whether
+/// challenges can work at all. Covers the frame and two resends (250 ms, 500 ms) on a slow relay;
+/// a peer that stays silent is challenged as before.
 inline constexpr util::Duration kStrategyHold = 2s;
 
 // --- Birthday paradox (docs/birthday.md) ---
@@ -72,7 +72,7 @@ inline constexpr std::uint32_t kBirthdayRate = 200;
 /// 2,048 guesses against 256 sockets succeed with 1 - e^-8 (over 99.9 %), so a round
 /// that failed points at something else (a NAT that filters by address, a port range
 /// we do not guess), not at bad luck, and repeating it at once would not help.
-inline constexpr std::uint32_t kBirthdayProbes = 2048;
+inline constexpr std::uint32_t kBirthdayGuesses = 2048;
 /// The hard side primes its sockets towards this many of the peer's public addresses at
 /// most (one, normally: its reflexive address): every target costs a packet per socket.
 inline constexpr std::size_t kBirthdayMaxTargets = 2;
@@ -108,7 +108,7 @@ inline constexpr util::Duration kDirectKeepalive = 15s;
 /// One challenge goes over a new direct path this long after the switch: Linux conntrack
 /// keeps a UDP flow on its short unreplied timeout (30 s by default, 10 s in the lab's
 /// lifetime test) unless a packet passes more than 2 s after the flow was created; then
-/// the stream timeout (120 s, or 20 s) applies. Probing happens in the first 2 s.
+/// the stream timeout (120 s, or 20 s) applies. The round's challenges come in the first 2 s.
 inline constexpr util::Duration kStreamPromotionDelay = 3s;
 /// While on a direct path the relay leg gets a challenge this often: the rendezvous
 /// forgets a silent relay after 120 s, and falling back needs it alive.
@@ -119,9 +119,9 @@ inline constexpr util::Duration kRelayKeepalive = 30s;
 /// First retransmission of an unanswered address probe: far above any sane RTT to a
 /// rendezvous on the same continent, so a slow answer is rarely sent for twice.
 inline constexpr util::Duration kNetcheckFirstRetry = 250ms;
-/// Longest gap between two probes to one destination (the retry gap doubles up to it).
+/// Longest gap between two address probes to one destination (the retry gap doubles up to it).
 inline constexpr util::Duration kNetcheckMaxRetry = 1s;
-/// The whole check gives up after this long: unanswered probes leave at 0, 0.25, 0.75,
+/// The whole check gives up after this long: unanswered address probes leave at 0, 0.25, 0.75,
 /// 1.75 and 2.75 s (five per destination, at most), the first four have over a second
 /// to come back, and a blocked network is reported within a short, fixed time.
 inline constexpr util::Duration kNetcheckTimeout = 3s;

@@ -13,14 +13,15 @@ MappingCheck::MappingCheck(crypto::RandomSource& rng, util::DatagramSink& sink)
 void MappingCheck::on_registered(const util::Address& server, const util::Address& reflexive,
                                  const std::vector<util::Address>& probe_addresses,
                                  const std::vector<util::Address>& local, util::TimePoint now) {
-  // The main port is not probed: REGISTERED's reflexive address is its answer.
-  std::vector<util::Address> probes = resolve_probe_addresses(server, probe_addresses, {server});
+  // The main port gets no address probe: REGISTERED's reflexive address is its answer.
+  std::vector<util::Address> destinations =
+      resolve_probe_addresses(server, probe_addresses, {server});
   local_ = local;
-  if (reflexive == reflexive_ && probes == probes_) return;
+  if (reflexive == reflexive_ && destinations == destinations_) return;
   reflexive_ = reflexive;
-  probes_ = std::move(probes);
+  destinations_ = std::move(destinations);
   running_.reset();
-  if (probes_.empty()) {
+  if (destinations_.empty()) {
     // Nothing to compare with: the behaviour cannot be told, and an old verdict was
     // about another mapping.
     if (mapping_ != Mapping::kUnknown) changed_ = true;
@@ -29,12 +30,12 @@ void MappingCheck::on_registered(const util::Address& server, const util::Addres
   }
   // The old verdict stays until the new one is in: a rebinding rarely changes the
   // NAT's kind, and flipping to unknown for a second would re-decide every session.
-  running_ = std::make_unique<Netcheck>(*rng_, *sink_, probes_, now);
+  running_ = std::make_unique<Netcheck>(*rng_, *sink_, destinations_, now);
 }
 
 bool MappingCheck::on_datagram(const util::Address& from, util::ByteView data,
                                util::TimePoint now) {
-  if (data.empty() || data[0] != static_cast<std::uint8_t>(wire::PacketType::kProbeReply))
+  if (data.empty() || data[0] != static_cast<std::uint8_t>(wire::PacketType::kAddressProbeReply))
     return false;
   if (running_) {
     running_->on_datagram(from, data, now);
@@ -54,7 +55,7 @@ util::TimePoint MappingCheck::next_deadline() const {
 }
 
 void MappingCheck::finish() {
-  std::vector<std::optional<ProbeAnswer>> answers{ProbeAnswer{reflexive_, {}}};
+  std::vector<std::optional<AddressProbeAnswer>> answers{AddressProbeAnswer{reflexive_, {}}};
   const auto& probed = running_->answers();
   answers.insert(answers.end(), probed.begin(), probed.end());
   running_.reset();
@@ -62,7 +63,7 @@ void MappingCheck::finish() {
   // interface addresses, if the rendezvous saw that one; otherwise none matches.
   const auto it = std::find(local_.begin(), local_.end(), reflexive_);
   const util::Address local = it != local_.end() ? *it : util::Address{};
-  // Unanswered probes are left out by classify(): with none answered it says unknown
+  // Unanswered address probes are left out by classify(): with none answered it says unknown
   // unless the one answer left is local.
   const Mapping m = classify(local, answers).mapping;
   if (m != mapping_) changed_ = true;

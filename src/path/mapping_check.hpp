@@ -2,10 +2,10 @@
 // reflexive address REGISTERED reports (what the rendezvous's main port saw) is
 // compared with the answers to PROBEs sent from the same socket to every probe
 // address REGISTERED names (the probe port on the rendezvous's IP, and probe sockets
-// on its other IPs), by the netcheck logic (Netcheck for the probes, classify() for
+// on its other IPs), by the netcheck logic (Netcheck for the address probes, classify() for
 // the verdict). Checked again whenever the reflexive address or the probe addresses
 // change.
-// Sans-I/O: the probe leaves through the endpoint's sink; time comes in.
+// Sans-I/O: the address probes leave through the endpoint's sink; time comes in.
 #pragma once
 
 #include <memory>
@@ -36,7 +36,7 @@ class MappingCheck {
                      const std::vector<util::Address>& local, util::TimePoint now);
   /// Offers a datagram from `from`; true when it was a PROBE_REPLY (consumed here).
   bool on_datagram(const util::Address& from, util::ByteView data, util::TimePoint now);
-  /// Retransmits probes and ends the check at its deadline.
+  /// Retransmits address probes and ends the check at its deadline.
   void on_timeout(util::TimePoint now);
   /// When on_timeout() must next run; kNever when no check is running.
   util::TimePoint next_deadline() const;
@@ -51,7 +51,7 @@ class MappingCheck {
   crypto::RandomSource* rng_;
   util::DatagramSink* sink_;
   util::Address reflexive_;
-  std::vector<util::Address> probes_;
+  std::vector<util::Address> destinations_;
   std::vector<util::Address> local_;
   std::unique_ptr<Netcheck> running_;
   Mapping mapping_ = Mapping::kUnknown;

@@ -5,7 +5,7 @@
 namespace punch::path {
 
 NatReport classify(const util::Address& local,
-                   const std::vector<std::optional<ProbeAnswer>>& answers) {
+                   const std::vector<std::optional<AddressProbeAnswer>>& answers) {
   NatReport report;
   std::vector<util::Address> seen;
   for (const auto& a : answers) {

@@ -22,11 +22,11 @@ enum class Mapping {
   kAddressVaries,        ///< Another outside IP for some destination (an address pool).
 };
 
-/// The answer of one probe destination (the rendezvous's main port, its probe port, or
+/// The answer of one address-probe destination (the rendezvous's main port, its probe port, or
 /// a probe address on another of its IPs).
-struct ProbeAnswer {
+struct AddressProbeAnswer {
   util::Address reflexive;  ///< The source address the destination saw.
-  util::Duration rtt{};     ///< From sending the probe to its reply.
+  util::Duration rtt{};     ///< From sending the address probe to its reply.
 };
 
 /// The verdict; `answers` keeps the destination order the caller used.
@@ -42,10 +42,10 @@ struct NatReport {
   std::optional<util::Duration> rtt;
 };
 
-/// Classifies the answers of the probe destinations (nullopt: no answer) for the
+/// Classifies the answers of the address-probe destinations (nullopt: no answer) for the
 /// socket bound at `local` (the address the kernel sends from, with its port).
 NatReport classify(const util::Address& local,
-                   const std::vector<std::optional<ProbeAnswer>>& answers);
+                   const std::vector<std::optional<AddressProbeAnswer>>& answers);
 
 /// A stable token for `m`, as in the --json output: "unknown", "none",
 /// "endpoint-independent", "endpoint-dependent", "address-varies".

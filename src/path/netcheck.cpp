@@ -33,9 +33,9 @@ Netcheck::Netcheck(crypto::RandomSource& rng, util::DatagramSink& sink,
       next_send_(destinations_.size(), now),
       gap_(destinations_.size(), kNetcheckFirstRetry),
       give_up_(now + kNetcheckTimeout) {
-  // Every destination gets its first probe at once: the verdict compares them, and
-  // probes sent back to back see the NAT in one state.
-  for (std::size_t i = 0; i < destinations_.size(); ++i) send_probe(i, now);
+  // Every destination gets its first address probe at once: the verdict compares them,
+  // and address probes sent back to back see the NAT in one state.
+  for (std::size_t i = 0; i < destinations_.size(); ++i) send_address_probe(i, now);
   if (ask_for_more && !destinations_.empty()) {
     list_pending_ = true;
     list_gap_ = kNetcheckFirstRetry;
@@ -49,15 +49,16 @@ void Netcheck::send_list_request(util::TimePoint now) {
   rng_.fill(nonce);
   list_nonces_.push_back(nonce);
   out_.clear();
-  wire::encode(wire::ProbeListRequest{nonce}, out_);
+  wire::encode(wire::ProbeAddressListRequest{nonce}, out_);
   sink_.send(destinations_.front(), out_);
   list_next_send_ = now + list_gap_;
   list_gap_ = std::min(list_gap_ * 2, kNetcheckMaxRetry);
 }
 
-void Netcheck::on_probe_list(const util::Address& from, util::ByteView data, util::TimePoint now) {
+void Netcheck::on_probe_address_list(const util::Address& from, util::ByteView data,
+                                     util::TimePoint now) {
   if (!list_pending_ || from != destinations_.front()) return;
-  const auto list = wire::decode_probe_list(data);
+  const auto list = wire::decode_probe_address_list(data);
   if (!list ||
       std::find(list_nonces_.begin(), list_nonces_.end(), list->nonce) == list_nonces_.end())
     return;
@@ -70,33 +71,33 @@ void Netcheck::on_probe_list(const util::Address& from, util::ByteView data, uti
     answers_.emplace_back();
     next_send_.push_back(now);
     gap_.push_back(kNetcheckFirstRetry);
-    send_probe(destinations_.size() - 1, now);
+    send_address_probe(destinations_.size() - 1, now);
   }
 }
 
-void Netcheck::send_probe(std::size_t destination, util::TimePoint now) {
-  // A fresh nonce per probe: the reply tells exactly which probe it answers (so
+void Netcheck::send_address_probe(std::size_t destination, util::TimePoint now) {
+  // A fresh nonce per address probe: the reply tells exactly which one it answers (so
   // the RTT is never measured against a retransmission), and an off-path sender
   // cannot forge an answer without seeing the probe.
   wire::Nonce nonce{};
   rng_.fill(nonce);
   in_flight_[nonce] = Sent{destination, now};
   out_.clear();
-  wire::encode(wire::Probe{nonce}, out_);
+  wire::encode(wire::AddressProbe{nonce}, out_);
   sink_.send(destinations_[destination], out_);
-  ++probes_sent_;
+  ++address_probes_sent_;
   next_send_[destination] = now + gap_[destination];
   gap_[destination] = std::min(gap_[destination] * 2, kNetcheckMaxRetry);
 }
 
 void Netcheck::on_datagram(const util::Address& from, util::ByteView data, util::TimePoint now) {
   if (done_) return;
-  if (!data.empty() && data[0] == static_cast<std::uint8_t>(wire::PacketType::kProbeList)) {
-    on_probe_list(from, data, now);
+  if (!data.empty() && data[0] == static_cast<std::uint8_t>(wire::PacketType::kProbeAddressList)) {
+    on_probe_address_list(from, data, now);
     check_done();
     return;
   }
-  const auto reply = wire::decode_probe_reply(data);
+  const auto reply = wire::decode_address_probe_reply(data);
   if (!reply) return;
   const auto it = in_flight_.find(reply->nonce);
   if (it == in_flight_.end()) return;
@@ -106,7 +107,7 @@ void Netcheck::on_datagram(const util::Address& from, util::ByteView data, util:
   if (from != destinations_[sent.destination]) return;
   in_flight_.erase(it);
   if (!answers_[sent.destination]) {
-    answers_[sent.destination] = ProbeAnswer{reply->observed, now - sent.at};
+    answers_[sent.destination] = AddressProbeAnswer{reply->observed, now - sent.at};
   }
   check_done();
 }
@@ -118,7 +119,7 @@ void Netcheck::on_timeout(util::TimePoint now) {
     return;
   }
   for (std::size_t i = 0; i < destinations_.size(); ++i) {
-    if (!answers_[i] && next_send_[i] <= now) send_probe(i, now);
+    if (!answers_[i] && next_send_[i] <= now) send_address_probe(i, now);
   }
   if (list_pending_ && list_next_send_ <= now) send_list_request(now);
 }
@@ -136,7 +137,7 @@ util::TimePoint Netcheck::next_deadline() const {
 void Netcheck::check_done() {
   done_ = !list_pending_ &&
           std::all_of(answers_.begin(), answers_.end(),
-                      [](const std::optional<ProbeAnswer>& a) { return a.has_value(); });
+                      [](const std::optional<AddressProbeAnswer>& a) { return a.has_value(); });
 }
 
 }  // namespace punch::path

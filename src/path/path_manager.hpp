@@ -46,12 +46,12 @@ struct PathTransmit {
 /// Something worth telling the user (--events, -v).
 struct PathEvent {
   enum class Kind {
-    kSwitched,    ///< Packets now go to `address` (`direct` or the relay); `rtt` as probed.
-    kCandidates,  ///< The peer sent its addresses; `detail` lists them.
-    kProbing,     ///< A round of challenges started; `detail` lists the candidates.
-    kValidated,   ///< A challenge to `address` was answered after `rtt`.
-    kLost,        ///< The direct path `address` stopped answering.
-    kStrategy,    ///< The pair's `strategy` was decided or changed, from the two mappings.
+    kSwitched,        ///< Packets now go to `address` (`direct` or the relay); `rtt` as challenged.
+    kCandidates,      ///< The peer sent its addresses; `detail` lists them.
+    kChallengeRound,  ///< A round of challenges started; `detail` lists the candidates.
+    kValidated,       ///< A challenge to `address` was answered after `rtt`.
+    kLost,            ///< The direct path `address` stopped answering.
+    kStrategy,        ///< The pair's `strategy` was decided or changed, from the two mappings.
   };
   Kind kind = Kind::kSwitched;
   util::Address address;

@@ -49,7 +49,7 @@ void PathManager::start_round(util::TimePoint now, bool peer_primed) {
   }
   send_round(peer_primed, now);
   if (peer_primed) start_guessing(now);
-  emit({PathEvent::Kind::kProbing, {}, false, {}, describe(listed)});
+  emit({PathEvent::Kind::kChallengeRound, {}, false, {}, describe(listed)});
 }
 
 void PathManager::send_round(bool answer, util::TimePoint now) {

@@ -11,9 +11,9 @@ namespace punch::path {
 
 /// What a session does about a direct path.
 enum class Strategy {
-  kDirect,    ///< Probing rounds to the candidates (docs/direct_path.md).
-  kBirthday,  ///< One end's port is unpredictable: guess it (docs/birthday.md), and probe.
-  kRelay,     ///< Hopeless: no probing at all, the relay carries the session.
+  kDirect,    ///< Challenge rounds to the candidates (docs/direct_path.md).
+  kBirthday,  ///< One end's port is unpredictable: guess it (docs/birthday.md), and challenge.
+  kRelay,     ///< Hopeless: no challenge rounds at all, the relay carries the session.
 };
 
 /// True for mappings whose outside port towards a new destination nobody can know in

@@ -48,8 +48,10 @@ struct Server::State {
 
   void on_control(const util::Address& from, util::ByteView data, util::TimePoint now);
   bool rate_allows(const util::Address& from, util::TimePoint now);
-  void on_probe(const util::Address& from, const wire::Probe& m, util::DatagramSink& reply_via);
-  void on_probe_list_request(const util::Address& from, const wire::ProbeListRequest& m);
+  void on_address_probe(const util::Address& from, const wire::AddressProbe& m,
+                        util::DatagramSink& reply_via);
+  void on_probe_address_list_request(const util::Address& from,
+                                     const wire::ProbeAddressListRequest& m);
   void on_session(const util::Address& from, util::ByteView data, util::TimePoint now);
   std::vector<util::Address> probe_addresses_for(const util::Address& client) const;
 
@@ -94,21 +96,21 @@ void Server::on_datagram(const util::Address& from, util::ByteView data, util::T
   }
 }
 
-void Server::on_probe_datagram(const util::Address& from, util::ByteView data,
-                               util::DatagramSink& reply_via, util::TimePoint now) {
+void Server::on_probe_socket_datagram(const util::Address& from, util::ByteView data,
+                                      util::DatagramSink& reply_via, util::TimePoint now) {
   State& s = *state_;
   ++s.stats.datagrams_received;
-  // Probes on either port spend the same per-source and per-IP budgets: a second
+  // Address probes on any port spend the same per-source and per-IP budgets: a second
   // port must not double what one sender can make the server send.
   if (!s.rate_allows(from, now)) return;
-  const auto probe = wire::decode_probe(data);
+  const auto probe = wire::decode_address_probe(data);
   if (!probe) {
-    // The probe port serves probes only; registration and relaying stay on the
+    // The probe port serves address probes only; registration and relaying stay on the
     // main port, so nothing else is ever answered here.
     ++s.stats.dropped_malformed;
     return;
   }
-  s.on_probe(from, *probe, reply_via);
+  s.on_address_probe(from, *probe, reply_via);
 }
 
 void Server::set_probe_port(std::uint16_t port) { state_->probe_port = port; }
@@ -153,10 +155,10 @@ void Server::State::on_control(const util::Address& from, util::ByteView data,
           on_accept(from, m, now);
         } else if constexpr (std::is_same_v<T, wire::Refuse>) {
           on_refuse(from, m, now);
-        } else if constexpr (std::is_same_v<T, wire::Probe>) {
-          on_probe(from, m, sink);
-        } else if constexpr (std::is_same_v<T, wire::ProbeListRequest>) {
-          on_probe_list_request(from, m);
+        } else if constexpr (std::is_same_v<T, wire::AddressProbe>) {
+          on_address_probe(from, m, sink);
+        } else if constexpr (std::is_same_v<T, wire::ProbeAddressListRequest>) {
+          on_probe_address_list_request(from, m);
         } else {
           // A server-to-client message sent to the server: nobody legitimate does that.
           ++stats.dropped_malformed;
@@ -177,29 +179,29 @@ bool Server::State::rate_allows(const util::Address& from, util::TimePoint now) 
   return true;
 }
 
-void Server::State::on_probe(const util::Address& from, const wire::Probe& m,
-                             util::DatagramSink& reply_via) {
-  // decode_probe guarantees at least kProbeSize bytes came in, more than any
+void Server::State::on_address_probe(const util::Address& from, const wire::AddressProbe& m,
+                                     util::DatagramSink& reply_via) {
+  // decode_address_probe guarantees at least kAddressProbeSize bytes came in, more than any
   // reply: an unauthenticated sender (or a spoofed victim) gets fewer bytes back
   // than were sent (ARCHITECTURE.md decision 8).
-  static_assert(wire::kMaxProbeReplySize < wire::kProbeSize);
+  static_assert(wire::kMaxAddressProbeReplySize < wire::kAddressProbeSize);
   out.clear();
-  wire::encode(wire::ProbeReply{m.nonce, from}, out);
-  PUNCH_ASSERT(out.size() <= wire::kMaxProbeReplySize);
+  wire::encode(wire::AddressProbeReply{m.nonce, from}, out);
+  PUNCH_ASSERT(out.size() <= wire::kMaxAddressProbeReplySize);
   reply_via.send(from, out);
-  ++stats.probes_answered;
+  ++stats.address_probes_answered;
 }
 
-void Server::State::on_probe_list_request(const util::Address& from,
-                                          const wire::ProbeListRequest& m) {
-  // As for PROBE: the request had at least kProbeListRequestSize bytes, more than the
+void Server::State::on_probe_address_list_request(const util::Address& from,
+                                                  const wire::ProbeAddressListRequest& m) {
+  // As for PROBE: the request had at least kProbeAddressListRequestSize bytes, more than the
   // largest answer, so a spoofed victim gets less than the attacker sent.
-  static_assert(wire::kMaxProbeListSize < wire::kProbeListRequestSize);
+  static_assert(wire::kMaxProbeAddressListSize < wire::kProbeAddressListRequestSize);
   out.clear();
-  wire::encode(wire::ProbeList{m.nonce, probe_addresses_for(from)}, out);
-  PUNCH_ASSERT(out.size() <= wire::kMaxProbeListSize);
+  wire::encode(wire::ProbeAddressList{m.nonce, probe_addresses_for(from)}, out);
+  PUNCH_ASSERT(out.size() <= wire::kMaxProbeAddressListSize);
   sink.send(from, out);
-  ++stats.probe_lists_answered;
+  ++stats.probe_address_lists_answered;
 }
 
 void Server::State::on_hello(const util::Address& from, const wire::Hello& m, util::TimePoint now) {

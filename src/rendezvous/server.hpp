@@ -30,8 +30,8 @@ struct ServerStats {
   std::uint64_t relays = 0;            ///< Live relay entries now.
   std::uint64_t relayed_packets = 0;
   std::uint64_t relayed_bytes = 0;
-  std::uint64_t probes_answered = 0;       ///< PROBE_REPLYs sent, from any port.
-  std::uint64_t probe_lists_answered = 0;  ///< PROBE_LISTs sent (main port only).
+  std::uint64_t address_probes_answered = 0;       ///< PROBE_REPLYs sent, from any port.
+  std::uint64_t probe_address_lists_answered = 0;  ///< PROBE_LISTs sent (main port only).
 };
 
 /// Callbacks for things an operator wants to see (registered, relay up/down).
@@ -57,11 +57,12 @@ class Server {
 
   /// Handles one datagram from `from`; garbage is counted and dropped.
   void on_datagram(const util::Address& from, util::ByteView data, util::TimePoint now);
-  /// Handles one datagram that arrived on the probe port: only a PROBE is
-  /// answered there, through `reply_via` (that port's socket), so the reply
-  /// leaves from the port the probe was sent to; everything else is counted and dropped.
-  void on_probe_datagram(const util::Address& from, util::ByteView data,
-                         util::DatagramSink& reply_via, util::TimePoint now);
+  /// Handles one datagram that arrived on the probe port (or a probe address): only
+  /// an address probe (PROBE) is answered there, through `reply_via` (that socket), so
+  /// the reply leaves from where the address probe was sent to; everything else is
+  /// counted and dropped.
+  void on_probe_socket_datagram(const util::Address& from, util::ByteView data,
+                                util::DatagramSink& reply_via, util::TimePoint now);
   /// Announces `port` (the probe port on our main IP, 0: none) in every REGISTERED from
   /// now on, so endpoints can learn their NAT's mapping behaviour by probing it.
   void set_probe_port(std::uint16_t port);

@@ -8,23 +8,23 @@ namespace punch::wire {
 
 /// Datagram types. 0x01-0x1f: rendezvous control; 0x20-0x2f: session packets.
 enum class PacketType : std::uint8_t {
-  kHello = 0x01,             ///< client -> rv: start registration (padded, see kHelloSize)
-  kChallenge = 0x02,         ///< rv -> client: stateless cookie proving return routability
-  kRegister = 0x03,          ///< client -> rv: public key + signature over the cookie
-  kRegistered = 0x04,        ///< rv -> client: token, reflexive address, keepalive period
-  kKeepalive = 0x05,         ///< client -> rv: refreshes a registration
-  kKeepaliveAck = 0x06,      ///< rv -> client: reflexive address
-  kUnknown = 0x07,           ///< rv -> client: that registration does not exist (re-register)
-  kConnect = 0x08,           ///< connector -> rv: please introduce me to a listener ID
-  kInvite = 0x09,            ///< rv -> listener: a connector wants a session
-  kAccept = 0x0a,            ///< listener -> rv: yes, relay that session
-  kRefuse = 0x0b,            ///< listener -> rv: no, with a reason
-  kConnectOk = 0x0c,         ///< rv -> connector: relay is set up
-  kConnectFail = 0x0d,       ///< rv -> connector: unknown peer, refused, or limit
-  kProbe = 0x0e,             ///< anyone -> rv: what address do you see me at? (padded)
-  kProbeReply = 0x0f,        ///< rv -> prober: the nonce and the address seen, never larger
-  kProbeListRequest = 0x10,  ///< anyone -> rv: where else do you answer probes? (padded)
-  kProbeList = 0x11,         ///< rv -> asker: the nonce and the probe addresses, never larger
+  kHello = 0x01,              ///< client -> rv: start registration (padded, see kHelloSize)
+  kChallenge = 0x02,          ///< rv -> client: stateless cookie proving return routability
+  kRegister = 0x03,           ///< client -> rv: public key + signature over the cookie
+  kRegistered = 0x04,         ///< rv -> client: token, reflexive address, keepalive period
+  kKeepalive = 0x05,          ///< client -> rv: refreshes a registration
+  kKeepaliveAck = 0x06,       ///< rv -> client: reflexive address
+  kUnknown = 0x07,            ///< rv -> client: that registration does not exist (re-register)
+  kConnect = 0x08,            ///< connector -> rv: please introduce me to a listener ID
+  kInvite = 0x09,             ///< rv -> listener: a connector wants a session
+  kAccept = 0x0a,             ///< listener -> rv: yes, relay that session
+  kRefuse = 0x0b,             ///< listener -> rv: no, with a reason
+  kConnectOk = 0x0c,          ///< rv -> connector: relay is set up
+  kConnectFail = 0x0d,        ///< rv -> connector: unknown peer, refused, or limit
+  kAddressProbe = 0x0e,       ///< anyone -> rv: what address do you see me at? (padded)
+  kAddressProbeReply = 0x0f,  ///< rv -> prober: the nonce and the address seen, never larger
+  kProbeAddressListRequest = 0x10,  ///< anyone -> rv: where else do you answer probes? (padded)
+  kProbeAddressList = 0x11,  ///< rv -> asker: the nonce and the probe addresses, never larger
   kSession = 0x20,           ///< endpoint <-> endpoint, relayed as-is or sent direct
 };
 

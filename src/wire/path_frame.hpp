@@ -2,7 +2,7 @@
 // They travel in *path packets*, protected session packets whose packet number
 // has kPathPacketNumberBit set, so they share the session's keys but never its
 // transport packet numbers (the AEAD nonces stay unique) and never count as
-// transport traffic: a lost probe is not congestion and is not retransmitted.
+// transport traffic: a lost challenge is not congestion and is not retransmitted.
 //
 //   frame        type  body
 //   PADDING      0x00  (one byte; runs of it are skipped)
@@ -91,8 +91,8 @@ struct PathCandidates {
   friend bool operator==(const PathCandidates&, const PathCandidates&) = default;
 };
 
-/// ROUND: "I just primed my NAT towards your candidates for probing round `round`";
-/// full-TTL probes to a NAT's public side wait for it (docs/direct_path.md). A ROUND
+/// ROUND: "I just primed my NAT towards your candidates for challenge round `round`";
+/// full-TTL challenges to a NAT's public side wait for it (docs/direct_path.md). A ROUND
 /// that is not an `answer` asks the receiver to prime and answer with one.
 struct PathRound {
   std::uint64_t round = 0;

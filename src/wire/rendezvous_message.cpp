@@ -218,34 +218,34 @@ void encode(const ConnectFail& m, util::Bytes& out) {
   put_reason(w, m.reason);
 }
 
-void encode(const Probe& m, util::Bytes& out) {
+void encode(const AddressProbe& m, util::Bytes& out) {
   const std::size_t start = out.size();
   util::ByteWriter w(out);
-  put_type(w, PacketType::kProbe);
+  put_type(w, PacketType::kAddressProbe);
   w.u8(kRendezvousVersion);
   put_array(w, m.nonce);
-  w.zeros(kProbeSize - (out.size() - start));
+  w.zeros(kAddressProbeSize - (out.size() - start));
 }
 
-void encode(const ProbeReply& m, util::Bytes& out) {
+void encode(const AddressProbeReply& m, util::Bytes& out) {
   util::ByteWriter w(out);
-  put_type(w, PacketType::kProbeReply);
+  put_type(w, PacketType::kAddressProbeReply);
   put_array(w, m.nonce);
   put_address(w, m.observed);
 }
 
-void encode(const ProbeListRequest& m, util::Bytes& out) {
+void encode(const ProbeAddressListRequest& m, util::Bytes& out) {
   const std::size_t start = out.size();
   util::ByteWriter w(out);
-  put_type(w, PacketType::kProbeListRequest);
+  put_type(w, PacketType::kProbeAddressListRequest);
   w.u8(kRendezvousVersion);
   put_array(w, m.nonce);
-  w.zeros(kProbeListRequestSize - (out.size() - start));
+  w.zeros(kProbeAddressListRequestSize - (out.size() - start));
 }
 
-void encode(const ProbeList& m, util::Bytes& out) {
+void encode(const ProbeAddressList& m, util::Bytes& out) {
   util::ByteWriter w(out);
-  put_type(w, PacketType::kProbeList);
+  put_type(w, PacketType::kProbeAddressList);
   put_array(w, m.nonce);
   put_probe_addresses(w, m.probe_addresses);
 }
@@ -281,30 +281,30 @@ std::optional<Hello> decode_hello(util::ByteView datagram) {
   return Hello{*nonce};
 }
 
-std::optional<Probe> decode_probe(util::ByteView datagram) {
-  const auto nonce = decode_padded_request(datagram, PacketType::kProbe, kProbeSize);
+std::optional<AddressProbe> decode_address_probe(util::ByteView datagram) {
+  const auto nonce = decode_padded_request(datagram, PacketType::kAddressProbe, kAddressProbeSize);
   if (!nonce) return std::nullopt;
-  return Probe{*nonce};
+  return AddressProbe{*nonce};
 }
 
-std::optional<ProbeReply> decode_probe_reply(util::ByteView datagram) {
-  util::ByteReader r = open(datagram, PacketType::kProbeReply);
-  ProbeReply m;
+std::optional<AddressProbeReply> decode_address_probe_reply(util::ByteView datagram) {
+  util::ByteReader r = open(datagram, PacketType::kAddressProbeReply);
+  AddressProbeReply m;
   m.nonce = get_array<8>(r);
   m.observed = util::Address::decode(r);
   return finish(r, std::move(m));
 }
 
-std::optional<ProbeListRequest> decode_probe_list_request(util::ByteView datagram) {
-  const auto nonce =
-      decode_padded_request(datagram, PacketType::kProbeListRequest, kProbeListRequestSize);
+std::optional<ProbeAddressListRequest> decode_probe_address_list_request(util::ByteView datagram) {
+  const auto nonce = decode_padded_request(datagram, PacketType::kProbeAddressListRequest,
+                                           kProbeAddressListRequestSize);
   if (!nonce) return std::nullopt;
-  return ProbeListRequest{*nonce};
+  return ProbeAddressListRequest{*nonce};
 }
 
-std::optional<ProbeList> decode_probe_list(util::ByteView datagram) {
-  util::ByteReader r = open(datagram, PacketType::kProbeList);
-  ProbeList m;
+std::optional<ProbeAddressList> decode_probe_address_list(util::ByteView datagram) {
+  util::ByteReader r = open(datagram, PacketType::kProbeAddressList);
+  ProbeAddressList m;
   m.nonce = get_array<8>(r);
   m.probe_addresses = get_probe_addresses(r);
   return finish(r, std::move(m));
@@ -462,14 +462,14 @@ std::optional<RendezvousMessage> decode_rendezvous_message(util::ByteView datagr
       return widen(decode_connect_ok(datagram));
     case PacketType::kConnectFail:
       return widen(decode_connect_fail(datagram));
-    case PacketType::kProbe:
-      return widen(decode_probe(datagram));
-    case PacketType::kProbeReply:
-      return widen(decode_probe_reply(datagram));
-    case PacketType::kProbeListRequest:
-      return widen(decode_probe_list_request(datagram));
-    case PacketType::kProbeList:
-      return widen(decode_probe_list(datagram));
+    case PacketType::kAddressProbe:
+      return widen(decode_address_probe(datagram));
+    case PacketType::kAddressProbeReply:
+      return widen(decode_address_probe_reply(datagram));
+    case PacketType::kProbeAddressListRequest:
+      return widen(decode_probe_address_list_request(datagram));
+    case PacketType::kProbeAddressList:
+      return widen(decode_probe_address_list(datagram));
     default:
       return std::nullopt;
   }

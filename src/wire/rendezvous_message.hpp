@@ -2,7 +2,11 @@
 // struct per message, stateless encoders that append to a buffer, and decoders
 // that read peer input through util::ByteReader and reject anything that is not
 // exactly one well-formed message (no trailing bytes; HELLO, PROBE and
-// PROBE_LIST_REQUEST padding must be zero).
+// PROBE_LIST_REQUEST padding must be zero). The structs for PROBE and PROBE_REPLY are
+// AddressProbe and AddressProbeReply, those for PROBE_LIST_REQUEST and PROBE_LIST
+// ProbeAddressListRequest and ProbeAddressList: "probe" alone also names the transport's
+// PTO and MTU probes and BBR's ProbeRTT; a probe address is where the rendezvous
+// answers address probes (its probe port, --probe-address sockets).
 #pragma once
 
 #include <array>
@@ -29,17 +33,17 @@ inline constexpr std::size_t kChallengeSize = 29;
 /// Size of an UNKNOWN datagram (type, instance).
 inline constexpr std::size_t kUnknownSize = 9;
 /// Minimum (and encoded) size of a PROBE: it pays for the largest PROBE_REPLY.
-inline constexpr std::size_t kProbeSize = 64;
-/// Largest PROBE_REPLY (type, nonce, IPv6 address), always smaller than kProbeSize.
-inline constexpr std::size_t kMaxProbeReplySize = 1 + 8 + 19;
+inline constexpr std::size_t kAddressProbeSize = 64;
+/// Largest PROBE_REPLY (type, nonce, IPv6 address), always smaller than kAddressProbeSize.
+inline constexpr std::size_t kMaxAddressProbeReplySize = 1 + 8 + 19;
 /// Most probe addresses in one REGISTERED: the probe port on the main IP plus up to 4
 /// on other IPs of the rendezvous host (a Linux pool NAT needs other IPs to show, and
 /// 4 more miss one with 4 pool addresses only 0.4 % of the time; docs/netcheck.md).
 inline constexpr std::size_t kMaxProbeAddresses = 5;
 /// Minimum (and encoded) size of a PROBE_LIST_REQUEST: it pays for the largest PROBE_LIST.
-inline constexpr std::size_t kProbeListRequestSize = 128;
+inline constexpr std::size_t kProbeAddressListRequestSize = 128;
 /// Largest PROBE_LIST (type, nonce, count, kMaxProbeAddresses IPv6 addresses).
-inline constexpr std::size_t kMaxProbeListSize = 1 + 8 + 1 + kMaxProbeAddresses * 19;
+inline constexpr std::size_t kMaxProbeAddressListSize = 1 + 8 + 1 + kMaxProbeAddresses * 19;
 /// Longest reason in REFUSE and CONNECT_FAIL, in bytes of UTF-8.
 inline constexpr std::size_t kMaxReasonSize = 200;
 /// REGISTER flags bit 0: this registration accepts connections.
@@ -168,39 +172,41 @@ struct ConnectFail {
   friend bool operator==(const ConnectFail&, const ConnectFail&) = default;
 };
 
-/// 0x0e, anyone -> rv: unauthenticated address probe; padded to kProbeSize.
-struct Probe {
+/// 0x0e PROBE, anyone -> rv: unauthenticated address probe; padded to kAddressProbeSize.
+struct AddressProbe {
   Nonce nonce{};  ///< Random per probe: matches the reply and stops off-path forgery.
-  friend bool operator==(const Probe&, const Probe&) = default;
+  friend bool operator==(const AddressProbe&, const AddressProbe&) = default;
 };
 
-/// 0x0f, rv -> prober: the probe's nonce and the source address the rendezvous saw.
-struct ProbeReply {
+/// 0x0f PROBE_REPLY, rv -> prober: the address probe's nonce and the source address the rendezvous
+/// saw.
+struct AddressProbeReply {
   Nonce nonce{};           ///< The nonce of the PROBE this answers.
   util::Address observed;  ///< The probe's source address (IP and port) as the rendezvous saw it.
-  friend bool operator==(const ProbeReply&, const ProbeReply&) = default;
+  friend bool operator==(const AddressProbeReply&, const AddressProbeReply&) = default;
 };
 
-/// 0x10, anyone -> rv main port: unauthenticated request for the probe addresses, so
-/// that `punch netcheck` learns them without registering; padded to kProbeListRequestSize.
-struct ProbeListRequest {
+/// 0x10 PROBE_LIST_REQUEST, anyone -> rv main port: unauthenticated request for the probe
+/// addresses, so that `punch netcheck` learns them without registering; padded to
+/// kProbeAddressListRequestSize.
+struct ProbeAddressListRequest {
   Nonce nonce{};  ///< Random per request: matches the answer.
-  friend bool operator==(const ProbeListRequest&, const ProbeListRequest&) = default;
+  friend bool operator==(const ProbeAddressListRequest&, const ProbeAddressListRequest&) = default;
 };
 
-/// 0x11, rv -> asker: the request's nonce and the probe addresses, as in REGISTERED.
-struct ProbeList {
+/// 0x11 PROBE_LIST, rv -> asker: the request's nonce and the probe addresses, as in REGISTERED.
+struct ProbeAddressList {
   Nonce nonce{};  ///< The nonce of the PROBE_LIST_REQUEST this answers.
   /// At most kMaxProbeAddresses, each with a port; an all-zero IP is the asked IP.
   std::vector<util::Address> probe_addresses;
-  friend bool operator==(const ProbeList&, const ProbeList&) = default;
+  friend bool operator==(const ProbeAddressList&, const ProbeAddressList&) = default;
 };
 
 /// Any rendezvous control message.
 using RendezvousMessage =
     std::variant<Hello, Challenge, Register, Registered, Keepalive, KeepaliveAck, Unknown, Connect,
-                 Invite, Accept, Refuse, ConnectOk, ConnectFail, Probe, ProbeReply,
-                 ProbeListRequest, ProbeList>;
+                 Invite, Accept, Refuse, ConnectOk, ConnectFail, AddressProbe, AddressProbeReply,
+                 ProbeAddressListRequest, ProbeAddressList>;
 
 /// Appends a HELLO padded to kHelloSize.
 void encode(const Hello& m, util::Bytes& out);
@@ -229,14 +235,14 @@ void encode(const Refuse& m, util::Bytes& out);
 void encode(const ConnectOk& m, util::Bytes& out);
 /// Appends a CONNECT_FAIL; a reason longer than kMaxReasonSize is cut by truncate_reason().
 void encode(const ConnectFail& m, util::Bytes& out);
-/// Appends a PROBE padded to kProbeSize.
-void encode(const Probe& m, util::Bytes& out);
+/// Appends a PROBE padded to kAddressProbeSize.
+void encode(const AddressProbe& m, util::Bytes& out);
 /// Appends a PROBE_REPLY; `observed` must be a valid address.
-void encode(const ProbeReply& m, util::Bytes& out);
-/// Appends a PROBE_LIST_REQUEST padded to kProbeListRequestSize.
-void encode(const ProbeListRequest& m, util::Bytes& out);
+void encode(const AddressProbeReply& m, util::Bytes& out);
+/// Appends a PROBE_LIST_REQUEST padded to kProbeAddressListRequestSize.
+void encode(const ProbeAddressListRequest& m, util::Bytes& out);
 /// Appends a PROBE_LIST; at most kMaxProbeAddresses valid addresses, each with a port.
-void encode(const ProbeList& m, util::Bytes& out);
+void encode(const ProbeAddressList& m, util::Bytes& out);
 /// Appends whichever message `m` holds.
 void encode_rendezvous_message(const RendezvousMessage& m, util::Bytes& out);
 
@@ -270,17 +276,17 @@ std::optional<Refuse> decode_refuse(util::ByteView datagram);
 std::optional<ConnectOk> decode_connect_ok(util::ByteView datagram);
 /// Decodes a CONNECT_FAIL; nullopt if malformed, reason too long or not UTF-8.
 std::optional<ConnectFail> decode_connect_fail(util::ByteView datagram);
-/// Decodes a PROBE (at least kProbeSize bytes, version 1, zero padding); nullopt otherwise.
-std::optional<Probe> decode_probe(util::ByteView datagram);
+/// Decodes a PROBE (at least kAddressProbeSize bytes, version 1, zero padding); nullopt otherwise.
+std::optional<AddressProbe> decode_address_probe(util::ByteView datagram);
 /// Decodes a PROBE_REPLY; nullopt if malformed.
-std::optional<ProbeReply> decode_probe_reply(util::ByteView datagram);
+std::optional<AddressProbeReply> decode_address_probe_reply(util::ByteView datagram);
 
-/// Decodes a PROBE_LIST_REQUEST (at least kProbeListRequestSize bytes, version 1, zero
+/// Decodes a PROBE_LIST_REQUEST (at least kProbeAddressListRequestSize bytes, version 1, zero
 /// padding); nullopt otherwise.
-std::optional<ProbeListRequest> decode_probe_list_request(util::ByteView datagram);
+std::optional<ProbeAddressListRequest> decode_probe_address_list_request(util::ByteView datagram);
 /// Decodes a PROBE_LIST; nullopt if malformed, with more than kMaxProbeAddresses
 /// addresses or one with port 0.
-std::optional<ProbeList> decode_probe_list(util::ByteView datagram);
+std::optional<ProbeAddressList> decode_probe_address_list(util::ByteView datagram);
 
 /// Appends the bytes a REGISTER signs: context || nonce || cookie || instance || flags.
 void append_register_signed_data(const Nonce& nonce, const Cookie& cookie, std::uint64_t instance,

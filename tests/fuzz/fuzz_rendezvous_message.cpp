@@ -23,11 +23,12 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   if (std::holds_alternative<wire::Hello>(*msg)) {
     PUNCH_ASSERT(out.size() == wire::kHelloSize && size >= wire::kHelloSize);
     PUNCH_ASSERT(std::memcmp(out.data(), data, out.size()) == 0);
-  } else if (std::holds_alternative<wire::Probe>(*msg)) {
-    PUNCH_ASSERT(out.size() == wire::kProbeSize && size >= wire::kProbeSize);
+  } else if (std::holds_alternative<wire::AddressProbe>(*msg)) {
+    PUNCH_ASSERT(out.size() == wire::kAddressProbeSize && size >= wire::kAddressProbeSize);
     PUNCH_ASSERT(std::memcmp(out.data(), data, out.size()) == 0);
-  } else if (std::holds_alternative<wire::ProbeListRequest>(*msg)) {
-    PUNCH_ASSERT(out.size() == wire::kProbeListRequestSize && size >= wire::kProbeListRequestSize);
+  } else if (std::holds_alternative<wire::ProbeAddressListRequest>(*msg)) {
+    PUNCH_ASSERT(out.size() == wire::kProbeAddressListRequestSize &&
+                 size >= wire::kProbeAddressListRequestSize);
     PUNCH_ASSERT(std::memcmp(out.data(), data, out.size()) == 0);
   } else {
     PUNCH_ASSERT(out.size() == size && std::memcmp(out.data(), data, size) == 0);
@@ -57,11 +58,12 @@ extern "C" std::size_t punch_fuzz_seed(std::size_t index, std::uint8_t* out, std
       wire::Refuse{7, token, 99, "busy \xc3\xa9"},
       wire::ConnectOk{99, id, v6},
       wire::ConnectFail{99, 2, "busy"},
-      wire::Probe{{9, 8, 7, 6, 5, 4, 3, 2}},
-      wire::ProbeReply{{9, 8, 7, 6, 5, 4, 3, 2}, v4},
-      wire::ProbeReply{{9, 8, 7, 6, 5, 4, 3, 2}, v6},
-      wire::ProbeListRequest{{9, 8, 7, 6, 5, 4, 3, 2}},
-      wire::ProbeList{{9, 8, 7, 6, 5, 4, 3, 2}, {util::Address::v4(0, 0, 0, 0, 7778), v4, v6}},
+      wire::AddressProbe{{9, 8, 7, 6, 5, 4, 3, 2}},
+      wire::AddressProbeReply{{9, 8, 7, 6, 5, 4, 3, 2}, v4},
+      wire::AddressProbeReply{{9, 8, 7, 6, 5, 4, 3, 2}, v6},
+      wire::ProbeAddressListRequest{{9, 8, 7, 6, 5, 4, 3, 2}},
+      wire::ProbeAddressList{{9, 8, 7, 6, 5, 4, 3, 2},
+                             {util::Address::v4(0, 0, 0, 0, 7778), v4, v6}},
   };
   if (index >= seeds.size()) return 0;
   util::Bytes b;

@@ -204,7 +204,7 @@ extern "C" std::size_t punch_fuzz_seed(std::size_t index, std::uint8_t* out, std
   seeds.push_back(s0);
   // A raw PROBE_LIST_REQUEST: answered with the probe addresses, never with more bytes.
   util::Bytes list_request;
-  wire::encode(wire::ProbeListRequest{}, list_request);
+  wire::encode(wire::ProbeAddressListRequest{}, list_request);
   util::Bytes s_list = {0, 1, static_cast<std::uint8_t>(list_request.size())};
   s_list.insert(s_list.end(), list_request.begin(), list_request.end());
   seeds.push_back(s_list);

@@ -140,7 +140,7 @@ Outcome run_seed(const Scenario& s, std::uint64_t seed, bool check_agreement = f
   cc.seed = seed;
   cc.path.birthday.sockets = kSockets;
   cc.path.birthday.rate = kRate;
-  cc.path.birthday.probes = s.probes;
+  cc.path.birthday.guesses = s.probes;
   Cores c(cc);
   EndpointNode& hard = hard_listens ? *c.listener : *c.connector;
   EndpointNode& other = hard_listens ? *c.connector : *c.listener;
@@ -547,7 +547,7 @@ TEST_CASE("birthday_sim: hard x hard and an address-varying pool x easy guess no
       (from == c.listener_site ? to_connector_site : to_listener_site).insert(t.dst);
     });
     c.bring_up();
-    c.net->run_for(round_window(path::kBirthdayProbes) + 5s);
+    c.net->run_for(round_window(path::kBirthdayGuesses) + 5s);
     for (EndpointNode* n : {c.listener.get(), c.connector.get()}) {
       CHECK(n->pool().stats().max_open == 0);
       CHECK_FALSE(n->first_path(PathKind::kSwitched, true));

@@ -41,7 +41,7 @@ class ServerNode final : public SimNode {
    public:
     ProbePort(ServerNode& owner, HostId host) : owner_(owner), host_(host) {}
     void on_datagram(const util::Address& from, util::ByteView data, util::TimePoint now) override {
-      owner_.server_.on_probe_datagram(from, data, owner_.net_.sink(host_), now);
+      owner_.server_.on_probe_socket_datagram(from, data, owner_.net_.sink(host_), now);
     }
     void on_timeout(util::TimePoint) override {}
     util::TimePoint next_deadline() const override { return util::kNever; }

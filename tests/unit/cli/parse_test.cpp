@@ -382,30 +382,30 @@ TEST_CASE("--birthday-* default from path/constants.hpp and reach the config") {
   const auto listen = command_of<app::ListenConfig>(run({"listen"}));
   CHECK(listen.birthday.sockets == path::kBirthdaySockets);
   CHECK(listen.birthday.rate == path::kBirthdayRate);
-  CHECK(listen.birthday.probes == path::kBirthdayProbes);
+  CHECK(listen.birthday.guesses == path::kBirthdayGuesses);
   const auto connect = command_of<app::ConnectConfig>(run({"connect", kPeer}));
   CHECK(connect.birthday.sockets == path::kBirthdaySockets);
   CHECK(connect.birthday.rate == path::kBirthdayRate);
-  CHECK(connect.birthday.probes == path::kBirthdayProbes);
+  CHECK(connect.birthday.guesses == path::kBirthdayGuesses);
 
   const auto set =
       command_of<app::ConnectConfig>(run({"connect", kPeer, "--birthday-sockets", "64",
                                           "--birthday-rate=500", "--birthday-probes", "4096"}));
   CHECK(set.birthday.sockets == 64);
   CHECK(set.birthday.rate == 500);
-  CHECK(set.birthday.probes == 4096);
+  CHECK(set.birthday.guesses == 4096);
   // The ends of each range, 0 included where it means "never".
   const auto low = command_of<app::ListenConfig>(
       run({"listen", "--birthday-sockets", "0", "--birthday-rate", "1", "--birthday-probes", "0"}));
   CHECK(low.birthday.sockets == 0);
   CHECK(low.birthday.rate == 1);
-  CHECK(low.birthday.probes == 0);
+  CHECK(low.birthday.guesses == 0);
   const auto high =
       command_of<app::ListenConfig>(run({"listen", "--birthday-sockets", "1024", "--birthday-rate",
                                          "10000", "--birthday-probes", "65535"}));
   CHECK(high.birthday.sockets == 1024);
   CHECK(high.birthday.rate == 10000);
-  CHECK(high.birthday.probes == 65535);
+  CHECK(high.birthday.guesses == 65535);
 }
 
 TEST_CASE("--birthday-* refuse non-numbers and values out of range") {

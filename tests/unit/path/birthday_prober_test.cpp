@@ -58,7 +58,7 @@ path::BirthdayConfig config(std::size_t sockets, std::uint32_t rate, std::uint32
   path::BirthdayConfig c;
   c.sockets = sockets;
   c.rate = rate;
-  c.probes = probes;
+  c.guesses = probes;
   return c;
 }
 
@@ -387,7 +387,7 @@ TEST_CASE("across seeds, guesses to a hit match the birthday paradox's odds") {
     if (p.run_until([&] { return p.ends[0].direct() && p.ends[1].direct(); }, 25s)) ++direct;
     counts.push_back(p.ends[1].stats().guesses_sent);
     within_1024 += p.ends[1].stats().guesses_sent <= 1024 ? 1 : 0;
-    CHECK(p.ends[1].stats().guesses_sent <= path::kBirthdayProbes);
+    CHECK(p.ends[1].stats().guesses_sent <= path::kBirthdayGuesses);
   }
   std::sort(counts.begin(), counts.end());
   const std::uint64_t median = counts[counts.size() / 2];
@@ -413,9 +413,9 @@ TEST_CASE("without extra sockets the guesser never guesses") {
 
 TEST_CASE("a round that spent its guesses waits the slow interval before the next") {
   path::PathConfig fw;
-  fw.birthday.probes = 100;
+  fw.birthday.guesses = 100;
   path::PathConfig hard;
-  hard.birthday.probes = 100;  // the hard side keeps its sockets for the peer's budget
+  hard.birthday.guesses = 100;  // the hard side keeps its sockets for the peer's budget
   HardPair p(hard, fw);
   p.blocked = true;
   p.start();

@@ -17,7 +17,7 @@ const util::TimePoint t0 = util::TimePoint{} + 1s;
 TEST_CASE("birthday_round: guesses wait for the peer's primed sockets, one hit per round") {
   punch::crypto::SeededRandom rng(7);
   path::BirthdayConfig config;
-  config.probes = 10;
+  config.guesses = 10;
   path::BirthdayRound b(config, rng, nullptr, nullptr);
   const util::Address target = *util::Address::parse("198.51.100.7:4000");
   b.new_round(false);

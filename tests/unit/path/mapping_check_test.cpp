@@ -17,8 +17,8 @@ using namespace std::chrono_literals;
 namespace {
 
 const util::Address kServer = util::Address::v4(192, 0, 2, 2, 7777);
-const util::Address kProbe = util::Address::v4(192, 0, 2, 2, 7778);
-// What REGISTERED says for kProbe: the probe port, on the IP the client sends to.
+const util::Address kProbePort = util::Address::v4(192, 0, 2, 2, 7778);
+// What REGISTERED says for kProbePort: the probe port, on the IP the client sends to.
 const std::vector<util::Address> kAnnounced = {util::Address::v4(0, 0, 0, 0, 7778)};
 const util::Address kSeen = util::Address::v4(203, 0, 113, 50, 40000);
 const util::Address kLocal = util::Address::v4(10, 0, 0, 5, 40000);
@@ -37,7 +37,7 @@ struct Fixture {
   path::MappingCheck check{rng, sink};
 
   // Answers the last probe as the probe port would, having seen us at `observed`.
-  void answer(const util::Address& observed, const util::Address& from = kProbe) {
+  void answer(const util::Address& observed, const util::Address& from = kProbePort) {
     REQUIRE_FALSE(sink.sent.empty());
     answer_probe(sink.sent.size() - 1, observed, from);
   }
@@ -45,10 +45,10 @@ struct Fixture {
   // Answers the probe sent `index`-th, from `from`, having seen us at `observed`.
   void answer_probe(std::size_t index, const util::Address& observed, const util::Address& from) {
     REQUIRE(index < sink.sent.size());
-    const auto probe = wire::decode_probe(sink.sent[index].second);
+    const auto probe = wire::decode_address_probe(sink.sent[index].second);
     REQUIRE(probe.has_value());
     util::Bytes b;
-    wire::encode(wire::ProbeReply{probe->nonce, observed}, b);
+    wire::encode(wire::AddressProbeReply{probe->nonce, observed}, b);
     now += 20ms;
     CHECK(check.on_datagram(from, b, now));
   }
@@ -76,7 +76,7 @@ TEST_CASE("mapping_check: one probe to the probe port, compared with the registe
     Fixture f;
     f.check.on_registered(kServer, c.reflexive, kAnnounced, {kLocal}, f.now);
     REQUIRE(f.sink.sent.size() == 1);
-    CHECK(f.sink.sent[0].first == kProbe);
+    CHECK(f.sink.sent[0].first == kProbePort);
     CHECK(f.check.mapping() == path::Mapping::kUnknown);
     f.answer(c.observed);
     CHECK(f.check.mapping() == c.expected);
@@ -153,10 +153,10 @@ TEST_CASE("mapping_check: every probe address is probed; any other IP means a po
     Fixture f;
     f.check.on_registered(kServer, kSeen, announced, {kLocal}, f.now);
     REQUIRE(f.sink.sent.size() == 3);
-    CHECK(f.sink.sent[0].first == kProbe);
+    CHECK(f.sink.sent[0].first == kProbePort);
     CHECK(f.sink.sent[1].first == other1);
     CHECK(f.sink.sent[2].first == other2);
-    f.answer_probe(0, c.probe_port, kProbe);
+    f.answer_probe(0, c.probe_port, kProbePort);
     f.answer_probe(2, c.at_other2, other2);
     CHECK(f.check.mapping() == path::Mapping::kUnknown);  // other1 has not answered yet
     f.answer_probe(1, c.at_other1, other1);
@@ -170,7 +170,7 @@ TEST_CASE("mapping_check: an unanswered probe address is left out of the verdict
   Fixture f;
   f.check.on_registered(kServer, kSeen, {kAnnounced[0], other}, {kLocal}, f.now);
   REQUIRE(f.sink.sent.size() == 2);
-  f.answer_probe(0, util::Address::v4(203, 0, 113, 50, 40001), kProbe);
+  f.answer_probe(0, util::Address::v4(203, 0, 113, 50, 40001), kProbePort);
   while (f.check.next_deadline() != util::kNever) {
     f.now = f.check.next_deadline();
     f.check.on_timeout(f.now);
@@ -187,9 +187,10 @@ TEST_CASE(
   Fixture f;
   const util::Address v6 = *util::Address::parse("[2001:db8::3]:7778");
   const util::Address main_port = util::Address::v4(0, 0, 0, 0, kServer.port);
-  f.check.on_registered(kServer, kSeen, {v6, main_port, kAnnounced[0], kProbe}, {kLocal}, f.now);
+  f.check.on_registered(kServer, kSeen, {v6, main_port, kAnnounced[0], kProbePort}, {kLocal},
+                        f.now);
   REQUIRE(f.sink.sent.size() == 1);
-  CHECK(f.sink.sent[0].first == kProbe);
+  CHECK(f.sink.sent[0].first == kProbePort);
   // Only addresses that cannot be probed: no check at all.
   Fixture g;
   g.check.on_registered(kServer, kSeen, {v6, main_port}, {kLocal}, g.now);

@@ -10,7 +10,9 @@ namespace {
 
 const util::Address kLocal = util::Address::v4(198, 51, 100, 2, 40000);
 
-path::ProbeAnswer seen(const util::Address& a, util::Duration rtt = 10ms) { return {a, rtt}; }
+path::AddressProbeAnswer seen(const util::Address& a, util::Duration rtt = 10ms) {
+  return {a, rtt};
+}
 
 util::Address pub(std::uint8_t last, std::uint16_t port) {
   return util::Address::v4(203, 0, 113, last, port);

@@ -28,10 +28,10 @@ struct Recorder final : util::DatagramSink {
 
 // The reply a rendezvous would send to the `i`th probe recorded.
 util::Bytes reply_to(const Recorder& r, std::size_t i, const util::Address& observed) {
-  const auto probe = wire::decode_probe(r.sent.at(i).second);
+  const auto probe = wire::decode_address_probe(r.sent.at(i).second);
   REQUIRE(probe.has_value());
   util::Bytes b;
-  wire::encode(wire::ProbeReply{probe->nonce, observed}, b);
+  wire::encode(wire::AddressProbeReply{probe->nonce, observed}, b);
   return b;
 }
 
@@ -50,12 +50,12 @@ TEST_CASE("netcheck: probes both destinations at once, padded so the reply is sm
   CHECK(f.sink.sent[0].first == kMain);
   CHECK(f.sink.sent[1].first == kProbePort);
   for (const auto& [to, bytes] : f.sink.sent) {
-    CHECK(bytes.size() == wire::kProbeSize);
-    CHECK(wire::decode_probe(bytes).has_value());
+    CHECK(bytes.size() == wire::kAddressProbeSize);
+    CHECK(wire::decode_address_probe(bytes).has_value());
   }
   // Two different nonces: an answer names its probe.
-  CHECK(wire::decode_probe(f.sink.sent[0].second)->nonce !=
-        wire::decode_probe(f.sink.sent[1].second)->nonce);
+  CHECK(wire::decode_address_probe(f.sink.sent[0].second)->nonce !=
+        wire::decode_address_probe(f.sink.sent[1].second)->nonce);
   CHECK_FALSE(f.check.done());
 }
 
@@ -78,7 +78,7 @@ TEST_CASE("netcheck: a reply from the wrong port, an unknown nonce or garbage is
   // The main port's nonce answered from the probe port: refused.
   f.check.on_datagram(kProbePort, reply_to(f.sink, 0, kSeen), f.t0 + 1ms);
   util::Bytes forged;
-  wire::encode(wire::ProbeReply{{9, 9, 9, 9, 9, 9, 9, 9}, kSeen}, forged);
+  wire::encode(wire::AddressProbeReply{{9, 9, 9, 9, 9, 9, 9, 9}, kSeen}, forged);
   f.check.on_datagram(kMain, forged, f.t0 + 1ms);
   f.check.on_datagram(kMain, util::Bytes{0x0f, 1, 2}, f.t0 + 1ms);
   CHECK_FALSE(f.check.answers()[0].has_value());
@@ -101,7 +101,7 @@ TEST_CASE("netcheck: unanswered probes are retried with backoff, and the check e
   }
   CHECK(now - f.t0 == path::kNetcheckTimeout);
   CHECK(sends_to_main == std::vector<util::Duration>{0ms, 250ms, 750ms, 1750ms, 2750ms});
-  CHECK(f.check.probes_sent() == 10);
+  CHECK(f.check.address_probes_sent() == 10);
   CHECK_FALSE(f.check.answers()[0].has_value());
   // A late answer after the end changes nothing.
   f.check.on_datagram(kMain, reply_to(f.sink, 0, kSeen), now + 1ms);
@@ -124,10 +124,10 @@ namespace {
 
 // The PROBE_LIST a rendezvous would send to the `i`th datagram recorded (a request).
 util::Bytes list_reply_to(const Recorder& r, std::size_t i, std::vector<util::Address> addresses) {
-  const auto request = wire::decode_probe_list_request(r.sent.at(i).second);
+  const auto request = wire::decode_probe_address_list_request(r.sent.at(i).second);
   REQUIRE(request.has_value());
   util::Bytes b;
-  wire::encode(wire::ProbeList{request->nonce, std::move(addresses)}, b);
+  wire::encode(wire::ProbeAddressList{request->nonce, std::move(addresses)}, b);
   return b;
 }
 
@@ -141,7 +141,7 @@ TEST_CASE("netcheck: asks the main port for its probe addresses and probes the n
   // Two probes, then the request to the main port, padded to pay for the answer.
   REQUIRE(sink.sent.size() == 3);
   CHECK(sink.sent[2].first == kMain);
-  CHECK(sink.sent[2].second.size() == wire::kProbeListRequestSize);
+  CHECK(sink.sent[2].second.size() == wire::kProbeAddressListRequestSize);
   check.on_datagram(kMain, reply_to(sink, 0, kSeen), t0 + 5ms);
   check.on_datagram(kProbePort, reply_to(sink, 1, kSeen), t0 + 5ms);
   CHECK_FALSE(check.done());  // the list has not come yet
@@ -184,7 +184,7 @@ TEST_CASE("netcheck: an unanswered list request is retried like a probe and ends
     now = check.next_deadline();
     check.on_timeout(now);
     for (std::size_t i = before; i < sink.sent.size(); ++i) {
-      CHECK(wire::decode_probe_list_request(sink.sent[i].second).has_value());
+      CHECK(wire::decode_probe_address_list_request(sink.sent[i].second).has_value());
       requests.push_back(now - t0);
     }
   }

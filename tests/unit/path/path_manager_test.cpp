@@ -444,7 +444,7 @@ TEST_CASE("strategy relay: no path packet to the peer, only CANDIDATES through t
       CHECK(it->local_mapping == p.mappings[i]);
       CHECK(it->peer_mapping == p.mappings[1 - i]);
     }
-    CHECK(count_kind(p.events[0], path::PathEvent::Kind::kProbing) ==
+    CHECK(count_kind(p.events[0], path::PathEvent::Kind::kChallengeRound) ==
           (p.mappings[0] == easy ? 1 : 0));
   }
 }

@@ -817,9 +817,9 @@ struct PortSink final : util::DatagramSink {
   std::vector<std::pair<util::Address, util::Bytes>> sent;
 };
 
-util::Bytes probe_bytes(const wire::Nonce& nonce, std::size_t size = wire::kProbeSize) {
+util::Bytes probe_bytes(const wire::Nonce& nonce, std::size_t size = wire::kAddressProbeSize) {
   util::Bytes b;
-  wire::encode(wire::Probe{nonce}, b);
+  wire::encode(wire::AddressProbe{nonce}, b);
   b.resize(size, 0);  // Longer probes carry more zero padding; shorter ones are cut.
   return b;
 }
@@ -839,51 +839,51 @@ TEST_CASE("server: a PROBE on either port is answered from that port with nonce 
   const wire::Nonce n1{1, 1, 1, 1, 1, 1, 1, 1};
   const wire::Nonce n2{2, 2, 2, 2, 2, 2, 2, 2};
   s.server.on_datagram(kA, probe_bytes(n1), s.now);
-  s.server.on_probe_datagram(kA, probe_bytes(n2), s.probe_port, s.now);
+  s.server.on_probe_socket_datagram(kA, probe_bytes(n2), s.probe_port, s.now);
   REQUIRE(s.main.sent.size() == 1);
   REQUIRE(s.probe_port.sent.size() == 1);
   CHECK(s.main.sent[0].first == kA);
   CHECK(s.probe_port.sent[0].first == kA);
-  const auto r1 = wire::decode_probe_reply(s.main.sent[0].second);
-  const auto r2 = wire::decode_probe_reply(s.probe_port.sent[0].second);
+  const auto r1 = wire::decode_address_probe_reply(s.main.sent[0].second);
+  const auto r2 = wire::decode_address_probe_reply(s.probe_port.sent[0].second);
   REQUIRE(r1.has_value());
   REQUIRE(r2.has_value());
   CHECK(r1->nonce == n1);
   CHECK(r2->nonce == n2);
   CHECK(r1->observed == kA);
   CHECK(r2->observed == kA);
-  CHECK(s.server.stats().probes_answered == 2);
+  CHECK(s.server.stats().address_probes_answered == 2);
 }
 
 TEST_CASE("server: a PROBE reply is never larger than the probe, IPv6 included") {
   ProbeServer s;
   const util::Address v6 = *util::Address::parse("[2001:db8::77]:65535");
   for (const util::Address& from : {kA, v6}) {
-    for (std::size_t size : {wire::kProbeSize, std::size_t{200}, std::size_t{1200}}) {
+    for (std::size_t size : {wire::kAddressProbeSize, std::size_t{200}, std::size_t{1200}}) {
       CAPTURE(size);
       s.probe_port.sent.clear();
       const util::Bytes req = probe_bytes({3}, size);
-      s.server.on_probe_datagram(from, req, s.probe_port, s.now);
+      s.server.on_probe_socket_datagram(from, req, s.probe_port, s.now);
       REQUIRE(s.probe_port.sent.size() == 1);
       CHECK(s.probe_port.sent[0].second.size() <= req.size());
-      CHECK(s.probe_port.sent[0].second.size() <= wire::kMaxProbeReplySize);
-      CHECK(wire::decode_probe_reply(s.probe_port.sent[0].second)->observed == from);
+      CHECK(s.probe_port.sent[0].second.size() <= wire::kMaxAddressProbeReplySize);
+      CHECK(wire::decode_address_probe_reply(s.probe_port.sent[0].second)->observed == from);
     }
   }
 }
 
 TEST_CASE("server: a PROBE too small to pay for its reply, or with bad padding, is ignored") {
   ProbeServer s;
-  for (std::size_t size : {std::size_t{1}, std::size_t{10}, wire::kProbeSize - 1}) {
+  for (std::size_t size : {std::size_t{1}, std::size_t{10}, wire::kAddressProbeSize - 1}) {
     s.server.on_datagram(kA, probe_bytes({4}, size), s.now);
-    s.server.on_probe_datagram(kA, probe_bytes({4}, size), s.probe_port, s.now);
+    s.server.on_probe_socket_datagram(kA, probe_bytes({4}, size), s.probe_port, s.now);
   }
   util::Bytes dirty = probe_bytes({4});
   dirty.back() = 1;
-  s.server.on_probe_datagram(kA, dirty, s.probe_port, s.now);
+  s.server.on_probe_socket_datagram(kA, dirty, s.probe_port, s.now);
   CHECK(s.main.sent.empty());
   CHECK(s.probe_port.sent.empty());
-  CHECK(s.server.stats().probes_answered == 0);
+  CHECK(s.server.stats().address_probes_answered == 0);
   CHECK(s.server.stats().dropped_malformed == 7);
 }
 
@@ -891,10 +891,10 @@ TEST_CASE("server: the probe port answers nothing but PROBE") {
   ProbeServer s;
   util::Bytes hello;
   wire::encode(wire::Hello{{5}}, hello);
-  s.server.on_probe_datagram(kA, hello, s.probe_port, s.now);
+  s.server.on_probe_socket_datagram(kA, hello, s.probe_port, s.now);
   util::Bytes keepalive;
   wire::encode(wire::Keepalive{42, {}}, keepalive);
-  s.server.on_probe_datagram(kA, keepalive, s.probe_port, s.now);
+  s.server.on_probe_socket_datagram(kA, keepalive, s.probe_port, s.now);
   CHECK(s.probe_port.sent.empty());
   CHECK(s.main.sent.empty());
   // The same HELLO on the main port is answered, so the silence above is the port's doing.
@@ -910,22 +910,22 @@ TEST_CASE("server: PROBE_LIST_REQUEST on the main port lists the probe addresses
   s.server.set_probe_port(7778);
   s.server.set_probe_addresses({other, v6_other});
   util::Bytes req;
-  wire::encode(wire::ProbeListRequest{{9}}, req);
+  wire::encode(wire::ProbeAddressListRequest{{9}}, req);
   s.server.on_datagram(kA, req, s.now);
   REQUIRE(s.main.sent.size() == 1);
   CHECK(s.main.sent[0].first == kA);
   CHECK(s.main.sent[0].second.size() < req.size());
-  const auto list = wire::decode_probe_list(s.main.sent[0].second);
+  const auto list = wire::decode_probe_address_list(s.main.sent[0].second);
   REQUIRE(list.has_value());
   CHECK(list->nonce == wire::Nonce{9});
   CHECK(list->probe_addresses == std::vector{util::Address::v4(0, 0, 0, 0, 7778), other});
   s.server.on_datagram(v6, req, s.now);
   REQUIRE(s.main.sent.size() == 2);
-  CHECK(wire::decode_probe_list(s.main.sent[1].second)->probe_addresses ==
+  CHECK(wire::decode_probe_address_list(s.main.sent[1].second)->probe_addresses ==
         std::vector{*util::Address::parse("[::]:7778"), v6_other});
-  CHECK(s.server.stats().probe_lists_answered == 2);
+  CHECK(s.server.stats().probe_address_lists_answered == 2);
   // The probe port does not answer it (probes only), nor a request cut short.
-  s.server.on_probe_datagram(kA, req, s.probe_port, s.now);
+  s.server.on_probe_socket_datagram(kA, req, s.probe_port, s.now);
   CHECK(s.probe_port.sent.empty());
   req.pop_back();
   s.server.on_datagram(kA, req, s.now);
@@ -940,13 +940,13 @@ TEST_CASE("server: probes on both ports share one rate limit per source") {
     if (i % 2 == 0) {
       s.server.on_datagram(kB, probe_bytes({6}), s.now);
     } else {
-      s.server.on_probe_datagram(kB, probe_bytes({6}), s.probe_port, s.now);
+      s.server.on_probe_socket_datagram(kB, probe_bytes({6}), s.probe_port, s.now);
     }
   }
   answered = static_cast<int>(s.main.sent.size() + s.probe_port.sent.size());
   CHECK(answered == static_cast<int>(rv::kControlBurst));
   CHECK(s.server.stats().dropped_rate_limited == rv::kControlBurst);
   // Another source is not affected by kB's flood.
-  s.server.on_probe_datagram(kC, probe_bytes({6}), s.probe_port, s.now);
+  s.server.on_probe_socket_datagram(kC, probe_bytes({6}), s.probe_port, s.now);
   CHECK(s.probe_port.sent.back().first == kC);
 }

@@ -84,16 +84,16 @@ std::vector<Fixture> fixtures() {
        "0b" INSTANCE TOKEN CID "04" "62757379"},
       {"CONNECT_OK", wire::ConnectOk{kCid, node_id(), addr6()}, "0c" CID NODE_ID ADDR6},
       {"CONNECT_FAIL", wire::ConnectFail{kCid, 2, "busy"}, "0d" CID "02" "04" "62757379"},
-      {"PROBE", wire::Probe{kNonce}, "0e01" NONCE + std::string(54 * 2, '0')},
-      {"PROBE_REPLY v4", wire::ProbeReply{kNonce, addr4()}, "0f" NONCE ADDR4},
-      {"PROBE_REPLY v6", wire::ProbeReply{kNonce, addr6()}, "0f" NONCE ADDR6},
-      {"PROBE_LIST_REQUEST", wire::ProbeListRequest{kNonce},
+      {"PROBE", wire::AddressProbe{kNonce}, "0e01" NONCE + std::string(54 * 2, '0')},
+      {"PROBE_REPLY v4", wire::AddressProbeReply{kNonce, addr4()}, "0f" NONCE ADDR4},
+      {"PROBE_REPLY v6", wire::AddressProbeReply{kNonce, addr6()}, "0f" NONCE ADDR6},
+      {"PROBE_LIST_REQUEST", wire::ProbeAddressListRequest{kNonce},
        "1001" NONCE + std::string(118 * 2, '0')},
       {"PROBE_LIST",
-       wire::ProbeList{kNonce, {util::Address::v4(0, 0, 0, 0, 7778),
+       wire::ProbeAddressList{kNonce, {util::Address::v4(0, 0, 0, 0, 7778),
                                 util::Address::v4(192, 0, 2, 3, 7778)}},
        "11" NONCE "02" ANY4_7778 "04c00002031e62"},
-      {"PROBE_LIST empty", wire::ProbeList{kNonce, {}}, "11" NONCE "00"},
+      {"PROBE_LIST empty", wire::ProbeAddressList{kNonce, {}}, "11" NONCE "00"},
   };
 }
 
@@ -164,8 +164,8 @@ TEST_CASE("a fixture under another type byte is rejected by the typed decoder") 
     CHECK_FALSE(wire::decode_keepalive(as_unknown_type).has_value());
   }
   CHECK_FALSE(wire::decode_rendezvous_message(hex("1f" INSTANCE)).has_value());
-  CHECK_FALSE(wire::decode_probe(hex("01" "01" NONCE + std::string(54 * 2, '0'))).has_value());
-  CHECK_FALSE(wire::decode_probe_reply(hex("06" NONCE ADDR4)).has_value());
+  CHECK_FALSE(wire::decode_address_probe(hex("01" "01" NONCE + std::string(54 * 2, '0'))).has_value());
+  CHECK_FALSE(wire::decode_address_probe_reply(hex("06" NONCE ADDR4)).has_value());
   CHECK_FALSE(wire::decode_rendezvous_message(hex("20" CID "00aa")).has_value());
   CHECK_FALSE(wire::decode_unknown(hex("05" INSTANCE)).has_value());
   CHECK_FALSE(wire::decode_accept(hex("0b" INSTANCE TOKEN CID)).has_value());
@@ -184,25 +184,25 @@ TEST_CASE("HELLO: version, size and padding are checked") {
 
 TEST_CASE("PROBE: version, size and padding are checked; the reply never outgrows it") {
   const std::string pad(54 * 2, '0');
-  CHECK(wire::decode_probe(hex("0e01" NONCE + pad)) == wire::Probe{kNonce});
-  CHECK(wire::decode_probe(hex("0e01" NONCE + pad + "0000")).has_value());
-  CHECK_FALSE(wire::decode_probe(hex("0e02" NONCE + pad)).has_value());
+  CHECK(wire::decode_address_probe(hex("0e01" NONCE + pad)) == wire::AddressProbe{kNonce});
+  CHECK(wire::decode_address_probe(hex("0e01" NONCE + pad + "0000")).has_value());
+  CHECK_FALSE(wire::decode_address_probe(hex("0e02" NONCE + pad)).has_value());
   // 63 bytes: too small to pay for a reply, whatever it holds.
-  CHECK_FALSE(wire::decode_probe(hex("0e01" NONCE + pad.substr(2))).has_value());
-  CHECK_FALSE(wire::decode_probe(hex("0e01" NONCE "01" + pad.substr(2))).has_value());
-  CHECK_FALSE(wire::decode_probe(hex("0e01" NONCE + pad.substr(2) + "80")).has_value());
+  CHECK_FALSE(wire::decode_address_probe(hex("0e01" NONCE + pad.substr(2))).has_value());
+  CHECK_FALSE(wire::decode_address_probe(hex("0e01" NONCE "01" + pad.substr(2))).has_value());
+  CHECK_FALSE(wire::decode_address_probe(hex("0e01" NONCE + pad.substr(2) + "80")).has_value());
   util::Bytes probe, reply;
-  wire::encode(wire::Probe{kNonce}, probe);
-  wire::encode(wire::ProbeReply{kNonce, addr6()}, reply);
-  CHECK(probe.size() == wire::kProbeSize);
-  CHECK(reply.size() == wire::kMaxProbeReplySize);
+  wire::encode(wire::AddressProbe{kNonce}, probe);
+  wire::encode(wire::AddressProbeReply{kNonce, addr6()}, reply);
+  CHECK(probe.size() == wire::kAddressProbeSize);
+  CHECK(reply.size() == wire::kMaxAddressProbeReplySize);
   CHECK(reply.size() < probe.size());
 }
 
 TEST_CASE("PROBE_REPLY: the address family is checked") {
-  CHECK_FALSE(wire::decode_probe_reply(hex("0f" NONCE "05c00002011234")).has_value());
-  CHECK_FALSE(wire::decode_probe_reply(hex("0f" NONCE "00")).has_value());
-  CHECK_FALSE(wire::decode_probe_reply(hex("0f" NONCE)).has_value());
+  CHECK_FALSE(wire::decode_address_probe_reply(hex("0f" NONCE "05c00002011234")).has_value());
+  CHECK_FALSE(wire::decode_address_probe_reply(hex("0f" NONCE "00")).has_value());
+  CHECK_FALSE(wire::decode_address_probe_reply(hex("0f" NONCE)).has_value());
 }
 
 TEST_CASE("REGISTERED: the probe address count, families and ports are checked") {
@@ -225,31 +225,31 @@ TEST_CASE("REGISTERED: the probe address count, families and ports are checked")
 
 TEST_CASE("PROBE_LIST_REQUEST: version, size and padding; the largest PROBE_LIST is smaller") {
   const std::string pad(118 * 2, '0');
-  CHECK(wire::decode_probe_list_request(hex("1001" NONCE + pad)) ==
-        wire::ProbeListRequest{kNonce});
-  CHECK(wire::decode_probe_list_request(hex("1001" NONCE + pad + "00")).has_value());
-  CHECK_FALSE(wire::decode_probe_list_request(hex("1002" NONCE + pad)).has_value());
+  CHECK(wire::decode_probe_address_list_request(hex("1001" NONCE + pad)) ==
+        wire::ProbeAddressListRequest{kNonce});
+  CHECK(wire::decode_probe_address_list_request(hex("1001" NONCE + pad + "00")).has_value());
+  CHECK_FALSE(wire::decode_probe_address_list_request(hex("1002" NONCE + pad)).has_value());
   // 127 bytes: too small to pay for the largest answer.
-  CHECK_FALSE(wire::decode_probe_list_request(hex("1001" NONCE + pad.substr(2))).has_value());
-  CHECK_FALSE(wire::decode_probe_list_request(hex("1001" NONCE "01" + pad.substr(2))).has_value());
+  CHECK_FALSE(wire::decode_probe_address_list_request(hex("1001" NONCE + pad.substr(2))).has_value());
+  CHECK_FALSE(wire::decode_probe_address_list_request(hex("1001" NONCE "01" + pad.substr(2))).has_value());
   util::Bytes request, largest;
-  wire::encode(wire::ProbeListRequest{kNonce}, request);
-  wire::encode(wire::ProbeList{kNonce, std::vector<util::Address>(wire::kMaxProbeAddresses,
+  wire::encode(wire::ProbeAddressListRequest{kNonce}, request);
+  wire::encode(wire::ProbeAddressList{kNonce, std::vector<util::Address>(wire::kMaxProbeAddresses,
                                                                   addr6())},
                largest);
-  CHECK(request.size() == wire::kProbeListRequestSize);
-  CHECK(largest.size() == wire::kMaxProbeListSize);
+  CHECK(request.size() == wire::kProbeAddressListRequestSize);
+  CHECK(largest.size() == wire::kMaxProbeAddressListSize);
   CHECK(largest.size() < request.size());
 }
 
 TEST_CASE("PROBE_LIST: the count, families and ports are checked") {
   std::string five;
   for (int i = 0; i < 5; ++i) five += "04c00002031e62";
-  CHECK(wire::decode_probe_list(hex("11" NONCE "05" + five))->probe_addresses.size() == 5);
-  CHECK_FALSE(wire::decode_probe_list(hex("11" NONCE "06" + five + "04c00002031e62")).has_value());
-  CHECK_FALSE(wire::decode_probe_list(hex("11" NONCE "02" "04c00002031e62")).has_value());
-  CHECK_FALSE(wire::decode_probe_list(hex("11" NONCE "01" "04c00002030000")).has_value());
-  CHECK_FALSE(wire::decode_probe_list(hex("11" NONCE "01" "07c00002031e62")).has_value());
+  CHECK(wire::decode_probe_address_list(hex("11" NONCE "05" + five))->probe_addresses.size() == 5);
+  CHECK_FALSE(wire::decode_probe_address_list(hex("11" NONCE "06" + five + "04c00002031e62")).has_value());
+  CHECK_FALSE(wire::decode_probe_address_list(hex("11" NONCE "02" "04c00002031e62")).has_value());
+  CHECK_FALSE(wire::decode_probe_address_list(hex("11" NONCE "01" "04c00002030000")).has_value());
+  CHECK_FALSE(wire::decode_probe_address_list(hex("11" NONCE "01" "07c00002031e62")).has_value());
 }
 
 TEST_CASE("reason_len is checked against the data, the limit and UTF-8") {

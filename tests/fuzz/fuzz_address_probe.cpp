@@ -34,13 +34,13 @@ const util::Address kFrom = util::Address::v4(203, 0, 113, 5, 40000);
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   const util::ByteView in(data, size);
-  if (const auto p = wire::decode_probe(in)) {
-    PUNCH_ASSERT(size >= wire::kProbeSize);
+  if (const auto p = wire::decode_address_probe(in)) {
+    PUNCH_ASSERT(size >= wire::kAddressProbeSize);
     util::Bytes out;
     wire::encode(*p, out);
     PUNCH_ASSERT(std::memcmp(out.data(), data, out.size()) == 0);
   }
-  if (const auto r = wire::decode_probe_reply(in)) {
+  if (const auto r = wire::decode_address_probe_reply(in)) {
     util::Bytes out;
     wire::encode(*r, out);
     PUNCH_ASSERT(out.size() == size && std::memcmp(out.data(), data, size) == 0);
@@ -56,14 +56,14 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   now += 1s;
   main.sent.clear();
   probe_port.sent.clear();
-  server.on_probe_datagram(kFrom, in, probe_port, now);
+  server.on_probe_socket_datagram(kFrom, in, probe_port, now);
   PUNCH_ASSERT(main.sent.empty());
   PUNCH_ASSERT(probe_port.sent.size() <= 1);
-  const auto probe = wire::decode_probe(in);
+  const auto probe = wire::decode_address_probe(in);
   PUNCH_ASSERT(probe_port.sent.size() == (probe ? 1u : 0u));
   for (const auto& [to, bytes] : probe_port.sent) {
     PUNCH_ASSERT(to == kFrom && bytes.size() <= size);
-    const auto reply = wire::decode_probe_reply(bytes);
+    const auto reply = wire::decode_address_probe_reply(bytes);
     PUNCH_ASSERT(reply && reply->nonce == probe->nonce && reply->observed == kFrom);
   }
   // The main port: whatever it answers an unregistered sender is no larger either.
@@ -77,13 +77,13 @@ extern "C" std::size_t punch_fuzz_seed(std::size_t index, std::uint8_t* out, std
   util::Bytes b;
   switch (index) {
     case 0:
-      wire::encode(wire::Probe{{1, 2, 3, 4, 5, 6, 7, 8}}, b);
+      wire::encode(wire::AddressProbe{{1, 2, 3, 4, 5, 6, 7, 8}}, b);
       break;
     case 1:
-      wire::encode(wire::ProbeReply{{1, 2, 3, 4, 5, 6, 7, 8}, kFrom}, b);
+      wire::encode(wire::AddressProbeReply{{1, 2, 3, 4, 5, 6, 7, 8}, kFrom}, b);
       break;
     case 2:
-      wire::encode(wire::ProbeReply{{8}, *util::Address::parse("[2001:db8::1]:9")}, b);
+      wire::encode(wire::AddressProbeReply{{8}, *util::Address::parse("[2001:db8::1]:9")}, b);
       break;
     case 3:
       wire::encode(wire::Hello{{1}}, b);
