@@ -3,15 +3,18 @@
 JOBS ?= $(shell nproc)
 WERROR := $(if $(CI),ON,OFF)
 
-.PHONY: all setup build build-asan test demo bench format format-check clean
+.PHONY: all setup configure build build-asan test test-unit test-sim test-fuzz \
+        test-integration test-lab demo bench format format-check clean
 
 all: build
 
 setup:
 	@scripts/setup
 
-build: setup
+configure: setup
 	@cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPUNCH_WERROR=$(WERROR) >/dev/null
+
+build: configure
 	@cmake --build build -j $(JOBS)
 
 build-asan: setup
@@ -26,14 +29,18 @@ format:
 format-check: setup
 	@clang-format --dry-run --Werror $(SOURCES) && echo "format: ok"
 
-# Every test twice: optimised, then under ASan+UBSan.
-test: format-check build build-asan
-	@echo "== tests (RelWithDebInfo)"
-	@cd build && ctest --output-on-failure -j 1
-	@echo "== tests (ASan+UBSan)"
-	@cd build-asan && ASAN_OPTIONS=detect_leaks=1 PUNCH_SANITIZED=1 ctest --output-on-failure -j 1
+# Every test in both trees, the trees at once (scripts/test): the optimised tree runs
+# unit, sim, fuzz, integration and the NAT lab; the ASan+UBSan tree all but the lab.
+test: format-check build
+	@JOBS=$(JOBS) WERROR=$(WERROR) scripts/test
 
-demo: build
+# One kind of test in the optimised tree (CTest labels): e.g. `make test-unit`.
+test-unit test-sim test-fuzz test-integration test-lab: test-%: build
+	@cd build && ctest --output-on-failure -j $(JOBS) -L '^$*$$'
+
+# Builds only the binary it runs.
+demo: configure
+	@cmake --build build -j $(JOBS) --target punch
 	@scripts/demo build/punch
 
 # Throughput, CPU and memory figures (bench/README.md): printed, never asserted.

@@ -54,7 +54,11 @@ struct Network::Site {
   SiteStats stats;                      // The network's share; the router's is in `nat`.
 };
 
-Network::Network(const NetConfig& config) : config_(config), rng_(config.seed) {}
+Network::Network(const NetConfig& config)
+    : config_(config),
+      rng_(config.seed),
+      loop_(LoopConfig{kSimEpoch, config.event_cap, true, true},
+            LoopModel{[this] { return next_event(); }, [this] { step(); }, [this] { flush(); }}) {}
 
 Network::~Network() = default;
 
@@ -233,7 +237,7 @@ void Network::set_loss(SiteId site, double lan_loss, double wan_loss) {
 
 void Network::trace(TraceKind kind, DropReason reason, HostId host, SiteId site, const Packet& p) {
   if (!observer_) return;
-  observer_(Trace{kind, reason, host, site, p.src, p.dst, p.ttl, p.data, now_});
+  observer_(Trace{kind, reason, host, site, p.src, p.dst, p.ttl, p.data, now()});
 }
 
 void Network::drop(DropReason reason, SiteId site, HostId host, const Packet& p) {
@@ -297,7 +301,7 @@ void Network::hop(Stage stage, std::size_t target, util::Duration delay, double 
     drop(DropReason::kLoss, loss_site, kNoHost, packet);
     return;
   }
-  in_flight_.push(InFlight{now_ + delay, seq_++, stage, target, std::move(packet)});
+  in_flight_.push(InFlight{now() + delay, seq_++, stage, target, std::move(packet)});
 }
 
 void Network::at_router_from_lan(SiteId s, Packet p) {
@@ -311,7 +315,7 @@ void Network::at_router_from_lan(SiteId s, Packet p) {
     // own address is for the router, which has no socket there.
     return drop(DropReason::kNoSocket, s, kNoHost, p);
   }
-  const auto src = site.nat.outbound(p.src, p.dst, now_);
+  const auto src = site.nat.outbound(p.src, p.dst, now());
   if (!src) return drop(DropReason::kFilter, s, kNoHost, p);
   p.src = *src;
   hop(Stage::kCore, 0, site.config.wan_delay, site.config.wan_loss, s, std::move(p));
@@ -349,12 +353,12 @@ void Network::at_router_from_wan(SiteId s, Packet p) {
   // A datagram that matches no mapping is addressed to the router itself and is
   // delivered locally whatever its TTL (LAB.md trap 2); only forwarding checks it.
   const bool local = translates(site.config.type) && site.nat.owns(p.dst) &&
-                     !site.nat.is_reply(p.src, p.dst, now_);
+                     !site.nat.is_reply(p.src, p.dst, now());
   if (!local) {
     if (p.ttl <= 1) return drop(DropReason::kTtl, s, kNoHost, p);
     --p.ttl;
   }
-  const auto dst = site.nat.inbound(p.src, p.dst, now_);
+  const auto dst = site.nat.inbound(p.src, p.dst, now());
   if (!dst) return drop(DropReason::kFilter, s, kNoHost, p);
   p.dst = *dst;
   const auto it = site.lan.find(ip_only(p.dst));
@@ -373,9 +377,9 @@ void Network::at_host(HostId id, Packet p) {
   ++stats_.delivered;
   trace(TraceKind::kDelivered, DropReason::kNone, id, kNoSite, p);
   if (h.node != nullptr) {
-    h.node->on_datagram(p.src, p.data, now_);
+    h.node->on_datagram(p.src, p.data, now());
   } else {
-    h.inbox.push_back(Received{p.src, std::move(p.data), p.ttl, now_});
+    h.inbox.push_back(Received{p.src, std::move(p.data), p.ttl, now()});
   }
 }
 
@@ -392,61 +396,31 @@ void Network::process(InFlight f) {
   }
 }
 
-void Network::at(util::TimePoint at, std::function<void()> action) {
-  actions_.emplace(at, std::move(action));
-}
-
 void Network::flush() {
   // By index: a node may open sockets (add hosts) from inside its flush.
   for (std::size_t i = 0; i < hosts_.size(); ++i)
-    if (hosts_[i]->node != nullptr) hosts_[i]->node->flush(now_);
+    if (hosts_[i]->node != nullptr) hosts_[i]->node->flush(now());
 }
 
 util::TimePoint Network::next_event() const {
   util::TimePoint next = in_flight_.empty() ? util::kNever : in_flight_.top().at;
   for (const auto& h : hosts_)
     if (h->node != nullptr) next = std::min(next, h->node->next_deadline());
-  if (!actions_.empty()) next = std::min(next, actions_.begin()->first);
   return next;
 }
 
-bool Network::run_until(const std::function<bool()>& done, util::Duration limit) {
-  const util::TimePoint end = limit >= util::kNever - now_ ? util::kNever : now_ + limit;
-  flush();
-  while (!done()) {
-    // What done() itself wrote (a scenario's stream data) goes out before time moves.
-    flush();
-    if (++events_ > config_.event_cap) {
-      cap_hit_ = true;
-      return false;
-    }
-    const util::TimePoint next = next_event();
-    if (next > end || next == util::kNever) {
-      // Time passes even when nothing happens: a scenario that waits out a NAT
-      // timeout between two sends must find the clock moved.
-      if (end != util::kNever) now_ = end;
-      return false;
-    }
-    now_ = std::max(now_, next);
-    while (!actions_.empty() && actions_.begin()->first <= now_) {
-      auto action = std::move(actions_.begin()->second);
-      actions_.erase(actions_.begin());
-      action();
-    }
-    while (!in_flight_.empty() && in_flight_.top().at <= now_) {
-      // priority_queue::top() is const; the element is popped right after, so moving is safe.
-      InFlight f = std::move(const_cast<InFlight&>(in_flight_.top()));
-      in_flight_.pop();
-      process(std::move(f));
-    }
-    for (std::size_t i = 0; i < hosts_.size(); ++i) {
-      SimNode* node = hosts_[i]->node;
-      if (node != nullptr && node->next_deadline() <= now_) node->on_timeout(now_);
-    }
-    if (app_) app_();
-    flush();
+void Network::step() {
+  while (!in_flight_.empty() && in_flight_.top().at <= now()) {
+    // priority_queue::top() is const; the element is popped right after, so moving is safe.
+    InFlight f = std::move(const_cast<InFlight&>(in_flight_.top()));
+    in_flight_.pop();
+    process(std::move(f));
   }
-  return true;
+  for (std::size_t i = 0; i < hosts_.size(); ++i) {
+    SimNode* node = hosts_[i]->node;
+    if (node != nullptr && node->next_deadline() <= now()) node->on_timeout(now());
+  }
+  if (app_) app_();
 }
 
 void Network::run_for(util::Duration span) {

@@ -6,9 +6,9 @@
 // routers translate and filter as Linux conntrack does, so hole punching meets the
 // same mappings, filters and clashes as in the NAT lab (LAB.md), with timing.
 //
-// The loop is the one the I/O layer runs, with the clock replaced: deliver the
-// datagrams due now, run due timers, let the application act, flush every node
-// (cores send only from flush and timers), advance to the next arrival or deadline.
+// The shared VirtualLoop runs it: deliver the datagrams due now, run due timers, let
+// the application act, flush every node (cores send only from flush and timers),
+// advance to the next arrival or deadline.
 // Deterministic: one seed decides every random loss and every random NAT port.
 #pragma once
 
@@ -26,6 +26,7 @@
 #include "sim/sim_link.hpp"
 #include "sim/sim_nat.hpp"
 #include "sim/sim_node.hpp"
+#include "sim/virtual_loop.hpp"
 #include "util/address.hpp"
 #include "util/bytes.hpp"
 #include "util/datagram_sink.hpp"
@@ -215,16 +216,16 @@ class Network {
   void set_loss(SiteId site, double lan_loss, double wan_loss);
 
   /// Current virtual time.
-  util::TimePoint now() const { return now_; }
+  util::TimePoint now() const { return loop_.now(); }
   /// Virtual time since the start.
-  util::Duration elapsed() const { return now_ - kSimEpoch; }
+  util::Duration elapsed() const { return now() - kSimEpoch; }
   /// Loop iterations so far.
-  std::uint64_t events() const { return events_; }
+  std::uint64_t events() const { return loop_.events(); }
   /// True once run_until stopped because the event cap was reached.
-  bool cap_hit() const { return cap_hit_; }
+  bool cap_hit() const { return loop_.cap_hit(); }
 
   /// Runs `action` when virtual time reaches `at` (before that step's deliveries).
-  void at(util::TimePoint at, std::function<void()> action);
+  void at(util::TimePoint at, std::function<void()> action) { loop_.at(at, std::move(action)); }
   /// Called after every loop step, before the nodes flush: where a scenario acts.
   void set_app(std::function<void()> app) { app_ = std::move(app); }
   /// Called for every datagram sent, delivered and dropped.
@@ -233,7 +234,9 @@ class Network {
   void flush();
   /// Runs until `done()` holds (true), or until `limit` of virtual time passed or the
   /// event cap is hit (false); the clock reaches the limit even when nothing happens.
-  bool run_until(const std::function<bool()>& done, util::Duration limit);
+  bool run_until(const std::function<bool()>& done, util::Duration limit) {
+    return loop_.run_until(done, limit);
+  }
   /// Runs for `span` of virtual time.
   void run_for(util::Duration span);
 
@@ -275,9 +278,9 @@ class Network {
   void trace(TraceKind kind, DropReason reason, HostId host, SiteId site, const Packet& p);
   util::Address next_public_ip();
   util::TimePoint next_event() const;
+  void step();
 
   NetConfig config_;
-  util::TimePoint now_ = kSimEpoch;
   std::mt19937_64 rng_;
   std::vector<std::unique_ptr<Host>> hosts_;
   std::vector<std::unique_ptr<Site>> sites_;
@@ -287,15 +290,13 @@ class Network {
   std::set<std::pair<SiteId, SiteId>> blocked_;
   std::set<std::pair<SiteId, HostId>> blocked_hosts_;
   std::priority_queue<InFlight, std::vector<InFlight>, std::greater<>> in_flight_;
-  std::multimap<util::TimePoint, std::function<void()>> actions_;
   std::function<void()> app_;
   std::function<void(const Trace&)> observer_;
   NetStats stats_;
   std::uint64_t seq_ = 0;
-  std::uint64_t events_ = 0;
   unsigned public_hosts_ = 0;
   unsigned public_ips_ = 0;  // Addresses handed out in 203.0.113.0/24.
-  bool cap_hit_ = false;
+  VirtualLoop loop_;
 };
 
 }  // namespace punch::sim

@@ -10,7 +10,11 @@ namespace {
 constexpr std::size_t kPnBytes = 8;
 }  // namespace
 
-Simulator::Simulator(const SimConfig& config) : config_(config) {}
+Simulator::Simulator(const SimConfig& config)
+    : config_(config),
+      // An idle network keeps its clock: every Connection has a deadline until it closes.
+      loop_(LoopConfig{kSimEpoch, config.event_cap, false, false},
+            LoopModel{[this] { return next_event(); }, [this] { step(); }, [this] { flush(); }}) {}
 
 std::size_t Simulator::add_link(const LinkConfig& config) {
   const std::uint64_t seed = config_.seed * 0x9e3779b97f4a7c15ull + links_.size() + 1;
@@ -19,7 +23,7 @@ std::size_t Simulator::add_link(const LinkConfig& config) {
 }
 
 std::size_t Simulator::add_node(transport::Role role, transport::CongestionAlgorithm algorithm) {
-  nodes_.push_back(Node{std::make_unique<transport::Connection>(role, now_, algorithm)});
+  nodes_.push_back(Node{std::make_unique<transport::Connection>(role, now(), algorithm)});
   nodes_.back().conn->set_datagram_overhead(config_.datagram_overhead);
   return nodes_.size() - 1;
 }
@@ -30,26 +34,22 @@ void Simulator::route(std::size_t from, std::size_t link, std::size_t to) {
   nodes_[from].routed = true;
 }
 
-void Simulator::at(util::TimePoint at, std::function<void()> action) {
-  actions_.emplace(at, std::move(action));
-}
-
 void Simulator::drain(std::size_t from) {
   Node& n = nodes_[from];
   if (!n.routed) return;
-  while (auto p = n.conn->poll_send(now_, config_.max_payload)) {
-    if (observer_) observer_(Observed{from, n.peer, false, p->packet_number, p->payload, now_});
+  while (auto p = n.conn->poll_send(now(), config_.max_payload)) {
+    if (observer_) observer_(Observed{from, n.peer, false, p->packet_number, p->payload, now()});
     util::Bytes datagram;
     datagram.reserve(kPnBytes + p->payload.size());
     util::ByteWriter w(datagram);
     w.u64(p->packet_number);
     w.bytes(p->payload);
-    links_[n.link]->send(std::move(datagram), now_, n.peer);
+    links_[n.link]->send(std::move(datagram), now(), n.peer);
   }
 }
 
 void Simulator::deliver(std::size_t link) {
-  while (auto d = links_[link]->receive(now_)) {
+  while (auto d = links_[link]->receive(now())) {
     if (d->corrupted && !config_.deliver_corrupted) {
       ++dropped_corrupt_;
       continue;
@@ -64,9 +64,9 @@ void Simulator::deliver(std::size_t link) {
       for (std::size_t i = 0; i < nodes_.size(); ++i) {
         if (nodes_[i].routed && nodes_[i].link == link && nodes_[i].peer == d->to) from = i;
       }
-      observer_(Observed{from, d->to, true, pn, payload, now_});
+      observer_(Observed{from, d->to, true, pn, payload, now()});
     }
-    nodes_[d->to].conn->on_packet(pn, payload, now_);
+    nodes_[d->to].conn->on_packet(pn, payload, now());
   }
 }
 
@@ -78,38 +78,15 @@ util::TimePoint Simulator::next_event() const {
   util::TimePoint next = util::kNever;
   for (const Node& n : nodes_) next = std::min(next, n.conn->next_deadline());
   for (const auto& l : links_) next = std::min(next, l->next_arrival());
-  if (!actions_.empty()) next = std::min(next, actions_.begin()->first);
   return next;
 }
 
-bool Simulator::run_until(const std::function<bool()>& done, util::Duration limit) {
-  const util::TimePoint end = now_ + limit;
-  flush();
-  while (!done()) {
-    if (++events_ > config_.event_cap) {
-      cap_hit_ = true;
-      return false;
-    }
-    const util::TimePoint next = next_event();
-    if (next == util::kNever) return false;
-    if (next > end) {
-      now_ = end;
-      return false;
-    }
-    now_ = std::max(now_, next);
-    while (!actions_.empty() && actions_.begin()->first <= now_) {
-      auto action = std::move(actions_.begin()->second);
-      actions_.erase(actions_.begin());
-      action();
-    }
-    for (std::size_t l = 0; l < links_.size(); ++l) deliver(l);
-    for (Node& n : nodes_) {
-      if (n.conn->next_deadline() <= now_) n.conn->on_timeout(now_);
-    }
-    if (app_) app_();
-    flush();
+void Simulator::step() {
+  for (std::size_t l = 0; l < links_.size(); ++l) deliver(l);
+  for (Node& n : nodes_) {
+    if (n.conn->next_deadline() <= now()) n.conn->on_timeout(now());
   }
-  return true;
+  if (app_) app_();
 }
 
 void Simulator::run_for(util::Duration span) {

@@ -1,19 +1,18 @@
 // A network of transport Connections on virtual time: nodes (each a Connection),
 // one-way links between them (several flows may share one, as at a bottleneck),
 // scheduled actions (blackholes, loss changes, path changes), and an observer that
-// sees every packet sent and delivered. The loop is the one the I/O layer runs for
-// real, with the clock replaced: advance to the earliest deadline or arrival,
-// deliver, run due timers, let the application act, poll every node's packets out.
-// An event cap turns a protocol that livelocks into a test failure instead of a hang.
+// sees every packet sent and delivered, run by the shared VirtualLoop: advance to the
+// earliest deadline or arrival, deliver, run due timers, let the application act,
+// poll every node's packets out.
 #pragma once
 
 #include <cstdint>
 #include <functional>
-#include <map>
 #include <memory>
 #include <vector>
 
 #include "sim/sim_link.hpp"
+#include "sim/virtual_loop.hpp"
 #include "transport/connection.hpp"
 
 namespace punch::sim {
@@ -60,18 +59,18 @@ class Simulator {
   /// Link `i`.
   Link& link(std::size_t i) { return *links_[i]; }
   /// Current virtual time.
-  util::TimePoint now() const { return now_; }
+  util::TimePoint now() const { return loop_.now(); }
   /// Virtual time since the start.
-  util::Duration elapsed() const { return now_ - kSimEpoch; }
+  util::Duration elapsed() const { return now() - kSimEpoch; }
   /// Loop iterations so far.
-  std::uint64_t events() const { return events_; }
+  std::uint64_t events() const { return loop_.events(); }
   /// True once run_until stopped because the event cap was reached.
-  bool cap_hit() const { return cap_hit_; }
+  bool cap_hit() const { return loop_.cap_hit(); }
   /// Corrupted datagrams dropped in place of the AEAD.
   std::uint64_t dropped_corrupt() const { return dropped_corrupt_; }
 
   /// Runs `action` when virtual time reaches `at` (before that step's deliveries).
-  void at(util::TimePoint at, std::function<void()> action);
+  void at(util::TimePoint at, std::function<void()> action) { loop_.at(at, std::move(action)); }
   /// Called after every loop step (before sending), where a scenario reads and writes.
   void set_app(std::function<void()> app) { app_ = std::move(app); }
   /// Called for every packet sent and delivered.
@@ -83,7 +82,9 @@ class Simulator {
   void flush();
   /// Runs until `done()` holds (true), `limit` of virtual time passed, nothing is left to
   /// happen, or the event cap is hit (false).
-  bool run_until(const std::function<bool()>& done, util::Duration limit);
+  bool run_until(const std::function<bool()>& done, util::Duration limit) {
+    return loop_.run_until(done, limit);
+  }
   /// Runs for `span` of virtual time.
   void run_for(util::Duration span);
 
@@ -98,17 +99,15 @@ class Simulator {
   void drain(std::size_t from);
   void deliver(std::size_t link);
   util::TimePoint next_event() const;
+  void step();
 
   SimConfig config_;
-  util::TimePoint now_ = kSimEpoch;
   std::vector<Node> nodes_;
   std::vector<std::unique_ptr<Link>> links_;
-  std::multimap<util::TimePoint, std::function<void()>> actions_;
   std::function<void()> app_;
   std::function<void(const Observed&)> observer_;
-  std::uint64_t events_ = 0;
   std::uint64_t dropped_corrupt_ = 0;
-  bool cap_hit_ = false;
+  VirtualLoop loop_;
 };
 
 }  // namespace punch::sim

@@ -287,7 +287,7 @@ TEST_CASE("server: a registration expires after 90 s without keepalives, not wit
   const auto q = quiet.register_as(id, 1, true);
   const auto c = chatty.register_as(id, 2, true);
   REQUIRE((q && c));
-  CHECK(net.server->next_deadline() == net.now + rv::kRegistrationLifetime);
+  CHECK(net.server->next_deadline() == net.now() + rv::kRegistrationLifetime);
   for (int i = 0; i < 6; ++i) {
     net.run_for(15s);
     CHECK(chatty.send(wire::Keepalive{2, c->token}).size() == 1);
@@ -331,7 +331,7 @@ TEST_CASE("server: connect, invite, accept, then the relay carries session packe
   REQUIRE((listener.client->registered() && connector.client->registered()));
 
   const std::uint64_t cid = 0xc0ffee;
-  connector.client->connect(cid, lid.id(), net.now);
+  connector.client->connect(cid, lid.id(), net.now());
   net.settle();
   REQUIRE(listener.count(Kind::kInvite) == 1);
   const auto& inv = listener.last(Kind::kInvite);
@@ -344,7 +344,7 @@ TEST_CASE("server: connect, invite, accept, then the relay carries session packe
   CHECK(net.inbox[kA].empty());
   CHECK(net.server->stats().dropped_no_relay == 1);
 
-  listener.client->accept(cid, net.now);
+  listener.client->accept(cid, net.now());
   net.settle();
   REQUIRE(connector.count(Kind::kConnectOk) == 1);
   const auto& ok = connector.last(Kind::kConnectOk);
@@ -373,9 +373,9 @@ TEST_CASE("server: the relay drops packets from a third address and for unknown 
   const auto cid_identity = rv::test::make_identity(2);
   auto& listener = net.add_client(lid, kA, true);
   auto& connector = net.add_client(cid_identity, kB, false);
-  connector.client->connect(77, lid.id(), net.now);
+  connector.client->connect(77, lid.id(), net.now());
   net.settle();
-  listener.client->accept(77, net.now);
+  listener.client->accept(77, net.now());
   net.settle();
   REQUIRE(connector.count(Kind::kConnectOk) == 1);
 
@@ -401,7 +401,7 @@ TEST_CASE("server: someone else's cid cannot be taken over with CONNECT or ACCEP
   const auto lid = rv::test::make_identity(1);
   auto& listener = net.add_client(lid, kA, true);
   auto& connector = net.add_client(rv::test::make_identity(2), kB, false);
-  connector.client->connect(5, lid.id(), net.now);
+  connector.client->connect(5, lid.id(), net.now());
   net.settle();
   REQUIRE(listener.count(Kind::kInvite) == 1);
 
@@ -415,7 +415,7 @@ TEST_CASE("server: someone else's cid cannot be taken over with CONNECT or ACCEP
   CHECK(listener.count(Kind::kInvite) == 1);
   CHECK(connector.count(Kind::kConnectFailed) == 0);
 
-  listener.client->accept(5, net.now);
+  listener.client->accept(5, net.now());
   net.settle();
   CHECK(connector.count(Kind::kConnectOk) == 1);
 }
@@ -425,10 +425,10 @@ TEST_CASE("server: refuse gives CONNECT_FAIL 2 with the listener's reason") {
   const auto lid = rv::test::make_identity(1);
   auto& listener = net.add_client(lid, kA, true);
   auto& connector = net.add_client(rv::test::make_identity(2), kB, false);
-  connector.client->connect(9, lid.id(), net.now);
+  connector.client->connect(9, lid.id(), net.now());
   net.settle();
   REQUIRE(listener.count(Kind::kInvite) == 1);
-  listener.client->refuse(9, "not today", net.now);
+  listener.client->refuse(9, "not today", net.now());
   net.settle();
   REQUIRE(connector.count(Kind::kConnectFailed) == 1);
   CHECK(connector.last(Kind::kConnectFailed).reason == "refused by peer: not today");
@@ -478,12 +478,12 @@ TEST_CASE("server: two instances of one identity register independently, own ses
   CHECK(two.last(Kind::kRegistered).address == kC);
   CHECK(net.server->stats().registrations == 3);
 
-  one.client->connect(1, lid.id(), net.now);
-  two.client->connect(2, lid.id(), net.now);
+  one.client->connect(1, lid.id(), net.now());
+  two.client->connect(2, lid.id(), net.now());
   net.settle();
   REQUIRE(listener.count(Kind::kInvite) == 2);
-  listener.client->accept(1, net.now);
-  listener.client->accept(2, net.now);
+  listener.client->accept(1, net.now());
+  listener.client->accept(2, net.now());
   net.settle();
   REQUIRE(one.count(Kind::kConnectOk) == 1);
   REQUIRE(two.count(Kind::kConnectOk) == 1);
@@ -508,7 +508,7 @@ TEST_CASE("server: of two listener instances of one ID, the newest gets the invi
   net.run_for(1s);
   auto& newer = net.add_client(lid, kB, true);
   auto& connector = net.add_client(rv::test::make_identity(2), kC, false);
-  connector.client->connect(11, lid.id(), net.now);
+  connector.client->connect(11, lid.id(), net.now());
   net.settle();
   CHECK(older.count(Kind::kInvite) == 0);
   CHECK(newer.count(Kind::kInvite) == 1);
@@ -519,9 +519,9 @@ TEST_CASE("server: a keepalive from a new address moves the registration and its
   const auto lid = rv::test::make_identity(1);
   auto& listener = net.add_client(lid, kA, true);
   auto& connector = net.add_client(rv::test::make_identity(2), kB, false);
-  connector.client->connect(21, lid.id(), net.now);
+  connector.client->connect(21, lid.id(), net.now());
   net.settle();
-  listener.client->accept(21, net.now);
+  listener.client->accept(21, net.now());
   net.settle();
   REQUIRE(connector.count(Kind::kConnectOk) == 1);
 
@@ -665,9 +665,9 @@ TEST_CASE("server: control messages are rate limited per source, session packets
   const auto lid = rv::test::make_identity(1);
   auto& listener = net.add_client(lid, kC, true);
   auto& connector = net.add_client(rv::test::make_identity(2), kEvil, false);
-  connector.client->connect(1, lid.id(), net.now);
+  connector.client->connect(1, lid.id(), net.now());
   net.settle();
-  listener.client->accept(1, net.now);
+  listener.client->accept(1, net.now());
   net.settle();
   REQUIRE(connector.count(Kind::kConnectOk) == 1);
   for (int i = 0; i < 1000; ++i) net.inject(kEvil, session_packet(1, "bulk"));
@@ -694,9 +694,9 @@ TEST_CASE("server: no amplification under 10,000 random and truncated datagrams"
   const auto lid = rv::test::make_identity(1);
   auto& listener = net.add_client(lid, kA, true);
   auto& connector = net.add_client(rv::test::make_identity(2), kB, false);
-  connector.client->connect(0xabc, lid.id(), net.now);
+  connector.client->connect(0xabc, lid.id(), net.now());
   net.settle();
-  listener.client->accept(0xabc, net.now);
+  listener.client->accept(0xabc, net.now());
   net.settle();
   REQUIRE(connector.count(Kind::kConnectOk) == 1);
 
@@ -788,9 +788,9 @@ TEST_CASE("server: no amplification under 10,000 random and truncated datagrams"
   net.inject(kA, session_packet(0xabc, "me too"));
   CHECK(net.inbox[kA].size() == 1);
   CHECK(net.inbox[kB].size() == 1);
-  connector.client->connect(0xdef, lid.id(), net.now);
+  connector.client->connect(0xdef, lid.id(), net.now());
   net.settle();
-  listener.client->accept(0xdef, net.now);
+  listener.client->accept(0xdef, net.now());
   net.settle();
   CHECK(connector.count(Kind::kConnectOk) == 2);
 }
@@ -799,7 +799,7 @@ TEST_CASE("server: next_deadline follows registrations and relays") {
   TestNet net;
   CHECK(net.server->next_deadline() == util::kNever);
   Raw a{net, kA};
-  const auto t0 = net.now;
+  const auto t0 = net.now();
   REQUIRE(a.register_as(rv::test::make_identity(1), 1, true).has_value());
   CHECK(net.server->next_deadline() == t0 + rv::kRegistrationLifetime);
   net.run_for(rv::kRegistrationLifetime);

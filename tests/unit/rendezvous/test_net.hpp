@@ -1,7 +1,7 @@
 // An in-memory network for rendezvous tests: one Server and any number of
 // RendezvousClients, datagrams queued by fake sinks and delivered in order with
-// zero latency, virtual time advanced from deadline to deadline. Shared by
-// server_test.cpp and session/rendezvous_client_test.cpp.
+// zero latency, virtual time advanced from deadline to deadline by the shared
+// sim::VirtualLoop. Shared by server_test.cpp and session/rendezvous_client_test.cpp.
 #pragma once
 
 #include <doctest/doctest.h>
@@ -17,6 +17,7 @@
 #include "crypto/random.hpp"
 #include "rendezvous/server.hpp"
 #include "session/rendezvous_client.hpp"
+#include "sim/virtual_loop.hpp"
 #include "util/address.hpp"
 #include "util/datagram_sink.hpp"
 #include "util/time.hpp"
@@ -82,7 +83,7 @@ class TestNet {
 
   /// Replaces the server by a fresh one (all state lost, as after a restart).
   void restart_server() {
-    server = std::make_unique<Server>(server_rng_, server_sink_, nullptr, now);
+    server = std::make_unique<Server>(server_rng_, server_sink_, nullptr, now());
   }
 
   /// Adds a client at `address`; it starts registering at once unless `start` is false.
@@ -96,7 +97,7 @@ class TestNet {
     endpoints_.push_back(std::move(ep));
     Endpoint& e = *endpoints_.back();
     if (start) {
-      e.client->start(now);
+      e.client->start(now());
       settle();
     }
     return e;
@@ -126,13 +127,13 @@ class TestNet {
       if (drop && drop(d)) continue;
       if (d.to == server_address) {
         received_by_server[d.from] += d.data.size();
-        if (server) server->on_datagram(d.from, d.data, now);
+        if (server) server->on_datagram(d.from, d.data, now());
         continue;
       }
       if (d.from == server_address) sent_by_server[d.to] += d.data.size();
       Endpoint* ep = find(d.to);
       if (ep != nullptr && session::RendezvousClient::is_control(d.data)) {
-        ep->client->on_datagram(d.from, d.data, now);
+        ep->client->on_datagram(d.from, d.data, now());
       } else {
         inbox[d.to].push_back(std::move(d));
       }
@@ -142,24 +143,15 @@ class TestNet {
 
   /// Advances the clock to `t`, running every timer due on the way.
   void run_until(util::TimePoint t) {
-    settle();
-    for (int guard = 0;; ++guard) {
-      REQUIRE(guard < 1'000'000);
-      util::TimePoint next = server ? server->next_deadline() : util::kNever;
-      for (const auto& ep : endpoints_) next = std::min(next, ep->client->next_deadline());
-      if (next > t) break;
-      now = std::max(now, next);
-      if (server && server->next_deadline() <= now) server->on_timeout(now);
-      for (const auto& ep : endpoints_)
-        if (ep->client->next_deadline() <= now) ep->client->on_timeout(now);
-      settle();
-    }
-    now = std::max(now, t);
+    REQUIRE(loop_.run_to(t));
     settle();
   }
 
   /// Advances the clock by `d`.
-  void run_for(util::Duration d) { run_until(now + d); }
+  void run_for(util::Duration d) { run_until(now() + d); }
+
+  /// Current virtual time.
+  util::TimePoint now() const { return loop_.now(); }
 
   /// The endpoint currently at `address`, or null.
   Endpoint* find(const util::Address& address) {
@@ -168,7 +160,6 @@ class TestNet {
     return nullptr;
   }
 
-  util::TimePoint now = util::TimePoint{} + std::chrono::hours(1);
   util::Address server_address = util::Address::v4(198, 51, 100, 1, 3478);
   std::unique_ptr<Server> server;
   /// Returns true for datagrams the network loses.
@@ -181,6 +172,18 @@ class TestNet {
   std::map<util::Address, std::uint64_t> sent_by_server;
 
  private:
+  util::TimePoint next_deadline() const {
+    util::TimePoint next = server ? server->next_deadline() : util::kNever;
+    for (const auto& ep : endpoints_) next = std::min(next, ep->client->next_deadline());
+    return next;
+  }
+
+  void run_timers() {
+    if (server && server->next_deadline() <= now()) server->on_timeout(now());
+    for (const auto& ep : endpoints_)
+      if (ep->client->next_deadline() <= now()) ep->client->on_timeout(now());
+  }
+
   void collect_events() {
     for (const auto& ep : endpoints_)
       while (auto ev = ep->client->poll_event()) ep->events.push_back(std::move(*ev));
@@ -192,6 +195,11 @@ class TestNet {
   std::vector<std::unique_ptr<crypto::Identity>> owned_identities_;
   std::vector<std::unique_ptr<Endpoint>> endpoints_;
   std::uint64_t next_seed_ = 100;
+  // Timers, then everything they caused, delivered at once.
+  sim::VirtualLoop loop_{
+      sim::LoopConfig{util::TimePoint{} + std::chrono::hours(1), 20'000'000, false, true},
+      sim::LoopModel{[this] { return next_deadline(); }, [this] { run_timers(); },
+                     [this] { settle(); }}};
 };
 
 }  // namespace punch::rendezvous::test

@@ -34,7 +34,7 @@ template <typename Message>
 void deliver(TestNet& net, TestNet::Endpoint& ep, const util::Address& from, const Message& m) {
   util::Bytes b;
   wire::encode(m, b);
-  ep.client->on_datagram(from, b, net.now);
+  ep.client->on_datagram(from, b, net.now());
   net.settle();
 }
 
@@ -61,7 +61,7 @@ TEST_CASE("client: registers and reports its reflexive address") {
   auto& ep = net.add_client(id, kA, false, false);
   CHECK(ep.client->next_deadline() == util::kNever);
   CHECK_FALSE(ep.client->registered());
-  ep.client->start(net.now);
+  ep.client->start(net.now());
   net.settle();
   CHECK(ep.client->registered());
   CHECK(ep.client->reflexive_address() == kA);
@@ -92,9 +92,9 @@ TEST_CASE("client: learns the probe addresses from REGISTERED") {
 TEST_CASE("client: HELLO backs off from 250 ms to 4 s, reports unreachable once, never stops") {
   TestNet net;
   std::vector<util::Duration> hellos;
-  const util::TimePoint t0 = net.now;
+  const util::TimePoint t0 = net.now();
   net.drop = [&](const Datagram& d) {
-    if (is(d, wire::PacketType::kHello)) hellos.push_back(net.now - t0);
+    if (is(d, wire::PacketType::kHello)) hellos.push_back(net.now() - t0);
     return true;
   };
   const auto id = make_identity(1);
@@ -143,13 +143,13 @@ TEST_CASE("client: keepalives every 15 s; lost acks retransmitted at 1, 2, 4 s, 
   TestNet net;
   const auto id = make_identity(1);
   auto& ep = net.add_client(id, kA, true);
-  const util::TimePoint t0 = net.now;
+  const util::TimePoint t0 = net.now();
   std::vector<util::Duration> keepalives;
   std::vector<util::Duration> hellos;
   bool lose_acks = false;
   net.drop = [&](const Datagram& d) {
-    if (is(d, wire::PacketType::kKeepalive)) keepalives.push_back(net.now - t0);
-    if (is(d, wire::PacketType::kHello)) hellos.push_back(net.now - t0);
+    if (is(d, wire::PacketType::kKeepalive)) keepalives.push_back(net.now() - t0);
+    if (is(d, wire::PacketType::kHello)) hellos.push_back(net.now() - t0);
     return lose_acks && is(d, wire::PacketType::kKeepaliveAck);
   };
   net.run_for(45s);
@@ -192,9 +192,9 @@ TEST_CASE("client: after a rendezvous restart, UNKNOWN makes it register again b
 
 TEST_CASE("client: after a restart, connecting again with the same cid restores the relay") {
   Pair p;
-  p.connector.client->connect(7, p.lid.id(), p.net.now);
+  p.connector.client->connect(7, p.lid.id(), p.net.now());
   p.net.settle();
-  p.listener.client->accept(7, p.net.now);
+  p.listener.client->accept(7, p.net.now());
   p.net.settle();
   REQUIRE(p.connector.count(Kind::kConnectOk) == 1);
 
@@ -203,7 +203,7 @@ TEST_CASE("client: after a restart, connecting again with the same cid restores 
   REQUIRE(p.connector.count(Kind::kRegistered) == 2);
   REQUIRE(p.listener.count(Kind::kRegistered) == 2);
   // What the endpoint does on kRegistered for a session still on the relay.
-  p.connector.client->connect(7, p.lid.id(), p.net.now);
+  p.connector.client->connect(7, p.lid.id(), p.net.now());
   p.net.settle();
   // The listener answers the repeated INVITE with its earlier decision, silently.
   CHECK(p.listener.count(Kind::kInvite) == 1);
@@ -224,7 +224,7 @@ TEST_CASE("client: connect() waits for the registration, then CONNECT leaves at 
     return offline && d.from == kB;
   };
   auto& connector = net.add_client(cid_identity, kB, false);
-  connector.client->connect(3, lid.id(), net.now);
+  connector.client->connect(3, lid.id(), net.now());
   net.run_for(2s);
   CHECK(connects == 0);
   CHECK_FALSE(connector.client->registered());
@@ -238,15 +238,15 @@ TEST_CASE("client: connect() waits for the registration, then CONNECT leaves at 
 TEST_CASE("client: CONNECT backs off from 500 ms to 4 s and gives up after 10 s") {
   Pair p;
   std::vector<util::Duration> connects;
-  const util::TimePoint t0 = p.net.now;
+  const util::TimePoint t0 = p.net.now();
   p.net.drop = [&](const Datagram& d) {
     if (is(d, wire::PacketType::kConnect)) {
-      connects.push_back(p.net.now - t0);
+      connects.push_back(p.net.now() - t0);
       return true;
     }
     return false;
   };
-  p.connector.client->connect(99, p.lid.id(), p.net.now);
+  p.connector.client->connect(99, p.lid.id(), p.net.now());
   p.net.run_for(9999ms);
   CHECK(p.connector.count(Kind::kConnectFailed) == 0);
   p.net.run_for(1ms);
@@ -264,7 +264,7 @@ TEST_CASE("client: CONNECT backs off from 500 ms to 4 s and gives up after 10 s"
 TEST_CASE("client: CONNECT_FAIL becomes a reason a user can act on") {
   Pair p;
   const auto stranger = make_identity(3);
-  p.connector.client->connect(1, stranger.id(), p.net.now);
+  p.connector.client->connect(1, stranger.id(), p.net.now());
   p.net.settle();
   REQUIRE(p.connector.count(Kind::kConnectFailed) == 1);
   CHECK(p.connector.last(Kind::kConnectFailed).reason ==
@@ -272,7 +272,7 @@ TEST_CASE("client: CONNECT_FAIL becomes a reason a user can act on") {
   CHECK(p.connector.last(Kind::kConnectFailed).peer == stranger.id());
 
   auto fail = [&](std::uint64_t cid, std::uint8_t code, std::string reason) {
-    p.connector.client->connect(cid, p.lid.id(), p.net.now);
+    p.connector.client->connect(cid, p.lid.id(), p.net.now());
     p.net.drop = [](const Datagram& d) { return is(d, wire::PacketType::kConnect); };
     deliver(p.net, p.connector, p.net.server_address, wire::ConnectFail{cid, code, reason});
     p.net.drop = nullptr;
@@ -295,10 +295,10 @@ TEST_CASE("client: duplicate INVITEs raise one event and re-send the answer") {
   p.net.drop = [&](const Datagram& d) {
     return is(d, wire::PacketType::kAccept) && ++accepts == 1;  // The first ACCEPT is lost.
   };
-  p.connector.client->connect(5, p.lid.id(), p.net.now);
+  p.connector.client->connect(5, p.lid.id(), p.net.now());
   p.net.settle();
   REQUIRE(p.listener.count(Kind::kInvite) == 1);
-  p.listener.client->accept(5, p.net.now);
+  p.listener.client->accept(5, p.net.now());
   p.net.settle();
   CHECK(p.connector.count(Kind::kConnectOk) == 0);
   p.net.run_for(500ms);  // CONNECT retransmitted -> INVITE again -> ACCEPT again.
@@ -319,9 +319,9 @@ TEST_CASE("client: a lost REFUSE is re-sent on the next INVITE") {
   p.net.drop = [&](const Datagram& d) {
     return is(d, wire::PacketType::kRefuse) && ++refuses == 1;
   };
-  p.connector.client->connect(6, p.lid.id(), p.net.now);
+  p.connector.client->connect(6, p.lid.id(), p.net.now());
   p.net.settle();
-  p.listener.client->refuse(6, "go away", p.net.now);
+  p.listener.client->refuse(6, "go away", p.net.now());
   p.net.run_for(1s);
   CHECK(refuses == 2);
   CHECK(p.listener.count(Kind::kInvite) == 1);
@@ -331,9 +331,9 @@ TEST_CASE("client: a lost REFUSE is re-sent on the next INVITE") {
 
 TEST_CASE("client: refuse() cuts the reason to 200 bytes of valid UTF-8") {
   Pair p;
-  p.connector.client->connect(8, p.lid.id(), p.net.now);
+  p.connector.client->connect(8, p.lid.id(), p.net.now());
   p.net.settle();
-  p.listener.client->refuse(8, std::string(300, 'z') + "\xff", p.net.now);
+  p.listener.client->refuse(8, std::string(300, 'z') + "\xff", p.net.now());
   p.net.settle();
   REQUIRE(p.connector.count(Kind::kConnectFailed) == 1);
   CHECK(p.connector.last(Kind::kConnectFailed).reason ==
@@ -342,9 +342,9 @@ TEST_CASE("client: refuse() cuts the reason to 200 bytes of valid UTF-8") {
 
 TEST_CASE("client: forget() ends the memory of a cid") {
   Pair p;
-  p.connector.client->connect(4, p.lid.id(), p.net.now);
+  p.connector.client->connect(4, p.lid.id(), p.net.now());
   p.net.settle();
-  p.listener.client->accept(4, p.net.now);
+  p.listener.client->accept(4, p.net.now());
   p.net.settle();
   REQUIRE(p.listener.count(Kind::kInvite) == 1);
   p.listener.client->forget(4);
@@ -356,7 +356,7 @@ TEST_CASE("client: only datagrams from the server are processed") {
   Pair p;
   const auto before_l = p.listener.events.size();
   const auto before_c = p.connector.events.size();
-  p.connector.client->connect(12, p.lid.id(), p.net.now);
+  p.connector.client->connect(12, p.lid.id(), p.net.now());
   p.net.drop = [](const Datagram& d) { return is(d, wire::PacketType::kConnect); };
   deliver(p.net, p.listener, kEvil, wire::Invite{1, p.cid_identity.id(), kEvil});
   deliver(p.net, p.connector, kEvil, wire::ConnectOk{12, p.lid.id(), kEvil});

@@ -1,7 +1,6 @@
-// Two Sessions joined by an in-memory, zero-latency network with a virtual
-// clock: the real DTLS handshake, packet protection and transport, no sockets.
-#include "session/session.hpp"
-
+// Two Sessions joined by an in-memory, zero-latency network on the shared virtual
+// clock (sim::VirtualLoop): the real DTLS handshake, packet protection and
+// transport, no sockets.
 #include <doctest/doctest.h>
 
 #include <algorithm>
@@ -14,6 +13,8 @@
 
 #include "crypto/identity.hpp"
 #include "crypto/random.hpp"
+#include "session/session.hpp"
+#include "sim/virtual_loop.hpp"
 #include "wire/path_frame.hpp"
 #include "wire/session_packet.hpp"
 
@@ -81,11 +82,13 @@ struct Pair {
                  listener_expects.value_or(connector_id.id()), kConnectorAddress, listener_rng,
                  listener_sink) {}
 
+  util::TimePoint now() const { return loop.now(); }
+
   Session& at(const Address& a) { return a == kConnectorAddress ? connector : listener; }
 
   void start() {
-    listener.start(now);
-    connector.start(now);
+    listener.start(now());
+    connector.start(now());
     settle();
   }
 
@@ -93,7 +96,7 @@ struct Pair {
   void deliver(const Datagram& d) {
     const auto p = wire::decode_session_packet(d.data);
     REQUIRE(p);
-    at(d.to).on_packet(*p, d.from, now);
+    at(d.to).on_packet(*p, d.from, now());
   }
 
   // Delivers queued datagrams (and whatever they cause) until nothing moves;
@@ -101,8 +104,8 @@ struct Pair {
   void settle() {
     for (int guard = 0;; ++guard) {
       REQUIRE(guard < 100'000);
-      connector.flush(now);
-      listener.flush(now);
+      connector.flush(now());
+      listener.flush(now());
       if (queue.empty()) break;
       Datagram d = std::move(queue.front());
       queue.pop_front();
@@ -117,21 +120,11 @@ struct Pair {
 
   // Advances the clock to `t`, running timers due on the way.
   void run_until(util::TimePoint t) {
-    settle();
-    for (int guard = 0;; ++guard) {
-      REQUIRE(guard < 100'000);
-      const util::TimePoint next = std::min(connector.next_deadline(), listener.next_deadline());
-      if (next > t) break;
-      now = std::max(now, next);
-      if (connector.next_deadline() <= now) connector.on_timeout(now);
-      if (listener.next_deadline() <= now) listener.on_timeout(now);
-      settle();
-    }
-    now = std::max(now, t);
+    REQUIRE(loop.run_to(t));
     settle();
   }
 
-  void run_for(util::Duration d) { run_until(now + d); }
+  void run_for(util::Duration d) { run_until(now() + d); }
 
   // Starts and completes the handshake; fails the test if it does not.
   void establish() {
@@ -149,7 +142,6 @@ struct Pair {
     return out;
   }
 
-  util::TimePoint now = util::TimePoint{} + 1000h;
   std::deque<Datagram> queue;
   std::function<bool(const Datagram&)> hold;
   std::vector<Datagram> held;
@@ -162,6 +154,16 @@ struct Pair {
   Sink listener_sink;
   Session connector;
   Session listener;
+  // Due timers, then everything they caused, delivered at once.
+  punch::sim::VirtualLoop loop{
+      punch::sim::LoopConfig{util::TimePoint{} + 1000h, 20'000'000, false, true},
+      punch::sim::LoopModel{
+          [this] { return std::min(connector.next_deadline(), listener.next_deadline()); },
+          [this] {
+            if (connector.next_deadline() <= now()) connector.on_timeout(now());
+            if (listener.next_deadline() <= now()) listener.on_timeout(now());
+          },
+          [this] { settle(); }}};
 };
 
 // Everything readable on `stream` now.
@@ -250,7 +252,7 @@ TEST_CASE("a tampered protected packet is counted and dropped, and the session g
   Pair p(30);
   p.establish();
   const transport::StreamId s = send_text(p.connector, "intact");
-  p.connector.flush(p.now);
+  p.connector.flush(p.now());
   std::vector<Datagram> out = p.take_queue();
   REQUIRE(out.size() == 1);
   REQUIRE(is_kind(out[0], wire::SessionKind::kProtected));
@@ -287,7 +289,7 @@ TEST_CASE("a replayed protected packet does no harm") {
   Pair p(40);
   p.establish();
   const transport::StreamId s = send_text(p.connector, "once only");
-  p.connector.flush(p.now);
+  p.connector.flush(p.now());
   std::vector<Datagram> out = p.take_queue();
   REQUIRE(out.size() == 1);
   const Datagram original = out[0];
@@ -359,7 +361,7 @@ TEST_CASE("early protected packets beyond the holding limit are dropped and coun
   REQUIRE(p.listener.established());
   REQUIRE_FALSE(p.connector.established());
   send_text(p.listener, "x");
-  p.listener.flush(p.now);
+  p.listener.flush(p.now());
   std::vector<Datagram> early;
   for (auto& d : p.take_queue())
     if (is_kind(d, wire::SessionKind::kProtected)) early.push_back(d);
@@ -400,7 +402,7 @@ TEST_CASE("close() sends its reason and the peer ends with it") {
   Pair p(90);
   p.establish();
   SUBCASE("connector closes") {
-    p.connector.close(7, "done for today", p.now);
+    p.connector.close(7, "done for today", p.now());
     CHECK(p.connector.ended());
     CHECK(p.connector.end_reason().message() == "done for today");
     CHECK(p.connector.end_reason().origin == transport::CloseOrigin::kLocal);
@@ -411,7 +413,7 @@ TEST_CASE("close() sends its reason and the peer ends with it") {
     CHECK(p.listener.end_reason().peer_application(7));
   }
   SUBCASE("listener closes") {
-    p.listener.close(0, "shutting down", p.now);
+    p.listener.close(0, "shutting down", p.now());
     p.settle();
     CHECK(p.connector.ended());
     CHECK(p.connector.end_reason().message() == "peer: shutting down");
@@ -419,8 +421,8 @@ TEST_CASE("close() sends its reason and the peer ends with it") {
   }
   // An ended session ignores what still arrives and has no timers.
   const std::size_t before = p.queue.size();
-  p.connector.close(1, "again", p.now);
-  p.listener.close(1, "again", p.now);
+  p.connector.close(1, "again", p.now());
+  p.listener.close(1, "again", p.now());
   CHECK(p.connector.end_reason().message() != "again");
   CHECK(p.queue.size() == before);
   CHECK(p.connector.next_deadline() == util::kNever);
@@ -429,8 +431,8 @@ TEST_CASE("close() sends its reason and the peer ends with it") {
 
 TEST_CASE("close() during the handshake abandons it quietly") {
   Pair p(100);
-  p.connector.start(p.now);
-  p.connector.close(1, "changed my mind", p.now);
+  p.connector.start(p.now());
+  p.connector.close(1, "changed my mind", p.now());
   CHECK(p.connector.ended());
   CHECK(p.connector.end_reason().message() == "changed my mind");
   CHECK(p.connector.next_deadline() == util::kNever);
@@ -486,7 +488,7 @@ TEST_CASE("path packets: a replayed one is refused, a forged one is dropped, the
            (pkt->packet_number & wire::kPathPacketNumberBit) != 0;
   };
   p.listener.paths().set_local_candidates(
-      {{wire::CandidateKind::kReflexive, Address::v4(203, 0, 113, 9, 9000)}}, p.now);
+      {{wire::CandidateKind::kReflexive, Address::v4(203, 0, 113, 9, 9000)}}, p.now());
   p.run_for(100ms);
   p.hold = nullptr;
   REQUIRE_FALSE(p.held.empty());
@@ -523,7 +525,7 @@ TEST_CASE("path packets never take transport packet numbers") {
     return false;
   };
   p.connector.paths().set_local_candidates(
-      {{wire::CandidateKind::kReflexive, Address::v4(203, 0, 113, 9, 9000)}}, p.now);
+      {{wire::CandidateKind::kReflexive, Address::v4(203, 0, 113, 9, 9000)}}, p.now());
   send_text(p.connector, "x");
   p.run_for(1s);
   REQUIRE_FALSE(path_pns.empty());
