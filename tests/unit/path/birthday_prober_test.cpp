@@ -12,10 +12,12 @@
 #include "path/birthday_budget.hpp"
 #include "path/constants.hpp"
 #include "path/path_manager.hpp"
+#include "sim/virtual_loop.hpp"
 
 namespace path = punch::path;
 namespace util = punch::util;
 namespace wire = punch::wire;
+namespace sim = punch::sim;
 using namespace std::chrono_literals;
 
 namespace {
@@ -188,7 +190,6 @@ struct HardPair {
   punch::crypto::SeededRandom nat_rng{12};
   FakePool pool;
   std::vector<path::PathManager> ends;
-  util::TimePoint now = kEpoch;
   util::Duration relay_delay = 25ms;
   util::Duration direct_delay = 10ms;
   bool blocked = false;  // the direct way drops everything
@@ -215,13 +216,13 @@ struct HardPair {
   }
 
   void start() {
-    ends[kHard].set_local_candidates({{wire::CandidateKind::kReflexive, hard_public}}, now);
-    ends[kFw].set_local_candidates({{wire::CandidateKind::kReflexive, fw_address}}, now);
-    ends[kHard].add_remote_candidate({wire::CandidateKind::kReflexive, fw_address}, now);
-    ends[kFw].add_remote_candidate({wire::CandidateKind::kReflexive, hard_public}, now);
-    ends[kHard].set_local_mapping(path::Mapping::kEndpointDependent, now);
-    ends[kFw].set_local_mapping(path::Mapping::kNone, now);
-    for (auto& e : ends) e.start(now);
+    ends[kHard].set_local_candidates({{wire::CandidateKind::kReflexive, hard_public}}, now());
+    ends[kFw].set_local_candidates({{wire::CandidateKind::kReflexive, fw_address}}, now());
+    ends[kHard].add_remote_candidate({wire::CandidateKind::kReflexive, fw_address}, now());
+    ends[kFw].add_remote_candidate({wire::CandidateKind::kReflexive, hard_public}, now());
+    ends[kHard].set_local_mapping(path::Mapping::kEndpointDependent, now());
+    ends[kFw].set_local_mapping(path::Mapping::kNone, now());
+    for (auto& e : ends) e.start(now());
   }
 
   std::uint16_t map(util::SocketId socket, const util::Address& to) {
@@ -235,7 +236,7 @@ struct HardPair {
 
   void send(int from, util::SocketId socket, const util::Address& to, util::Bytes frames, int ttl) {
     if (to == relay) {
-      wire_.emplace(now + relay_delay,
+      wire_.emplace(now() + relay_delay,
                     InFlight{1 - from, relay, util::kMainSocket, std::move(frames)});
       return;
     }
@@ -244,18 +245,18 @@ struct HardPair {
       outside.port = map(socket, to);
       if ((ttl != 0 && ttl <= 2) || blocked || to != fw_address) return;
       if (!fw_contacted.contains(outside)) return;  // the firewall drops it
-      wire_.emplace(now + direct_delay,
+      wire_.emplace(now() + direct_delay,
                     InFlight{kFw, outside, util::kMainSocket, std::move(frames)});
       return;
     }
     fw_contacted.insert(to);
     if (first_guess == util::kNever && to.ip == hard_public.ip && to != hard_public)
-      first_guess = now;
+      first_guess = now();
     if (blocked || to.ip != hard_public.ip) return;
     for (const auto& [key, port] : mappings) {
       if (port == to.port && key.second == fw_address && pool_or_main_open(key.first)) {
         ++hits;
-        wire_.emplace(now + direct_delay,
+        wire_.emplace(now() + direct_delay,
                       InFlight{kHard, fw_address, key.first, std::move(frames)});
         return;
       }
@@ -277,13 +278,17 @@ struct HardPair {
     }
   }
 
-  void step(util::TimePoint limit) {
-    pump();
-    util::TimePoint next = limit;
+  // The earliest arrival or deadline.
+  util::TimePoint next_event() const {
+    util::TimePoint next = util::kNever;
     if (!wire_.empty()) next = std::min(next, wire_.begin()->first);
     for (auto& e : ends) next = std::min(next, e.next_deadline());
-    now = std::max(now, next);
-    while (!wire_.empty() && wire_.begin()->first <= now) {
+    return next;
+  }
+
+  // Delivers what arrived by now(), then runs the timers due.
+  void step() {
+    while (!wire_.empty() && wire_.begin()->first <= now()) {
       InFlight f = std::move(wire_.begin()->second);
       wire_.erase(wire_.begin());
       if (f.to == kHard && !pool_or_main_open(f.socket)) continue;  // closed meanwhile
@@ -292,24 +297,17 @@ struct HardPair {
       for (const auto& frame : *frames) {
         const auto* round = std::get_if<wire::PathRound>(&frame);
         if (f.to == kFw && round && round->sockets > 0 && hard_round_delivered == util::kNever)
-          hard_round_delivered = now;
+          hard_round_delivered = now();
       }
-      ends[f.to].on_frames(f.from, f.socket, *frames, now);
+      ends[f.to].on_frames(f.from, f.socket, *frames, now());
     }
     for (auto& e : ends) {
-      if (e.next_deadline() <= now) e.on_timeout(now);
+      if (e.next_deadline() <= now()) e.on_timeout(now());
     }
   }
 
   bool run_until(const std::function<bool()>& done, util::Duration limit) {
-    const util::TimePoint end = now + limit;
-    bool ok = false;
-    for (int guard = 0; guard < 2'000'000 && now < end && !ok; ++guard) {
-      step(end);
-      ok = done();
-    }
-    pump();
-    return ok || done();
+    return loop.run_until(done, limit);
   }
 
   const path::PathEvent* switched(int i) const {
@@ -318,6 +316,10 @@ struct HardPair {
     }
     return nullptr;
   }
+
+  sim::VirtualLoop loop{{kEpoch, 2000000},
+                        {[this] { return next_event(); }, [this] { step(); }, [this] { pump(); }}};
+  util::TimePoint now() const { return loop.now(); }
 };
 
 }  // namespace
@@ -326,7 +328,7 @@ TEST_CASE("hard NAT x firewall: a guess hits a primed socket and both ends go di
   HardPair p;
   p.start();
   REQUIRE(p.run_until([&] { return p.ends[0].direct() && p.ends[1].direct(); }, 30s));
-  MESSAGE("direct after " << std::chrono::duration<double>(p.now - kEpoch).count() << " s, "
+  MESSAGE("direct after " << std::chrono::duration<double>(p.now() - kEpoch).count() << " s, "
                           << p.ends[1].stats().guesses_sent << " guesses");
   CHECK(p.ends[0].strategy() == path::Strategy::kBirthday);
   // The hard side's path goes through one of its extra sockets, the only one still open.
