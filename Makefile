@@ -29,9 +29,10 @@ format:
 format-check: setup
 	@clang-format --dry-run --Werror $(SOURCES) && echo "format: ok"
 
-# Every test in both trees, the trees at once (scripts/test): the optimised tree runs
-# unit, sim, fuzz, integration and the NAT lab; the ASan+UBSan tree all but the lab.
-test: format-check build
+# Builds and runs every test in both trees, the trees at once (scripts/test): the
+# optimised tree runs unit, sim, fuzz, integration and the NAT lab; the ASan+UBSan tree
+# all but the lab.
+test: format-check configure
 	@JOBS=$(JOBS) WERROR=$(WERROR) scripts/test
 
 # One kind of test in the optimised tree (CTest labels): e.g. `make test-unit`.

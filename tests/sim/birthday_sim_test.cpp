@@ -33,6 +33,7 @@
 #include "sim/sim_app.hpp"
 #include "sim/sim_cores.hpp"
 #include "sim/sim_socket_pool.hpp"
+#include "test_time.hpp"
 
 namespace punch::sim {
 namespace {
@@ -40,7 +41,7 @@ namespace {
 using namespace std::chrono_literals;
 using PathKind = path::PathEvent::Kind;
 
-constexpr std::uint16_t kProbePort = 3479;
+constexpr std::uint16_t kAddressProbePortNumber = 3479;
 // Ports the prober guesses among: kBirthdayFirstPort-65535.
 constexpr double kGuessablePorts = 65536.0 - path::kBirthdayFirstPort;
 constexpr std::size_t kSockets = 256;
@@ -48,7 +49,7 @@ constexpr std::uint32_t kRate = 200;
 // Binomial standard deviations the measured success rate may stray from the prediction.
 constexpr double kSigmas = 4.0;
 
-double ms(util::Duration d) { return std::chrono::duration<double, std::milli>(d).count(); }
+using punch::testing::ms;
 
 util::Address ip_of(util::Address a) {
   a.port = 0;
@@ -136,7 +137,7 @@ Outcome run_seed(const Scenario& s, std::uint64_t seed, bool check_agreement = f
   cc.listener_type = hard_listens ? NatType::kHard : s.other;
   cc.connector_type = hard_listens ? s.other : NatType::kHard;
   cc.allocation = s.allocation;
-  cc.probe_port = kProbePort;
+  cc.probe_port = kAddressProbePortNumber;
   cc.seed = seed;
   cc.path.birthday.sockets = kSockets;
   cc.path.birthday.rate = kRate;
@@ -150,7 +151,7 @@ Outcome run_seed(const Scenario& s, std::uint64_t seed, bool check_agreement = f
       translates(s.other) ? c.net->wan_address(hard_listens ? c.connector_site : c.listener_site)
                           : ip_of(other.address());
   util::Address probe_addr = c.server->address();
-  probe_addr.port = kProbePort;
+  probe_addr.port = kAddressProbePortNumber;
   const Nat& hard_nat = c.net->nat(hard_site);
 
   std::vector<ToHard> to_hard;
@@ -534,7 +535,7 @@ TEST_CASE("birthday_sim: hard x hard and an address-varying pool x easy guess no
     cc.listener_type = p.listener;
     cc.connector_type = p.connector;
     cc.pool_by_port = p.pool_by_port;
-    cc.probe_port = kProbePort;
+    cc.probe_port = kAddressProbePortNumber;
     cc.seed = p.seed;
     Cores c(cc);
     // Every address on the other site each side sent to (the pool's or router's IPs).

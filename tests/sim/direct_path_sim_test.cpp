@@ -9,6 +9,7 @@
 
 #include "sim/sim_app.hpp"
 #include "sim/sim_cores.hpp"
+#include "test_time.hpp"
 
 namespace punch::sim {
 namespace {
@@ -17,7 +18,7 @@ using namespace std::chrono_literals;
 using Kind = session::EndpointEvent::Kind;
 using PathKind = path::PathEvent::Kind;
 
-double ms(util::Duration d) { return std::chrono::duration<double, std::milli>(d).count(); }
+using punch::testing::ms;
 
 // The reachability LAB.md's router types allow (sim_net_test.cpp checks the network
 // gives exactly this to an ideal puncher): an open side answers anyone; firewalls and

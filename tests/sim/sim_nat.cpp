@@ -10,7 +10,7 @@ namespace {
 // of thousands of flows to one destination for this to fail.
 constexpr int kPortAttempts = 1 << 16;
 
-util::Address ip_only(util::Address a) {
+util::Address without_port(util::Address a) {
   a.port = 0;
   return a;
 }
@@ -59,12 +59,12 @@ bool translates(NatType type) {
 
 Nat::Nat(NatConfig config) : config_(std::move(config)), rng_(mix(config_.seed)) {
   PUNCH_ASSERT(config_.first_port > 0 && config_.first_port <= config_.last_port);
-  config_.wan = ip_only(config_.wan);
-  for (auto& a : config_.pool) a = ip_only(a);
+  config_.wan = without_port(config_.wan);
+  for (auto& a : config_.pool) a = without_port(a);
 }
 
 bool Nat::owns(const util::Address& ip) const {
-  const util::Address key = ip_only(ip);
+  const util::Address key = without_port(ip);
   if (key == config_.wan) return true;
   for (const auto& a : config_.pool)
     if (a == key) return true;

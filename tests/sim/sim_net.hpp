@@ -138,6 +138,9 @@ struct Received {
   util::TimePoint at{};  ///< Arrival time.
 };
 
+/// The payload of `r` as text.
+inline std::string text(const Received& r) { return std::string(r.data.begin(), r.data.end()); }
+
 /// Sites, hosts, routers, the core and virtual time.
 class Network {
  public:

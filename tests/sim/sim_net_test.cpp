@@ -29,8 +29,6 @@ void send(Network& net, HostId from, const Address& to, std::string_view text, i
   }
 }
 
-std::string text(const Received& r) { return std::string(r.data.begin(), r.data.end()); }
-
 Address ip_of(Address a) {
   a.port = 0;
   return a;

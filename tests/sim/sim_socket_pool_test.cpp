@@ -25,8 +25,6 @@ struct Arrival {
   SocketId socket;
 };
 
-std::string text(const Received& r) { return std::string(r.data.begin(), r.data.end()); }
-
 SiteConfig site_config(NatType type) {
   SiteConfig c;
   c.type = type;

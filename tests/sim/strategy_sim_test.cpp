@@ -18,7 +18,7 @@ using PathKind = path::PathEvent::Kind;
 using path::Mapping;
 using path::Strategy;
 
-constexpr std::uint16_t kProbePort = 3479;
+constexpr std::uint16_t kAddressProbePort = 3479;
 
 // The last strategy event of `n`, or null.
 const path::PathEvent* last_strategy(const EndpointNode& n) {
@@ -79,7 +79,7 @@ TEST_CASE("strategy_sim: hopeless pairs stay on the relay and send nothing to ea
     cc.listener_type = p.listener;
     cc.connector_type = p.connector;
     cc.pool_by_port = p.pool_by_port;
-    cc.probe_port = kProbePort;
+    cc.probe_port = kAddressProbePort;
     cc.seed = p.seed;
     Cores c(cc);
     const util::Address rv = c.server->address();
@@ -142,7 +142,7 @@ TEST_CASE("strategy_sim: pairs that can go direct still do, with the strategy th
     cc.listener_type = p.listener;
     cc.connector_type = p.connector;
     cc.pool_by_port = p.pool_by_port;
-    cc.probe_port = kProbePort;
+    cc.probe_port = kAddressProbePort;
     cc.seed = 12;
     Cores c(cc);
     c.bring_up();
@@ -171,7 +171,7 @@ TEST_CASE("strategy_sim: a Linux pool (address hashed from the IPs) looks hard f
   CoresConfig cc;
   cc.listener_type = NatType::kPool;
   cc.connector_type = NatType::kEasy;
-  cc.probe_port = kProbePort;
+  cc.probe_port = kAddressProbePort;
   cc.seed = 13;
   Cores c(cc);
   c.bring_up();

@@ -13,35 +13,22 @@
 #include <string_view>
 #include <vector>
 
+#include "test_files.hpp"
+
 using punch::app::EventFields;
 using punch::app::EventLog;
 using punch::app::json_string;
 
 namespace {
 
-// A fresh directory removed with everything in it at scope exit.
-struct TempDir {
-  TempDir() {
-    char tmpl[] = "/tmp/punch-event-log-test-XXXXXX";
-    REQUIRE(::mkdtemp(tmpl) != nullptr);
-    path = tmpl;
-  }
-  ~TempDir() { std::filesystem::remove_all(path); }
-  std::string path;
-};
+using punch::testing::read_all;
+using punch::testing::TempDir;
 
 std::vector<std::string> read_lines(const std::string& path) {
   std::ifstream f(path);
   std::vector<std::string> lines;
   for (std::string line; std::getline(f, line);) lines.push_back(line);
   return lines;
-}
-
-std::string read_all(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  std::ostringstream s;
-  s << f.rdbuf();
-  return s.str();
 }
 
 // The current UTC time in the log's format, for bracketing a timestamp.
@@ -93,7 +80,7 @@ Line split(const std::string& line) {
 }  // namespace
 
 TEST_CASE("EventLog writes one JSON object per line with ts and event first") {
-  TempDir dir;
+  TempDir dir{"event-log-test"};
   const std::string path = dir.path + "/events.jsonl";
   const std::string before = utc_now_ms();
   {
@@ -126,7 +113,7 @@ TEST_CASE("EventLog writes one JSON object per line with ts and event first") {
 }
 
 TEST_CASE("EventLog appends to an existing file") {
-  TempDir dir;
+  TempDir dir{"event-log-test"};
   const std::string path = dir.path + "/events.jsonl";
   {
     std::ofstream f(path);
@@ -144,7 +131,7 @@ TEST_CASE("EventLog appends to an existing file") {
 }
 
 TEST_CASE("EventLog escapes event names, field names and string values") {
-  TempDir dir;
+  TempDir dir{"event-log-test"};
   const std::string path = dir.path + "/events.jsonl";
   {
     EventLog log;
@@ -171,7 +158,7 @@ TEST_CASE("json_string escapes quotes, backslashes and control characters") {
 }
 
 TEST_CASE("EventLog with an empty path writes nothing") {
-  TempDir dir;
+  TempDir dir{"event-log-test"};
   EventLog log;
   REQUIRE(log.open("").ok());
   log.emit("ignored", EventFields{{"n", std::int64_t{1}}});
@@ -179,7 +166,7 @@ TEST_CASE("EventLog with an empty path writes nothing") {
 }
 
 TEST_CASE("EventLog open reports a path it cannot open") {
-  TempDir dir;
+  TempDir dir{"event-log-test"};
   const std::string path = dir.path + "/no-such-dir/events.jsonl";
   EventLog log;
   const auto status = log.open(path);

@@ -11,34 +11,20 @@
 
 #include "crypto/identity.hpp"
 #include "crypto/random.hpp"
+#include "test_files.hpp"
 
 using punch::app::load_identity;
 using punch::crypto::SeededRandom;
 
 namespace {
 
-// A fresh directory removed with everything in it at scope exit.
-struct TempDir {
-  TempDir() {
-    char tmpl[] = "/tmp/punch-keys-test-XXXXXX";
-    REQUIRE(::mkdtemp(tmpl) != nullptr);
-    path = tmpl;
-  }
-  ~TempDir() { std::filesystem::remove_all(path); }
-  std::string path;
-};
-
-std::string read_all(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  std::ostringstream s;
-  s << f.rdbuf();
-  return s.str();
-}
+using punch::testing::read_all;
+using punch::testing::TempDir;
 
 }  // namespace
 
 TEST_CASE("load_identity creates a key on first use and loads it afterwards") {
-  TempDir dir;
+  TempDir dir{"keys-test"};
   const std::string path = dir.path + "/key";
   SeededRandom rng(1);
   const auto created = load_identity(path, true, rng);
@@ -63,7 +49,7 @@ TEST_CASE("load_identity creates a key on first use and loads it afterwards") {
 }
 
 TEST_CASE("load_identity refuses to create a key when create is false") {
-  TempDir dir;
+  TempDir dir{"keys-test"};
   const std::string path = dir.path + "/key";
   SeededRandom rng(1);
   const auto r = load_identity(path, false, rng);
@@ -73,7 +59,7 @@ TEST_CASE("load_identity refuses to create a key when create is false") {
 }
 
 TEST_CASE("load_identity generates the key from the given random source") {
-  TempDir dir;
+  TempDir dir{"keys-test"};
   SeededRandom a1(42);
   SeededRandom a2(42);
   SeededRandom b(43);
@@ -88,7 +74,7 @@ TEST_CASE("load_identity generates the key from the given random source") {
 }
 
 TEST_CASE("load_identity does not overwrite an unreadable key file") {
-  TempDir dir;
+  TempDir dir{"keys-test"};
   const std::string path = dir.path + "/key";
   {
     std::ofstream f(path);
@@ -102,7 +88,7 @@ TEST_CASE("load_identity does not overwrite an unreadable key file") {
 }
 
 TEST_CASE("load_identity creates missing parent directories, private to the user") {
-  TempDir dir;
+  TempDir dir{"keys-test"};
   const std::string parent = dir.path + "/config/punch";
   const std::string path = parent + "/key";
   SeededRandom rng(1);
@@ -117,7 +103,7 @@ TEST_CASE("load_identity creates missing parent directories, private to the user
 }
 
 TEST_CASE("load_identity reports a key path it cannot create") {
-  TempDir dir;
+  TempDir dir{"keys-test"};
   const std::string blocker = dir.path + "/file";
   {
     std::ofstream f(blocker);

@@ -23,7 +23,7 @@ using namespace std::chrono_literals;
 namespace {
 
 // Any origin will do: the handshake must only ever use the times it is given.
-const util::TimePoint kEpoch = util::TimePoint{} + 1000h;
+const util::TimePoint kHandshakeEpoch = util::TimePoint{} + 1000h;
 
 Handshake::PeerCheck expect(NodeId id) {
   return [id](const NodeId& peer) -> util::Status {
@@ -76,7 +76,7 @@ struct Pair {
 
   // Runs until nothing is pending or `limit` virtual time has passed.
   void run(util::Duration limit = 60s) {
-    now = kEpoch;
+    now = kHandshakeEpoch;
     client.start(now);
     server.start(now);
     collect(client, true);
@@ -87,7 +87,7 @@ struct Pair {
       if (server.complete() && !server_done_at) server_done_at = now;
       util::TimePoint next = std::min(client.next_deadline(), server.next_deadline());
       if (!queue.empty()) next = std::min(next, std::get<0>(queue.begin()->first));
-      if (next == util::kNever || next - kEpoch > limit) break;
+      if (next == util::kNever || next - kHandshakeEpoch > limit) break;
       now = std::max(now, next);
       if (!queue.empty() && std::get<0>(queue.begin()->first) <= now) {
         auto node = queue.extract(queue.begin());
@@ -114,7 +114,7 @@ struct Pair {
   Identity server_id;
   Handshake client;
   Handshake server;
-  util::TimePoint now = kEpoch;
+  util::TimePoint now = kHandshakeEpoch;
   std::map<std::tuple<util::TimePoint, int, bool>, util::Bytes> queue;
   int seq = 0;
   std::size_t client_sent = 0;
@@ -153,8 +153,8 @@ TEST_CASE("Handshake: completes in two round trips and both sides export the sam
   // after 2 RTT (no cookie exchange).
   REQUIRE(p.server_done_at);
   REQUIRE(p.client_done_at);
-  CHECK(*p.server_done_at - kEpoch == 150ms);
-  CHECK(*p.client_done_at - kEpoch == 200ms);
+  CHECK(*p.server_done_at - kHandshakeEpoch == 150ms);
+  CHECK(*p.client_done_at - kHandshakeEpoch == 200ms);
   // Each flight is one datagram, the server's first the largest (certificate,
   // signed key exchange, certificate request).
   REQUIRE(p.log.size() == 4);
@@ -201,7 +201,7 @@ TEST_CASE("Handshake: client refuses a server whose key is not the expected ID")
   CHECK(p.client.next_deadline() == util::kNever);
   CHECK(p.server.next_deadline() == util::kNever);
   // Both sides gave up promptly, not by timing out.
-  CHECK(p.now - kEpoch < 1s);
+  CHECK(p.now - kHandshakeEpoch < 1s);
 }
 
 TEST_CASE("Handshake: server's PeerCheck refusal fails both sides with the server's reason") {
@@ -216,7 +216,7 @@ TEST_CASE("Handshake: server's PeerCheck refusal fails both sides with the serve
   CHECK_FALSE(p.client.complete());
   CHECK(p.server.failure() == "listener does not accept this peer");
   CHECK(p.client.failure() == "handshake failed: peer refused our identity (alert unknown_ca, 48)");
-  CHECK(p.now - kEpoch < 1s);
+  CHECK(p.now - kHandshakeEpoch < 1s);
 }
 
 TEST_CASE("Handshake: a PeerCheck that throws refuses, without unwinding through mbedTLS") {
@@ -253,7 +253,7 @@ TEST_CASE("Handshake: completes when every third datagram is lost") {
       for (const auto& s : p.log)
         trace += std::string(s.from_client ? "C" : "S") + std::to_string(s.index) + ":" +
                  std::to_string(s.size) + (s.dropped ? "x" : "") + "@" +
-                 std::to_string((s.at - kEpoch) / 1ms) + " ";
+                 std::to_string((s.at - kHandshakeEpoch) / 1ms) + " ";
       CAPTURE(trace);
       check_agreed(p);
       CHECK(std::any_of(p.log.begin(), p.log.end(), [](const Sent& s) { return s.dropped; }));
@@ -277,10 +277,10 @@ TEST_CASE("Handshake: a lost final flight is resent by the already complete serv
   REQUIRE(dropped_once);
   REQUIRE(p.server_done_at);
   REQUIRE(p.client_done_at);
-  CHECK(*p.server_done_at - kEpoch == 150ms);
+  CHECK(*p.server_done_at - kHandshakeEpoch == 150ms);
   // The client sent its last flight at 100 ms and resends it when its 400 ms timer
   // fires (500 ms); the complete server answers at 550 ms, the client completes at 600.
-  CHECK(*p.client_done_at - kEpoch == 600ms);
+  CHECK(*p.client_done_at - kHandshakeEpoch == 600ms);
   CHECK(p.server_sent == 3);
 }
 
@@ -289,7 +289,7 @@ TEST_CASE("Handshake: gives up after the retransmission schedule (400 ms doublin
   p.keep = [](const Sent&) { return false; };
   p.run();
   CHECK(p.client.failure() == "handshake timed out");
-  CHECK(p.now - kEpoch == 12400ms);  // 400 + 800 + 1600 + 3200 + 6400
+  CHECK(p.now - kHandshakeEpoch == 12400ms);  // 400 + 800 + 1600 + 3200 + 6400
   // ClientHello once plus four retransmissions.
   CHECK(p.client_sent == 5);
   CHECK(p.client.next_deadline() == util::kNever);
@@ -327,7 +327,7 @@ TEST_CASE("Handshake: garbage, stray and undecryptable datagrams are ignored, no
   for (const auto& s : p.log)
     trace += std::string(s.from_client ? "C" : "S") + std::to_string(s.index) + ":" +
              std::to_string(s.size) + (s.dropped ? "x" : "") + "@" +
-             std::to_string((s.at - kEpoch) / 1ms) + " ";
+             std::to_string((s.at - kHandshakeEpoch) / 1ms) + " ";
   CAPTURE(trace);
   check_agreed(p);
 }
@@ -340,7 +340,7 @@ TEST_CASE("Handshake: survives being moved mid-handshake") {
   const Identity& sid = *sid_r;
   Handshake client(Handshake::Role::kClient, cid, expect(sid.id()), rng);
   Handshake server(Handshake::Role::kServer, sid, accept_any(), rng);
-  util::TimePoint t = kEpoch;
+  util::TimePoint t = kHandshakeEpoch;
   client.start(t);
   // The server may be fed before start(); it starts on the first datagram.
   for (auto& d : client.take_outgoing()) server.on_datagram(d, t);
@@ -362,8 +362,8 @@ TEST_CASE("Handshake: a server ignores a forged ClientHello and still serves the
   Pair p(30);
   const util::Bytes forged = {22, 0xfe, 0xfd, 0,    0, 0, 0, 0, 0, 0, 0, 0, 12,
                               1,  0,    0x03, 0xe8, 0, 0, 0, 0, 0, 0, 0, 0};
-  p.server.on_datagram(forged, kEpoch);
-  p.server.on_datagram(util::as_bytes("not dtls at all"), kEpoch);
+  p.server.on_datagram(forged, kHandshakeEpoch);
+  p.server.on_datagram(util::as_bytes("not dtls at all"), kHandshakeEpoch);
   CHECK_FALSE(p.server.failure());
   CHECK(p.server.take_outgoing().empty());  // no alert in answer to junk
   CHECK(p.server.next_deadline() == util::kNever);
@@ -380,19 +380,19 @@ TEST_CASE("Handshake: a client fails cleanly on a forged, malformed handshake re
   auto id = Identity::generate(rng);
   REQUIRE(id.ok());
   Handshake client(Handshake::Role::kClient, *id, accept_any(), rng);
-  client.start(kEpoch);
+  client.start(kHandshakeEpoch);
   CHECK(client.take_outgoing().size() == 1);
-  CHECK(client.next_deadline() == kEpoch + 400ms);
+  CHECK(client.next_deadline() == kHandshakeEpoch + 400ms);
   // Record header: handshake(22), DTLS 1.2, epoch 0, seq 0, length 12; then a
   // ServerHello header claiming 1000 bytes with a fragment running past the record.
   const util::Bytes forged = {22, 0xfe, 0xfd, 0,    0, 0, 0, 0, 0, 0, 0,    0,   12,
                               2,  0,    0x03, 0xe8, 0, 0, 0, 0, 0, 0, 0x03, 0xe8};
-  client.on_datagram(forged, kEpoch + 10ms);
+  client.on_datagram(forged, kHandshakeEpoch + 10ms);
   CHECK_FALSE(client.complete());
   REQUIRE(client.failure());
   CHECK(client.failure()->find("handshake failed: ") == 0);
   CHECK(client.next_deadline() == util::kNever);
-  client.on_datagram(forged, kEpoch + 1s);
-  client.on_timeout(kEpoch + 2s);
+  client.on_datagram(forged, kHandshakeEpoch + 1s);
+  client.on_timeout(kHandshakeEpoch + 2s);
   CHECK(client.take_outgoing().size() <= 1);  // at most an alert
 }

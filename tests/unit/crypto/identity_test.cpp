@@ -11,6 +11,9 @@
 #include <fstream>
 #include <string>
 
+#include "test_files.hpp"
+#include "unit/crypto/fixture_key.hpp"
+
 using punch::crypto::Identity;
 using punch::crypto::SeededRandom;
 using punch::crypto::verify_signature;
@@ -18,34 +21,15 @@ namespace util = punch::util;
 
 namespace {
 
-// Made by `openssl ecparam -name prime256v1 -genkey -noout`; its public key is the
-// SPKI fixture of node_id_test.cpp, so its ID is known independently.
-constexpr char kFixturePem[] =
-    "-----BEGIN EC PRIVATE KEY-----\n"
-    "MHcCAQEEII+HJB61ItO0eTI3jyQ5yjby+HPBhHduaHj50R2IEx08oAoGCCqGSM49\n"
-    "AwEHoUQDQgAECfAy0bWPlc7DUozOwwEABJ9yavl+p0LuyrVm0ery9Z95udGT857k\n"
-    "yryD5/ccJRN7fUqEMaAZF4wvmAJDb9+soA==\n"
-    "-----END EC PRIVATE KEY-----\n";
-constexpr char kFixtureId[] = "iasvhqmkmctrf6rtdawoctn75a";
-constexpr char kFixtureSpki[] =
-    "3059301306072a8648ce3d020106082a8648ce3d0301070342000409f032d1b58f95cec3528cce"
-    "c30100049f726af97ea742eecab566d1eaf2f59f79b9d193f39ee4cabc83e7f71c25137b7d4a84"
-    "31a019178c2f9802436fdfaca0";
+using punch::crypto::testing::kFixtureId;
+using punch::crypto::testing::kFixturePem;
+using punch::crypto::testing::kFixtureSpki;
 // `openssl dgst -sha256 -sign` of "punch fixture message" with that key.
 constexpr char kFixtureSig[] =
     "304402207d0a94b4a24a957454bed0402fb60d3d138685009512319823daddceec0d43a00220"
     "1eeab7e7d3d11d87d62ce105be93a7ccece258b939959a359e4ce46e13e4b86f";
 
-// A fresh directory removed with everything in it at scope exit.
-struct TempDir {
-  TempDir() {
-    char tmpl[] = "/tmp/punch-identity-test-XXXXXX";
-    REQUIRE(::mkdtemp(tmpl) != nullptr);
-    path = tmpl;
-  }
-  ~TempDir() { std::filesystem::remove_all(path); }
-  std::string path;
-};
+using punch::testing::TempDir;
 
 void write_file(const std::string& path, const std::string& text, mode_t mode) {
   {
@@ -80,7 +64,7 @@ TEST_CASE("Identity: generate gives a P-256 key whose ID hashes its SPKI") {
 }
 
 TEST_CASE("Identity: save then load round-trips, file is 0600, parents 0700") {
-  TempDir dir;
+  TempDir dir{"identity-test"};
   SeededRandom rng(2);
   auto id = Identity::generate(rng);
   REQUIRE(id.ok());
@@ -102,7 +86,7 @@ TEST_CASE("Identity: save then load round-trips, file is 0600, parents 0700") {
 }
 
 TEST_CASE("Identity: save refuses to overwrite without force, replaces with force") {
-  TempDir dir;
+  TempDir dir{"identity-test"};
   SeededRandom rng(3);
   auto first = Identity::generate(rng);
   auto second = Identity::generate(rng);
@@ -126,7 +110,7 @@ TEST_CASE("Identity: save refuses to overwrite without force, replaces with forc
 }
 
 TEST_CASE("Identity: load refuses a key readable by group or others") {
-  TempDir dir;
+  TempDir dir{"identity-test"};
   const std::string path = dir.path + "/key";
   write_file(path, kFixturePem, 0644);
   auto r = Identity::load(path);
@@ -143,7 +127,7 @@ TEST_CASE("Identity: load refuses a key readable by group or others") {
 }
 
 TEST_CASE("Identity: load of the openssl fixture gives the independently computed ID") {
-  TempDir dir;
+  TempDir dir{"identity-test"};
   const std::string path = dir.path + "/key";
   write_file(path, kFixturePem, 0600);
   auto r = Identity::load(path);
@@ -153,7 +137,7 @@ TEST_CASE("Identity: load of the openssl fixture gives the independently compute
 }
 
 TEST_CASE("Identity: load reports missing and unparsable files by path") {
-  TempDir dir;
+  TempDir dir{"identity-test"};
   const std::string missing = dir.path + "/nope";
   auto r = Identity::load(missing);
   REQUIRE_FALSE(r.ok());

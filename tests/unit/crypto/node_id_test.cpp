@@ -5,19 +5,15 @@
 #include <unordered_set>
 
 #include "crypto/random.hpp"
+#include "unit/crypto/fixture_key.hpp"
 
 using punch::crypto::NodeId;
 using punch::crypto::NodeIdHash;
 
 namespace {
 
-// A P-256 SubjectPublicKeyInfo made by `openssl ec -pubout -outform DER`; the
-// expected ID was computed with Python (hashlib.sha256, base64.b32encode).
-constexpr char kFixtureSpki[] =
-    "3059301306072a8648ce3d020106082a8648ce3d0301070342000409f032d1b58f95cec3528cce"
-    "c30100049f726af97ea742eecab566d1eaf2f59f79b9d193f39ee4cabc83e7f71c25137b7d4a84"
-    "31a019178c2f9802436fdfaca0";
-constexpr char kFixtureId[] = "iasvhqmkmctrf6rtdawoctn75a";
+using punch::crypto::testing::kFixtureId;
+using punch::crypto::testing::kFixtureSpki;
 constexpr char kFixtureRawHex[] = "402553c18a60a712fa33182ce14dbfe8";
 
 }  // namespace

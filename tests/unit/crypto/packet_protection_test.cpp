@@ -5,6 +5,7 @@
 #include <string>
 
 #include "crypto/random.hpp"
+#include "test_hex.hpp"
 
 using punch::crypto::DirectionKeys;
 using punch::crypto::PacketProtection;
@@ -20,12 +21,7 @@ DirectionKeys random_keys(std::uint64_t seed) {
   return k;
 }
 
-util::Bytes hex(std::string_view h) {
-  bool ok = false;
-  auto b = util::from_hex(h, &ok);
-  REQUIRE(ok);
-  return b;
-}
+using punch::testing::hex;
 
 }  // namespace
 

@@ -7,6 +7,8 @@
 #include <utility>
 #include <vector>
 
+#include "test_hex.hpp"
+
 // Hex fixtures are written one wire field per string literal; clang-format would
 // re-flow them and hide the field boundaries.
 // clang-format off
@@ -36,12 +38,7 @@ namespace {
 using Credentials = std::optional<std::pair<std::string, std::string>>;
 const Credentials kAlice = std::make_pair(std::string("alice"), std::string("s3cret"));
 
-util::Bytes hex(const std::string& h) {
-  bool ok = false;
-  util::Bytes b = util::from_hex(h, &ok);
-  REQUIRE(ok);
-  return b;
-}
+using punch::testing::hex;
 
 struct Outcome {
   State state = State::kNegotiating;
@@ -292,3 +289,17 @@ TEST_CASE("SOCKS server: failure replies close; input after closing is ignored")
   g.on_data(hex(NO_AUTH));
   CHECK(g.take_output().empty());
 }
+
+// The fixture macros end with this file (the test binary is a unity build).
+#undef NO_AUTH
+#undef USER_PASS_ONLY
+#undef BOTH
+#undef ALICE
+#undef CONNECT_NAME
+#undef CONNECT_V4
+#undef CONNECT_V6
+#undef PAYLOAD
+#undef SELECT_NO_AUTH
+#undef SELECT_USER_PASS
+#undef SELECT_NONE
+#undef EMPTY_REPLY

@@ -18,21 +18,9 @@ namespace util = punch::util;
 
 namespace {
 
-struct Pipe {
-  Pipe() { REQUIRE(::pipe2(fds, O_CLOEXEC) == 0); }
-  int r() const { return fds[0]; }
-  int w() const { return fds[1]; }
-  int fds[2] = {-1, -1};
-};
-
-// libuv closes pipe fds above 2 when it closes their handles; close what is left.
-void close_if_open(int fd) {
-  if (::fcntl(fd, F_GETFD) != -1) ::close(fd);
-}
-
-void write_all(int fd, const std::string& s) {
-  REQUIRE(::write(fd, s.data(), s.size()) == static_cast<ssize_t>(s.size()));
-}
+using punch::test::close_if_open;
+using punch::test::Pipe;
+using punch::test::write_all;
 
 }  // namespace
 

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "io/handle.hpp"
+#include "unit/io/test_loop.hpp"
 #include "util/bytes.hpp"
 
 using punch::io::InputStream;
@@ -27,19 +28,12 @@ namespace {
 
 // Upper bound on non-blocking loop iterations; a megabyte through a 64 KiB pipe
 // takes a few dozen, so a failing test stops here instead of hanging.
-constexpr int kMaxIterations = 100000;
+constexpr int kMaxPipeIterations = 100000;
 
 template <typename Pred>
-void run_until(uv_loop_t* loop, Pred done) {
-  for (int i = 0; i < kMaxIterations && !done(); ++i) uv_run(loop, UV_RUN_NOWAIT);
+void run_pipes_until(uv_loop_t* loop, Pred done) {
+  for (int i = 0; i < kMaxPipeIterations && !done(); ++i) uv_run(loop, UV_RUN_NOWAIT);
 }
-
-struct Pipe {
-  Pipe() { REQUIRE(::pipe2(fds, O_CLOEXEC) == 0); }
-  int r() const { return fds[0]; }
-  int w() const { return fds[1]; }
-  int fds[2] = {-1, -1};
-};
 
 struct SocketPair {
   SocketPair() { REQUIRE(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds) == 0); }
@@ -64,20 +58,9 @@ struct TempFile {
 
 bool is_open(int fd) { return ::fcntl(fd, F_GETFD) != -1; }
 
-// libuv closes the fds of pipe and socket handles above 2 when it closes them, and
-// OutputStream::finish() may leave /dev/null in the slot; close whatever is left.
-void close_if_open(int fd) {
-  if (is_open(fd)) ::close(fd);
-}
-
-void write_all(int fd, const std::string& s) {
-  std::size_t done = 0;
-  while (done < s.size()) {
-    const ssize_t n = ::write(fd, s.data() + done, s.size() - done);
-    REQUIRE(n > 0);
-    done += static_cast<std::size_t>(n);
-  }
-}
+using punch::test::close_if_open;
+using punch::test::Pipe;
+using punch::test::write_all;
 
 std::string read_file(const std::string& path) {
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
@@ -94,18 +77,16 @@ std::string read_file(const std::string& path) {
   return out;
 }
 
-// Bytes that reveal reordering, loss or duplication: byte i is a function of i.
-std::uint8_t pattern_byte(std::size_t i) { return static_cast<std::uint8_t>(i * 7 % 251); }
+using punch::test::pattern_byte;
 
-std::string pattern(std::size_t offset, std::size_t n) {
+// punch::test::pattern as text: bytes that reveal reordering, loss or duplication.
+std::string pattern_text(std::size_t offset, std::size_t n) {
   std::string s(n, '\0');
   for (std::size_t i = 0; i < n; ++i) s[i] = static_cast<char>(pattern_byte(offset + i));
   return s;
 }
 
-std::string text_of(util::ByteView v) {
-  return std::string(reinterpret_cast<const char*>(v.data()), v.size());
-}
+using punch::test::text_of;
 
 // Collects what an InputStream delivers.
 struct Sink {
@@ -142,7 +123,7 @@ TEST_CASE("InputStream reads a pipe in order, then reports EOF once") {
     write_all(p.w(), "world");
     ::close(p.w());
     in.start(sink.on_data(), sink.on_end());
-    run_until(&loop, [&] { return sink.ends > 0; });
+    run_pipes_until(&loop, [&] { return sink.ends > 0; });
     CHECK(sink.data == "hello world");
     CHECK(sink.ends == 1);
     CHECK(sink.error.empty());
@@ -160,7 +141,7 @@ TEST_CASE("InputStream reads a regular file larger than one chunk, then EOF once
   uv_loop_t loop;
   REQUIRE(uv_loop_init(&loop) == 0);
   TempFile f;
-  const std::string content = pattern(0, 200000);  // several 64 KiB reads
+  const std::string content = pattern_text(0, 200000);  // several 64 KiB reads
   write_all(f.fd, content);
   REQUIRE(::lseek(f.fd, 0, SEEK_SET) == 0);
   {
@@ -205,11 +186,11 @@ TEST_CASE("InputStream reads a socket until the peer shuts down its side") {
     InputStream in(&loop, sp.fds[0]);
     in.start(sink.on_data(), sink.on_end());
     write_all(sp.fds[1], "over a socket");
-    run_until(&loop, [&] { return sink.data.size() >= 13; });
+    run_pipes_until(&loop, [&] { return sink.data.size() >= 13; });
     CHECK(sink.data == "over a socket");
     CHECK(sink.ends == 0);
     REQUIRE(::shutdown(sp.fds[1], SHUT_WR) == 0);
-    run_until(&loop, [&] { return sink.ends > 0; });
+    run_pipes_until(&loop, [&] { return sink.ends > 0; });
     CHECK(sink.ends == 1);
     CHECK(sink.error.empty());
   }
@@ -234,7 +215,7 @@ TEST_CASE("InputStream pause() stops delivery on a pipe and resume() restarts it
       CHECK(uv_run(&loop, UV_RUN_DEFAULT) == 0);
       CHECK(sink.chunks == 0);
       in.resume();
-      run_until(&loop, [&] { return sink.data.size() >= 7; });
+      run_pipes_until(&loop, [&] { return sink.data.size() >= 7; });
       CHECK(sink.data == "waiting");
     }
 
@@ -247,20 +228,20 @@ TEST_CASE("InputStream pause() stops delivery on a pipe and resume() restarts it
           },
           sink.on_end());
       write_all(p.w(), "one");
-      run_until(&loop, [&] { return sink.chunks > 0; });
+      run_pipes_until(&loop, [&] { return sink.chunks > 0; });
       CHECK(sink.data == "one");
       write_all(p.w(), "two");
       CHECK(uv_run(&loop, UV_RUN_DEFAULT) == 0);
       CHECK(sink.data == "one");
       in.resume();
-      run_until(&loop, [&] { return sink.chunks > 1; });
+      run_pipes_until(&loop, [&] { return sink.chunks > 1; });
       CHECK(sink.data == "onetwo");
     }
 
     // The end is reported after resuming, and only once.
     ::close(p.w());
     in.resume();
-    run_until(&loop, [&] { return sink.ends > 0; });
+    run_pipes_until(&loop, [&] { return sink.ends > 0; });
     CHECK(sink.ends == 1);
     CHECK(sink.error.empty());
   }
@@ -272,7 +253,7 @@ TEST_CASE("InputStream pause() from the data callback stops delivery from a regu
   uv_loop_t loop;
   REQUIRE(uv_loop_init(&loop) == 0);
   TempFile f;
-  const std::string content = pattern(0, 3 * 65536 + 100);
+  const std::string content = pattern_text(0, 3 * 65536 + 100);
   write_all(f.fd, content);
   REQUIRE(::lseek(f.fd, 0, SEEK_SET) == 0);
   {
@@ -359,7 +340,7 @@ TEST_CASE("OutputStream writes everything in order to a pipe") {
     out.write(util::as_bytes("beta "));
     out.write(util::as_bytes("gamma"));
     CHECK(out.queued() <= 16);
-    run_until(&loop, [&] { return sink.data.size() >= 16 && out.queued() == 0; });
+    run_pipes_until(&loop, [&] { return sink.data.size() >= 16 && out.queued() == 0; });
     CHECK(sink.data == "alpha beta gamma");
     CHECK(out.queued() == 0);
   }
@@ -376,7 +357,7 @@ TEST_CASE("OutputStream writes everything in order to a regular file") {
     OutputStream out(&loop, f.fd);
     std::string expected;
     for (int i = 0; i < 5; ++i) {
-      const std::string chunk = pattern(expected.size(), 100000);
+      const std::string chunk = pattern_text(expected.size(), 100000);
       out.write(util::as_bytes(chunk));
       expected += chunk;
     }
@@ -431,12 +412,12 @@ TEST_CASE("OutputStream calls on_drain once after crossing the high-water mark")
     });
 
     for (std::size_t sent = 0; sent < total; sent += kChunk)
-      out.write(util::as_bytes(pattern(sent, kChunk)));
+      out.write(util::as_bytes(pattern_text(sent, kChunk)));
     // The producer sees the queue above the mark and would stop here.
     CHECK(out.queued() >= OutputStream::kHighWater);
     CHECK(drains == 0);
 
-    run_until(&loop, [&] { return received >= total && out.queued() == 0; });
+    run_pipes_until(&loop, [&] { return received >= total && out.queued() == 0; });
     CHECK(received == total);
     CHECK(in_order);
     CHECK(out.queued() == 0);
@@ -445,7 +426,7 @@ TEST_CASE("OutputStream calls on_drain once after crossing the high-water mark")
 
     // Small writes afterwards stay below the mark and do not drain again.
     out.write(util::as_bytes("tail"));
-    run_until(&loop, [&] { return received >= total + 4 && out.queued() == 0; });
+    run_pipes_until(&loop, [&] { return received >= total + 4 && out.queued() == 0; });
     CHECK(received == total + 4);
     CHECK(drains == 1);
   }
@@ -500,12 +481,12 @@ TEST_CASE("OutputStream finish() waits for queued bytes before the EOF") {
     InputStream in(&loop, p.r());
     in.start(sink.on_data(), sink.on_end());
     OutputStream out(&loop, w);
-    const std::string content = pattern(0, 300000);  // more than the pipe holds
+    const std::string content = pattern_text(0, 300000);  // more than the pipe holds
     out.write(util::as_bytes(content));
     int done = 0;
     out.finish([&](const std::string&) { ++done; });
     CHECK(done == 0);
-    run_until(&loop, [&] { return sink.ends > 0; });
+    run_pipes_until(&loop, [&] { return sink.ends > 0; });
     CHECK(done == 1);
     CHECK(sink.ends == 1);
     CHECK(sink.error.empty());

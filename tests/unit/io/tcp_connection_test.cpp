@@ -28,7 +28,7 @@ namespace util = punch::util;
 
 namespace {
 
-const util::Address kLoopback = util::Address::v4(127, 0, 0, 1, 0);
+using punch::test::kLoopback;
 
 // Writing to a reset connection raises SIGPIPE (libuv uses write(2)); the app
 // ignores it process-wide, these tests only while they run.

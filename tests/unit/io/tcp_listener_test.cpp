@@ -28,7 +28,7 @@ namespace util = punch::util;
 
 namespace {
 
-const util::Address kLoopback = util::Address::v4(127, 0, 0, 1, 0);
+using punch::test::kLoopback;
 
 // A plain blocking client socket: the kernel completes the handshake from the
 // listen queue, so it connects without the loop running.

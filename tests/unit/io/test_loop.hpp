@@ -3,6 +3,8 @@
 #pragma once
 
 #include <doctest/doctest.h>
+#include <fcntl.h>
+#include <unistd.h>
 #include <uv.h>
 
 #include <chrono>
@@ -11,6 +13,7 @@
 #include <string>
 
 #include "io/handle.hpp"
+#include "util/address.hpp"
 #include "util/bytes.hpp"
 
 namespace punch::test {
@@ -109,6 +112,37 @@ inline util::Bytes pattern(std::size_t offset, std::size_t n) {
 /// The bytes of `v` as a string, for comparisons.
 inline std::string text_of(util::ByteView v) {
   return std::string(reinterpret_cast<const char*>(v.data()), v.size());
+}
+
+/// 127.0.0.1 with port 0: a loopback socket bound to it gets a free port.
+inline const util::Address kLoopback = util::Address::v4(127, 0, 0, 1, 0);
+
+/// Longest a plain blocking socket waits for a datagram that loopback queued on send.
+constexpr int kReceiveTimeoutMs = 2000;
+
+/// A pipe, both ends non-inheritable; the test closes what libuv did not.
+struct Pipe {
+  Pipe() { REQUIRE(::pipe2(fds, O_CLOEXEC) == 0); }
+  int r() const { return fds[0]; }
+  int w() const { return fds[1]; }
+  int fds[2] = {-1, -1};
+};
+
+/// Closes `fd` unless it is closed already: libuv closes the descriptors of pipe and
+/// socket handles above 2 when it closes them, and OutputStream::finish() may leave
+/// /dev/null in the slot.
+inline void close_if_open(int fd) {
+  if (::fcntl(fd, F_GETFD) != -1) ::close(fd);
+}
+
+/// Writes all of `s` to the blocking descriptor `fd`.
+inline void write_all(int fd, const std::string& s) {
+  std::size_t done = 0;
+  while (done < s.size()) {
+    const ssize_t n = ::write(fd, s.data() + done, s.size() - done);
+    REQUIRE(n > 0);
+    done += static_cast<std::size_t>(n);
+  }
 }
 
 }  // namespace punch::test

@@ -17,11 +17,11 @@ using namespace std::chrono_literals;
 namespace {
 
 // Upper bound on blocking loop iterations while waiting for a short timer.
-constexpr int kMaxIterations = 100;
+constexpr int kMaxTimerIterations = 100;
 
 template <typename Pred>
 void run_once_until(uv_loop_t* loop, Pred done) {
-  for (int i = 0; i < kMaxIterations && !done(); ++i) uv_run(loop, UV_RUN_ONCE);
+  for (int i = 0; i < kMaxTimerIterations && !done(); ++i) uv_run(loop, UV_RUN_ONCE);
 }
 
 }  // namespace

@@ -26,7 +26,7 @@ using punch::test::text_of;
 
 namespace {
 
-const util::Address kLoopbackAnyPort = util::Address::v4(127, 0, 0, 1, 0);
+using punch::test::kLoopback;
 // Descriptors left free in the out-of-descriptors test.
 constexpr int kSpareDescriptors = 4;
 
@@ -45,10 +45,9 @@ rlim_t limit_leaving(int spare) {
   return static_cast<rlim_t>(fd + 1);
 }
 
-// Longest the plain socket waits for a datagram that loopback queued on send.
-constexpr int kReceiveTimeoutMs = 2000;
+using punch::test::kReceiveTimeoutMs;
 
-struct Arrival {
+struct PoolArrival {
   util::SocketId socket = util::kMainSocket;
   util::Address from;
   std::string data;
@@ -61,7 +60,7 @@ class PlainSocket {
     fd_ = ::socket(AF_INET, SOCK_DGRAM, 0);
     REQUIRE(fd_ >= 0);
     sockaddr_storage ss;
-    const socklen_t len = io::to_sockaddr(kLoopbackAnyPort, ss);
+    const socklen_t len = io::to_sockaddr(kLoopback, ss);
     REQUIRE(::bind(fd_, reinterpret_cast<const sockaddr*>(&ss), len) == 0);
   }
   ~PlainSocket() { ::close(fd_); }
@@ -83,7 +82,7 @@ class PlainSocket {
   }
 
   // The next datagram within kReceiveTimeoutMs, or nullopt.
-  std::optional<Arrival> receive() {
+  std::optional<PoolArrival> receive() {
     pollfd p{fd_, POLLIN, 0};
     if (::poll(&p, 1, kReceiveTimeoutMs) != 1) return std::nullopt;
     char buf[2048];
@@ -91,7 +90,7 @@ class PlainSocket {
     socklen_t len = sizeof ss;
     const ssize_t n = ::recvfrom(fd_, buf, sizeof buf, 0, reinterpret_cast<sockaddr*>(&ss), &len);
     if (n < 0) return std::nullopt;
-    Arrival a;
+    PoolArrival a;
     a.from = io::from_sockaddr(reinterpret_cast<const sockaddr*>(&ss));
     a.data.assign(buf, static_cast<std::size_t>(n));
     return a;
@@ -107,7 +106,7 @@ TEST_CASE("UdpSocketPool opens sockets with unique ids on the main socket's IP")
   TestLoop loop;
   {
     io::UdpSocket main(loop.get());
-    REQUIRE(main.bind(kLoopbackAnyPort, [](const util::Address&, util::ByteView) {}).ok());
+    REQUIRE(main.bind(kLoopback, [](const util::Address&, util::ByteView) {}).ok());
     io::UdpSocketPool pool(loop.get(), main,
                            [](util::SocketId, const util::Address&, util::ByteView) {});
     std::set<util::SocketId> ids;
@@ -149,9 +148,9 @@ TEST_CASE("UdpSocketPool opens sockets with unique ids on the main socket's IP")
 TEST_CASE("UdpSocketPool delivers a datagram with the id of the socket it arrived on") {
   TestLoop loop;
   {
-    std::vector<Arrival> arrivals;
+    std::vector<PoolArrival> arrivals;
     io::UdpSocket main(loop.get());
-    REQUIRE(main.bind(kLoopbackAnyPort, [](const util::Address&, util::ByteView) {}).ok());
+    REQUIRE(main.bind(kLoopback, [](const util::Address&, util::ByteView) {}).ok());
     io::UdpSocketPool pool(loop.get(), main,
                            [&](util::SocketId id, const util::Address& from, util::ByteView d) {
                              arrivals.push_back({id, from, text_of(d)});
@@ -186,7 +185,7 @@ TEST_CASE("UdpSocketPool sink sends from that socket's port") {
   TestLoop loop;
   {
     io::UdpSocket main(loop.get());
-    REQUIRE(main.bind(kLoopbackAnyPort, [](const util::Address&, util::ByteView) {}).ok());
+    REQUIRE(main.bind(kLoopback, [](const util::Address&, util::ByteView) {}).ok());
     io::UdpSocketPool pool(loop.get(), main,
                            [](util::SocketId, const util::Address&, util::ByteView) {});
     const util::SocketId a = pool.open().value();
@@ -218,7 +217,7 @@ TEST_CASE("UdpSocketPool closing sockets inside the receive callback is safe") {
   TestLoop loop;
   {
     io::UdpSocket main(loop.get());
-    REQUIRE(main.bind(kLoopbackAnyPort, [](const util::Address&, util::ByteView) {}).ok());
+    REQUIRE(main.bind(kLoopback, [](const util::Address&, util::ByteView) {}).ok());
     std::vector<util::SocketId> ids;
     std::optional<util::SocketId> winner;
     int deliveries = 0;
@@ -252,7 +251,7 @@ TEST_CASE("UdpSocketPool open() out of descriptors is nullopt, and the pool goes
   TestLoop loop;
   {
     io::UdpSocket main(loop.get());
-    REQUIRE(main.bind(kLoopbackAnyPort, [](const util::Address&, util::ByteView) {}).ok());
+    REQUIRE(main.bind(kLoopback, [](const util::Address&, util::ByteView) {}).ok());
     io::UdpSocketPool pool(loop.get(), main,
                            [](util::SocketId, const util::Address&, util::ByteView) {});
     // Room for a few more descriptors only, as when a process hits EMFILE.

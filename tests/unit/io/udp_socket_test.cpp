@@ -14,6 +14,7 @@
 
 #include "io/handle.hpp"
 #include "io/sockaddr.hpp"
+#include "unit/io/test_loop.hpp"
 #include "util/address.hpp"
 #include "util/bytes.hpp"
 
@@ -25,27 +26,24 @@ namespace {
 
 // Upper bound on loop iterations while waiting for loopback datagrams, which the
 // kernel queues synchronously on send; a failing test stops here, not forever.
-constexpr int kMaxIterations = 1000;
+constexpr int kMaxSocketIterations = 1000;
 
-struct Received {
+struct UdpArrival {
   util::Address from;
   std::string data;
 };
 
-std::string text_of(util::ByteView v) {
-  return std::string(reinterpret_cast<const char*>(v.data()), v.size());
-}
+using punch::test::text_of;
 
 // Runs `loop` without blocking until `done()` or the iteration bound.
 template <typename Pred>
-void run_until(uv_loop_t* loop, Pred done) {
-  for (int i = 0; i < kMaxIterations && !done(); ++i) uv_run(loop, UV_RUN_NOWAIT);
+void run_sockets_until(uv_loop_t* loop, Pred done) {
+  for (int i = 0; i < kMaxSocketIterations && !done(); ++i) uv_run(loop, UV_RUN_NOWAIT);
 }
 
-const util::Address kLoopbackAnyPort = util::Address::v4(127, 0, 0, 1, 0);
+using punch::test::kLoopback;
 
-// Longest a TtlReceiver waits for one datagram that loopback queued on send.
-constexpr int kReceiveTimeoutMs = 2000;
+using punch::test::kReceiveTimeoutMs;
 
 struct TtlDatagram {
   std::string data;
@@ -153,7 +151,7 @@ TEST_CASE("UdpSocket binds to a kernel-picked port on loopback") {
   REQUIRE(uv_loop_init(&loop) == 0);
   {
     UdpSocket s(&loop);
-    REQUIRE(s.bind(kLoopbackAnyPort, [](const util::Address&, util::ByteView) {}).ok());
+    REQUIRE(s.bind(kLoopback, [](const util::Address&, util::ByteView) {}).ok());
     const util::Address local = s.local_address();
     CHECK(local.family == 4);
     CHECK(local.ip_string() == "127.0.0.1");
@@ -166,14 +164,14 @@ TEST_CASE("UdpSocket delivers datagrams both ways with source address and bytes"
   uv_loop_t loop;
   REQUIRE(uv_loop_init(&loop) == 0);
   {
-    std::vector<Received> at_a;
-    std::vector<Received> at_b;
+    std::vector<UdpArrival> at_a;
+    std::vector<UdpArrival> at_b;
     UdpSocket a(&loop);
     UdpSocket b(&loop);
-    REQUIRE(a.bind(kLoopbackAnyPort, [&](const util::Address& from, util::ByteView data) {
+    REQUIRE(a.bind(kLoopback, [&](const util::Address& from, util::ByteView data) {
                at_a.push_back({from, text_of(data)});
              }).ok());
-    REQUIRE(b.bind(kLoopbackAnyPort, [&](const util::Address& from, util::ByteView data) {
+    REQUIRE(b.bind(kLoopback, [&](const util::Address& from, util::ByteView data) {
                at_b.push_back({from, text_of(data)});
              }).ok());
     const util::Address addr_a = a.local_address();
@@ -188,7 +186,8 @@ TEST_CASE("UdpSocket delivers datagrams both ways with source address and bytes"
     for (const auto& d : a_to_b) a.send(addr_b, util::as_bytes(d));
     for (const auto& d : b_to_a) b.send(addr_a, util::as_bytes(d));
 
-    run_until(&loop, [&] { return at_a.size() >= b_to_a.size() && at_b.size() >= a_to_b.size(); });
+    run_sockets_until(&loop,
+                      [&] { return at_a.size() >= b_to_a.size() && at_b.size() >= a_to_b.size(); });
 
     REQUIRE(at_b.size() == a_to_b.size());
     REQUIRE(at_a.size() == b_to_a.size());
@@ -215,7 +214,7 @@ TEST_CASE("UdpSocket bind to an address in use fails with a message") {
   REQUIRE(uv_loop_init(&loop) == 0);
   {
     UdpSocket first(&loop);
-    REQUIRE(first.bind(kLoopbackAnyPort, [](const util::Address&, util::ByteView) {}).ok());
+    REQUIRE(first.bind(kLoopback, [](const util::Address&, util::ByteView) {}).ok());
     const util::Address taken = first.local_address();
 
     UdpSocket second(&loop);
@@ -234,12 +233,12 @@ TEST_CASE("UdpSocket stops receiving after close and ignores later sends") {
     int at_b = 0;
     UdpSocket a(&loop);
     UdpSocket b(&loop);
-    REQUIRE(a.bind(kLoopbackAnyPort, [](const util::Address&, util::ByteView) {}).ok());
-    REQUIRE(b.bind(kLoopbackAnyPort, [&](const util::Address&, util::ByteView) { ++at_b; }).ok());
+    REQUIRE(a.bind(kLoopback, [](const util::Address&, util::ByteView) {}).ok());
+    REQUIRE(b.bind(kLoopback, [&](const util::Address&, util::ByteView) { ++at_b; }).ok());
     const util::Address addr_b = b.local_address();
 
     a.send(addr_b, util::as_bytes("before"));
-    run_until(&loop, [&] { return at_b == 1; });
+    run_sockets_until(&loop, [&] { return at_b == 1; });
     REQUIRE(at_b == 1);
 
     b.close();
@@ -263,11 +262,11 @@ TEST_CASE("UdpSocket batches a burst into few system calls, in order and intact"
     UdpSocket a(&loop);
     UdpSocket b(&loop);
     UdpSocket c(&loop);
-    REQUIRE(a.bind(kLoopbackAnyPort, [](const util::Address&, util::ByteView) {}).ok());
-    REQUIRE(b.bind(kLoopbackAnyPort, [&](const util::Address&, util::ByteView d) {
+    REQUIRE(a.bind(kLoopback, [](const util::Address&, util::ByteView) {}).ok());
+    REQUIRE(b.bind(kLoopback, [&](const util::Address&, util::ByteView d) {
                at_b.push_back(text_of(d));
              }).ok());
-    REQUIRE(c.bind(kLoopbackAnyPort, [&](const util::Address&, util::ByteView d) {
+    REQUIRE(c.bind(kLoopback, [&](const util::Address&, util::ByteView d) {
                at_c.push_back(text_of(d));
              }).ok());
     // Runs of equal sizes (GSO candidates), a shorter datagram ending a run, and
@@ -285,7 +284,8 @@ TEST_CASE("UdpSocket batches a burst into few system calls, in order and intact"
         a.send(b.local_address(), util::as_bytes(to_b.back()));
       }
     }
-    run_until(&loop, [&] { return at_b.size() >= to_b.size() && at_c.size() >= to_c.size(); });
+    run_sockets_until(&loop,
+                      [&] { return at_b.size() >= to_b.size() && at_c.size() >= to_c.size(); });
     CHECK(at_b == to_b);
     CHECK(at_c == to_c);
     CHECK(a.stats().sent == 300);
@@ -306,9 +306,9 @@ TEST_CASE("UdpSocket with lean buffers receives bursts intact before and after i
     std::vector<std::string> at_b;
     UdpSocket a(&loop);
     UdpSocket b(&loop);
-    REQUIRE(a.bind(kLoopbackAnyPort, [](const util::Address&, util::ByteView) {}).ok());
+    REQUIRE(a.bind(kLoopback, [](const util::Address&, util::ByteView) {}).ok());
     REQUIRE(b.bind(
-                 kLoopbackAnyPort,
+                 kLoopback,
                  [&](const util::Address&, util::ByteView d) { at_b.push_back(text_of(d)); },
                  io::UdpBuffers::kLean)
                 .ok());
@@ -318,9 +318,10 @@ TEST_CASE("UdpSocket with lean buffers receives bursts intact before and after i
     for (int i = 0; i < 150; ++i) {
       sent.push_back(std::to_string(i) + std::string(1000, static_cast<char>('a' + i % 26)));
       a.send(b.local_address(), util::as_bytes(sent.back()));
-      if (i % 30 == 29) run_until(&loop, [&] { return at_b.size() > static_cast<std::size_t>(i); });
+      if (i % 30 == 29)
+        run_sockets_until(&loop, [&] { return at_b.size() > static_cast<std::size_t>(i); });
     }
-    run_until(&loop, [&] { return at_b.size() >= sent.size(); });
+    run_sockets_until(&loop, [&] { return at_b.size() >= sent.size(); });
     CHECK(at_b == sent);
     CHECK(b.stats().received == 150);
   }
@@ -334,8 +335,8 @@ TEST_CASE("UdpSocket carries MTU probe sizes intact and drops an oversize datagr
     std::vector<std::string> at_b;
     UdpSocket a(&loop);
     UdpSocket b(&loop);
-    REQUIRE(a.bind(kLoopbackAnyPort, [](const util::Address&, util::ByteView) {}).ok());
-    REQUIRE(b.bind(kLoopbackAnyPort, [&](const util::Address&, util::ByteView data) {
+    REQUIRE(a.bind(kLoopback, [](const util::Address&, util::ByteView) {}).ok());
+    REQUIRE(b.bind(kLoopback, [&](const util::Address&, util::ByteView data) {
                at_b.push_back(text_of(data));
              }).ok());
     // A probe followed by smaller packets (the probe heads a GSO run), the probe sizes,
@@ -349,7 +350,7 @@ TEST_CASE("UdpSocket carries MTU probe sizes intact and drops an oversize datagr
       if (size <= 65507) sent.push_back(d);
     }
     a.flush();
-    run_until(&loop, [&] { return at_b.size() >= sent.size(); });
+    run_sockets_until(&loop, [&] { return at_b.size() >= sent.size(); });
     REQUIRE(at_b.size() == sent.size());
     for (std::size_t i = 0; i < sent.size(); ++i) CHECK(at_b[i] == sent[i]);
     CHECK(a.stats().send_errors == 1);
@@ -362,9 +363,9 @@ TEST_CASE("UdpSocket send_with_ttl sets the TTL of that datagram only") {
   uv_loop_t loop;
   REQUIRE(uv_loop_init(&loop) == 0);
   SUBCASE("IPv4: IP_TTL") {
-    TtlReceiver rx(kLoopbackAnyPort);
+    TtlReceiver rx(kLoopback);
     REQUIRE(rx.ok());
-    check_ttl_per_datagram(&loop, kLoopbackAnyPort, rx, rx.address());
+    check_ttl_per_datagram(&loop, kLoopback, rx, rx.address());
   }
   SUBCASE("IPv6: hop limit") {
     const util::Address v6_loopback = *util::Address::from_ip("::1", 0);
@@ -379,7 +380,7 @@ TEST_CASE("UdpSocket send_with_ttl sets the TTL of that datagram only") {
   SUBCASE("dual-stack IPv6 socket to IPv4 and IPv4-mapped addresses: IP_TTL") {
     const util::Address v6_any = *util::Address::from_ip("::", 0);
     if (TtlReceiver(*util::Address::from_ip("::1", 0)).ok()) {
-      TtlReceiver rx(kLoopbackAnyPort);
+      TtlReceiver rx(kLoopback);
       REQUIRE(rx.ok());
       check_ttl_per_datagram(&loop, v6_any, rx, rx.address());
       util::Address mapped = *util::Address::from_ip("::ffff:127.0.0.1", rx.address().port);
@@ -395,10 +396,10 @@ TEST_CASE("UdpSocket sends a TTL datagram amid a GSO run on its own, in order") 
   uv_loop_t loop;
   REQUIRE(uv_loop_init(&loop) == 0);
   {
-    TtlReceiver rx(kLoopbackAnyPort);
+    TtlReceiver rx(kLoopback);
     REQUIRE(rx.ok());
     UdpSocket a(&loop);
-    REQUIRE(a.bind(kLoopbackAnyPort, [](const util::Address&, util::ByteView) {}).ok());
+    REQUIRE(a.bind(kLoopback, [](const util::Address&, util::ByteView) {}).ok());
     // Twelve equal-size datagrams to one address would go as one GSO message; the
     // seventh carries TTL 2 and must neither pass it on nor take the run's default.
     constexpr int kCount = 12;

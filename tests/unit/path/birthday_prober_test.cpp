@@ -22,7 +22,7 @@ using namespace std::chrono_literals;
 
 namespace {
 
-const util::TimePoint kEpoch = util::TimePoint{} + 24h;
+const util::TimePoint kProberEpoch = util::TimePoint{} + 24h;
 
 // Hands out socket ids and remembers which are open; the path manager only names
 // sockets in what it queues, so the sinks are never used here.
@@ -69,7 +69,7 @@ path::BirthdayConfig config(std::size_t sockets, std::uint32_t rate, std::uint32
 TEST_CASE("the probe budget paces guesses between 1/rate and 2/rate, shared by all takers") {
   punch::crypto::SeededRandom rng(3);
   path::BirthdayBudget budget(config(256, 200, 2048), rng);
-  util::TimePoint now = kEpoch;
+  util::TimePoint now = kProberEpoch;
   std::vector<util::TimePoint> granted;
   // Two sessions asking at every millisecond: together they get no more than one.
   while (granted.size() < 1000) {
@@ -150,7 +150,7 @@ TEST_CASE("guesses go to distinct ports of the target's IP, paced, and stop at t
   path::BirthdayBudget budget(c, rng);
   path::BirthdayProber p(c, nullptr, budget, rng);
   const util::Address target = util::Address::v4(203, 0, 113, 66, 40000);
-  util::TimePoint now = kEpoch;
+  util::TimePoint now = kProberEpoch;
   p.start_guessing(target, now);
   std::set<std::uint16_t> ports;
   while (p.guessing()) {
@@ -167,7 +167,7 @@ TEST_CASE("guesses go to distinct ports of the target's IP, paced, and stop at t
   CHECK(p.guesses() == 3000);
   CHECK(ports.size() == 3000);
   CHECK(p.next_deadline() == util::kNever);
-  const double seconds = std::chrono::duration<double>(now - kEpoch).count();
+  const double seconds = std::chrono::duration<double>(now - kProberEpoch).count();
   CHECK(seconds > 3000 / 200.0);
   CHECK(seconds < 3000 / 100.0);
   CHECK_FALSE(p.guessed_at(util::Address::v4(203, 0, 113, 67, *ports.begin())).has_value());
@@ -317,7 +317,7 @@ struct HardPair {
     return nullptr;
   }
 
-  sim::VirtualLoop loop{{kEpoch, 2000000},
+  sim::VirtualLoop loop{{kProberEpoch, 2000000},
                         {[this] { return next_event(); }, [this] { step(); }, [this] { pump(); }}};
   util::TimePoint now() const { return loop.now(); }
 };
@@ -328,7 +328,7 @@ TEST_CASE("hard NAT x firewall: a guess hits a primed socket and both ends go di
   HardPair p;
   p.start();
   REQUIRE(p.run_until([&] { return p.ends[0].direct() && p.ends[1].direct(); }, 30s));
-  MESSAGE("direct after " << std::chrono::duration<double>(p.now() - kEpoch).count() << " s, "
+  MESSAGE("direct after " << std::chrono::duration<double>(p.now() - kProberEpoch).count() << " s, "
                           << p.ends[1].stats().guesses_sent << " guesses");
   CHECK(p.ends[0].strategy() == path::Strategy::kBirthday);
   // The hard side's path goes through one of its extra sockets, the only one still open.

@@ -4,6 +4,7 @@
 
 #include "crypto/random.hpp"
 #include "path/constants.hpp"
+#include "test_time.hpp"
 
 namespace path = punch::path;
 namespace util = punch::util;
@@ -11,7 +12,7 @@ namespace wire = punch::wire;
 using namespace std::chrono_literals;
 
 namespace {
-const util::TimePoint t0 = util::TimePoint{} + 1s;
+using punch::testing::kT0;
 }
 
 TEST_CASE("birthday_round: guesses wait for the peer's primed sockets, one hit per round") {
@@ -21,12 +22,12 @@ TEST_CASE("birthday_round: guesses wait for the peer's primed sockets, one hit p
   path::BirthdayRound b(config, rng, nullptr, nullptr);
   const util::Address target = *util::Address::parse("198.51.100.7:4000");
   b.new_round(false);
-  CHECK_FALSE(b.start_guessing(target, t0));  // the peer primed nothing yet
+  CHECK_FALSE(b.start_guessing(target, kT0));  // the peer primed nothing yet
   b.on_peer_round(256);
-  REQUIRE(b.start_guessing(target, t0));
-  CHECK_FALSE(b.start_guessing(target, t0));  // once per round
+  REQUIRE(b.start_guessing(target, kT0));
+  CHECK_FALSE(b.start_guessing(target, kT0));  // once per round
   CHECK(b.busy());
-  const auto guess = b.next_guess(t0);
+  const auto guess = b.next_guess(kT0);
   REQUIRE(guess);
   CHECK(guess->ip == target.ip);
   const wire::PathToken token = b.token();
@@ -34,22 +35,22 @@ TEST_CASE("birthday_round: guesses wait for the peer's primed sockets, one hit p
   CHECK(b.on_answer(token, util::kMainSocket, false) == path::GuessAnswer::kIgnored);
   CHECK(b.on_answer(token, util::kMainSocket, true) == path::GuessAnswer::kHit);
   CHECK(b.on_answer(token, util::kMainSocket, true) == path::GuessAnswer::kIgnored);
-  CHECK(b.hit_rtt(*guess, t0 + 30ms) == 30ms);
+  CHECK(b.hit_rtt(*guess, kT0 + 30ms) == 30ms);
   b.end_guessing();
   CHECK_FALSE(b.busy());
   // A round that does not join the peer's forgets its sockets: no guesses.
   b.new_round(false);
-  CHECK_FALSE(b.start_guessing(target, t0 + 1s));
+  CHECK_FALSE(b.start_guessing(target, kT0 + 1s));
 }
 
 TEST_CASE("birthday_round: without a pool the hard side opens nothing but still waits") {
   punch::crypto::SeededRandom rng(7);
   path::BirthdayConfig config;
   path::BirthdayRound b(config, rng, nullptr, nullptr);
-  CHECK(b.open_sockets(std::nullopt, t0).empty());
+  CHECK(b.open_sockets(std::nullopt, kT0).empty());
   CHECK(b.busy());  // the peer's guesses may still come
   const util::TimePoint end = b.next_deadline();
-  CHECK(end > t0 + path::kChallengeAnswerTimeout);
+  CHECK(end > kT0 + path::kChallengeAnswerTimeout);
   CHECK_FALSE(b.take_sockets_expired(end - 1ms));
   CHECK(b.take_sockets_expired(end));
   CHECK_FALSE(b.busy());

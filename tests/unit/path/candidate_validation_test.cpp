@@ -3,6 +3,7 @@
 #include <doctest/doctest.h>
 
 #include "path/constants.hpp"
+#include "test_time.hpp"
 
 namespace path = punch::path;
 namespace util = punch::util;
@@ -10,15 +11,15 @@ using namespace std::chrono_literals;
 using S = path::CandidateState;
 
 namespace {
-const util::TimePoint t0 = util::TimePoint{} + 1s;
+using punch::testing::kT0;
 }
 
 TEST_CASE("candidate_validation: challenges at 100, 200, 400, 800 ms, then idle") {
   path::CandidateValidation v;
   CHECK(v.state() == S::kIdle);
-  v.challenge_from(t0);
+  v.challenge_from(kT0);
   CHECK(v.state() == S::kChallenging);
-  util::TimePoint now = t0;
+  util::TimePoint now = kT0;
   for (const util::Duration gap : path::kChallengeGaps) {
     CHECK(v.next_challenge() == now);
     v.challenge_sent(now);
@@ -35,15 +36,15 @@ TEST_CASE("candidate_validation: an answer proves the path; a new round keeps th
   v.await_peer();
   CHECK(v.awaiting_peer());
   CHECK(v.next_challenge() == util::kNever);
-  v.challenge_from(t0);  // the peer's ROUND came
-  CHECK(v.answered(40ms, t0 + 40ms));
+  v.challenge_from(kT0);  // the peer's ROUND came
+  CHECK(v.answered(40ms, kT0 + 40ms));
   CHECK(v.state() == S::kValidated);
   CHECK(v.rtt() == 40ms);
-  v.challenge_from(t0 + 1s);  // a later round
+  v.challenge_from(kT0 + 1s);  // a later round
   CHECK(v.state() == S::kValidatedChallenging);
-  CHECK_FALSE(v.answered(80ms, t0 + 2s));  // not the first answer
-  CHECK(v.rtt() == 45ms);                  // smoothed: (7 x 40 + 80) / 8
-  CHECK(v.validated_at() == t0 + 2s);
+  CHECK_FALSE(v.answered(80ms, kT0 + 2s));  // not the first answer
+  CHECK(v.rtt() == 45ms);                   // smoothed: (7 x 40 + 80) / 8
+  CHECK(v.validated_at() == kT0 + 2s);
   v.lost();
   CHECK(v.state() == S::kIdle);
   CHECK_FALSE(v.validated());
@@ -52,7 +53,7 @@ TEST_CASE("candidate_validation: an answer proves the path; a new round keeps th
 TEST_CASE("candidate_validation: a primed path answered early still waits for the peer") {
   path::CandidateValidation v;
   v.await_peer();
-  CHECK(v.answered(10ms, t0));
+  CHECK(v.answered(10ms, kT0));
   CHECK(v.state() == S::kValidatedAwaitingPeer);
   v.stop();  // the peer never primed
   CHECK(v.state() == S::kValidated);

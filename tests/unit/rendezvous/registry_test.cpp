@@ -4,6 +4,8 @@
 
 #include <algorithm>
 
+#include "test_time.hpp"
+
 namespace rv = punch::rendezvous;
 namespace wire = punch::wire;
 namespace util = punch::util;
@@ -12,7 +14,7 @@ using namespace std::chrono_literals;
 
 namespace {
 
-const util::TimePoint kT0 = util::TimePoint{} + 100h;
+using punch::testing::kT0;
 constexpr wire::Token kToken1{1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1};
 constexpr wire::Token kToken2{2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2};
 

@@ -3,6 +3,7 @@
 #include <doctest/doctest.h>
 
 #include "rendezvous/constants.hpp"
+#include "test_time.hpp"
 
 namespace rv = punch::rendezvous;
 namespace util = punch::util;
@@ -11,7 +12,7 @@ using namespace std::chrono_literals;
 
 namespace {
 
-const util::TimePoint kT0 = util::TimePoint{} + 100h;
+using punch::testing::kT0;
 constexpr util::Duration kIdle = 120s;
 constexpr util::Duration kPending = 15s;
 

@@ -21,9 +21,9 @@ using namespace std::chrono_literals;
 
 namespace {
 
-const util::Address kA = util::Address::v4(203, 0, 113, 10, 40000);
-const util::Address kB = util::Address::v4(203, 0, 113, 20, 50000);
-const util::Address kEvil = util::Address::v4(192, 0, 2, 66, 6666);
+const util::Address kPeerA = util::Address::v4(203, 0, 113, 10, 40000);
+const util::Address kPeerB = util::Address::v4(203, 0, 113, 20, 50000);
+const util::Address kStranger = util::Address::v4(192, 0, 2, 66, 6666);
 
 bool is(const Datagram& d, wire::PacketType t) {
   return !d.data.empty() && d.data[0] == static_cast<std::uint8_t>(t);
@@ -38,7 +38,7 @@ void deliver(TestNet& net, TestNet::Endpoint& ep, const util::Address& from, con
   net.settle();
 }
 
-util::Bytes session_packet(std::uint64_t cid, std::string_view payload) {
+util::Bytes relayed_packet(std::uint64_t cid, std::string_view payload) {
   util::Bytes b;
   wire::encode_handshake_packet(cid, util::as_bytes(payload), b);
   return b;
@@ -49,8 +49,8 @@ struct Pair {
   TestNet net;
   crypto::Identity lid = make_identity(1);
   crypto::Identity cid_identity = make_identity(2);
-  TestNet::Endpoint& listener = net.add_client(lid, kA, true);
-  TestNet::Endpoint& connector = net.add_client(cid_identity, kB, false);
+  TestNet::Endpoint& listener = net.add_client(lid, kPeerA, true);
+  TestNet::Endpoint& connector = net.add_client(cid_identity, kPeerB, false);
 };
 
 }  // namespace
@@ -58,17 +58,17 @@ struct Pair {
 TEST_CASE("client: registers and reports its reflexive address") {
   TestNet net;
   const auto id = make_identity(1);
-  auto& ep = net.add_client(id, kA, false, false);
+  auto& ep = net.add_client(id, kPeerA, false, false);
   CHECK(ep.client->next_deadline() == util::kNever);
   CHECK_FALSE(ep.client->registered());
   ep.client->start(net.now());
   net.settle();
   CHECK(ep.client->registered());
-  CHECK(ep.client->reflexive_address() == kA);
+  CHECK(ep.client->reflexive_address() == kPeerA);
   CHECK(ep.client->server() == net.server_address);
   REQUIRE(ep.events.size() == 1);
   CHECK(ep.events[0].kind == Kind::kRegistered);
-  CHECK(ep.events[0].address == kA);
+  CHECK(ep.events[0].address == kPeerA);
   CHECK(ep.events[0].peer == id.id());
   CHECK(net.server->stats().registrations == 1);
 }
@@ -79,12 +79,12 @@ TEST_CASE("client: learns the probe addresses from REGISTERED") {
   net.server->set_probe_port(7778);
   net.server->set_probe_addresses({other_ip});
   const auto id = make_identity(1);
-  auto& ep = net.add_client(id, kA, false);
+  auto& ep = net.add_client(id, kPeerA, false);
   REQUIRE(ep.client->registered());
   CHECK(ep.client->probe_addresses() == std::vector{util::Address::v4(0, 0, 0, 0, 7778), other_ip});
   net.server->set_probe_port(0);  // a rendezvous without any
   net.server->set_probe_addresses({});
-  auto& other = net.add_client(make_identity(2), kB, false);
+  auto& other = net.add_client(make_identity(2), kPeerB, false);
   REQUIRE(other.client->registered());
   CHECK(other.client->probe_addresses().empty());
 }
@@ -98,7 +98,7 @@ TEST_CASE("client: HELLO backs off from 250 ms to 4 s, reports unreachable once,
     return true;
   };
   const auto id = make_identity(1);
-  auto& ep = net.add_client(id, kA, true);
+  auto& ep = net.add_client(id, kPeerA, true);
   net.run_for(4900ms);
   CHECK(ep.count(Kind::kUnreachable) == 0);
   net.run_for(100ms);
@@ -130,7 +130,7 @@ TEST_CASE("client: a lost REGISTER or CHALLENGE is covered by the HELLO retransm
     return false;
   };
   const auto id = make_identity(1);
-  auto& ep = net.add_client(id, kA, true);
+  auto& ep = net.add_client(id, kPeerA, true);
   CHECK_FALSE(ep.client->registered());
   net.run_for(250ms);
   CHECK_FALSE(ep.client->registered());  // Second CHALLENGE lost.
@@ -142,7 +142,7 @@ TEST_CASE("client: a lost REGISTER or CHALLENGE is covered by the HELLO retransm
 TEST_CASE("client: keepalives every 15 s; lost acks retransmitted at 1, 2, 4 s, then re-register") {
   TestNet net;
   const auto id = make_identity(1);
-  auto& ep = net.add_client(id, kA, true);
+  auto& ep = net.add_client(id, kPeerA, true);
   const util::TimePoint t0 = net.now();
   std::vector<util::Duration> keepalives;
   std::vector<util::Duration> hellos;
@@ -174,7 +174,7 @@ TEST_CASE("client: keepalives every 15 s; lost acks retransmitted at 1, 2, 4 s, 
 TEST_CASE("client: after a rendezvous restart, UNKNOWN makes it register again by itself") {
   TestNet net;
   const auto id = make_identity(1);
-  auto& ep = net.add_client(id, kA, true);
+  auto& ep = net.add_client(id, kPeerA, true);
   net.run_for(20s);
   CHECK(ep.count(Kind::kRegistered) == 1);
   net.restart_server();
@@ -182,7 +182,7 @@ TEST_CASE("client: after a rendezvous restart, UNKNOWN makes it register again b
   net.run_for(15s);  // The next keepalive meets the new server.
   CHECK(ep.client->registered());
   CHECK(ep.count(Kind::kRegistered) == 2);
-  CHECK(ep.last(Kind::kRegistered).address == kA);
+  CHECK(ep.last(Kind::kRegistered).address == kPeerA);
   CHECK(ep.count(Kind::kUnreachable) == 0);
   CHECK(net.server->stats().registrations == 1);
   // And it stays registered.
@@ -208,22 +208,22 @@ TEST_CASE("client: after a restart, connecting again with the same cid restores 
   // The listener answers the repeated INVITE with its earlier decision, silently.
   CHECK(p.listener.count(Kind::kInvite) == 1);
   CHECK(p.connector.count(Kind::kConnectOk) == 2);
-  p.net.inject(kB, session_packet(7, "back"));
-  CHECK(p.net.inbox[kA].size() == 1);
+  p.net.inject(kPeerB, relayed_packet(7, "back"));
+  CHECK(p.net.inbox[kPeerA].size() == 1);
 }
 
 TEST_CASE("client: connect() waits for the registration, then CONNECT leaves at once") {
   TestNet net;
   const auto lid = make_identity(1);
-  auto& listener = net.add_client(lid, kA, true);
+  auto& listener = net.add_client(lid, kPeerA, true);
   int connects = 0;
   const auto cid_identity = make_identity(2);
   bool offline = true;
   net.drop = [&](const Datagram& d) {
     if (is(d, wire::PacketType::kConnect)) ++connects;
-    return offline && d.from == kB;
+    return offline && d.from == kPeerB;
   };
-  auto& connector = net.add_client(cid_identity, kB, false);
+  auto& connector = net.add_client(cid_identity, kPeerB, false);
   connector.client->connect(3, lid.id(), net.now());
   net.run_for(2s);
   CHECK(connects == 0);
@@ -305,7 +305,7 @@ TEST_CASE("client: duplicate INVITEs raise one event and re-send the answer") {
   CHECK(accepts == 2);
   CHECK(p.listener.count(Kind::kInvite) == 1);
   REQUIRE(p.connector.count(Kind::kConnectOk) == 1);
-  CHECK(p.connector.last(Kind::kConnectOk).address == kA);
+  CHECK(p.connector.last(Kind::kConnectOk).address == kPeerA);
   CHECK(p.connector.last(Kind::kConnectOk).peer == p.lid.id());
   // A duplicate CONNECT_OK changes nothing, and retransmissions stop.
   p.net.run_for(20s);
@@ -348,7 +348,7 @@ TEST_CASE("client: forget() ends the memory of a cid") {
   p.net.settle();
   REQUIRE(p.listener.count(Kind::kInvite) == 1);
   p.listener.client->forget(4);
-  deliver(p.net, p.listener, p.net.server_address, wire::Invite{4, p.cid_identity.id(), kB});
+  deliver(p.net, p.listener, p.net.server_address, wire::Invite{4, p.cid_identity.id(), kPeerB});
   CHECK(p.listener.count(Kind::kInvite) == 2);
 }
 
@@ -358,22 +358,22 @@ TEST_CASE("client: only datagrams from the server are processed") {
   const auto before_c = p.connector.events.size();
   p.connector.client->connect(12, p.lid.id(), p.net.now());
   p.net.drop = [](const Datagram& d) { return is(d, wire::PacketType::kConnect); };
-  deliver(p.net, p.listener, kEvil, wire::Invite{1, p.cid_identity.id(), kEvil});
-  deliver(p.net, p.connector, kEvil, wire::ConnectOk{12, p.lid.id(), kEvil});
-  deliver(p.net, p.connector, kEvil, wire::ConnectFail{12, 2, "spoofed"});
-  deliver(p.net, p.listener, kEvil, wire::Unknown{p.listener.client->instance()});
-  deliver(p.net, p.listener, kEvil, wire::KeepaliveAck{kEvil});
+  deliver(p.net, p.listener, kStranger, wire::Invite{1, p.cid_identity.id(), kStranger});
+  deliver(p.net, p.connector, kStranger, wire::ConnectOk{12, p.lid.id(), kStranger});
+  deliver(p.net, p.connector, kStranger, wire::ConnectFail{12, 2, "spoofed"});
+  deliver(p.net, p.listener, kStranger, wire::Unknown{p.listener.client->instance()});
+  deliver(p.net, p.listener, kStranger, wire::KeepaliveAck{kStranger});
   CHECK(p.listener.events.size() == before_l);
   CHECK(p.connector.events.size() == before_c);
   CHECK(p.listener.client->registered());
-  CHECK(p.listener.client->reflexive_address() == kA);
+  CHECK(p.listener.client->reflexive_address() == kPeerA);
   // From the server, an UNKNOWN for someone else's instance is ignored too.
   deliver(p.net, p.listener, p.net.server_address,
           wire::Unknown{p.listener.client->instance() + 1});
   CHECK(p.listener.client->registered());
   // And a CONNECT_OK naming another ID than the one asked for.
   deliver(p.net, p.connector, p.net.server_address,
-          wire::ConnectOk{12, p.cid_identity.id(), kEvil});
+          wire::ConnectOk{12, p.cid_identity.id(), kStranger});
   CHECK(p.connector.count(Kind::kConnectOk) == 0);
 }
 
@@ -389,8 +389,8 @@ TEST_CASE("client: is_control accepts exactly the rendezvous types") {
 TEST_CASE("client: the instance is random per client and kept across re-registration") {
   TestNet net;
   const auto id = make_identity(1);
-  auto& one = net.add_client(id, kA, true);
-  auto& two = net.add_client(id, kB, true);
+  auto& one = net.add_client(id, kPeerA, true);
+  auto& two = net.add_client(id, kPeerB, true);
   CHECK(one.client->instance() != two.client->instance());
   const auto before = one.client->instance();
   net.restart_server();

@@ -2,6 +2,7 @@
 
 #include <doctest/doctest.h>
 
+#include "test_time.hpp"
 #include "transport/constants.hpp"
 
 namespace punch::transport {
@@ -9,7 +10,7 @@ namespace {
 
 using namespace std::chrono_literals;
 
-const util::TimePoint kT0 = util::TimePoint{} + std::chrono::hours(1);
+using testing::kT0;
 
 AckFrame decode_ack(const util::Bytes& b) {
   util::ByteReader r(b);

@@ -4,13 +4,14 @@
 
 #include <limits>
 
+#include "test_time.hpp"
 #include "transport/constants.hpp"
 
 namespace punch::transport {
 namespace {
 
 using namespace std::chrono_literals;
-const util::TimePoint kT0 = util::TimePoint{} + std::chrono::hours(1);
+using testing::kT0;
 
 // Feeds a Bbr one ACK per round trip, each acknowledging a round's worth of data at `bw`.
 struct Driver {

@@ -4,13 +4,14 @@
 
 #include <vector>
 
+#include "test_time.hpp"
 #include "transport/constants.hpp"
 #include "transport/frame.hpp"
 
 namespace punch::transport {
 namespace {
 
-const util::TimePoint kT0 = util::TimePoint{} + std::chrono::hours(1);
+using testing::kT0;
 constexpr std::size_t kMax = 1166;
 
 util::Bytes payload(std::initializer_list<Frame> frames) {

@@ -2,12 +2,13 @@
 
 #include <doctest/doctest.h>
 
+#include "test_time.hpp"
 #include "transport/constants.hpp"
 
 namespace punch::transport {
 
 namespace {
-const util::TimePoint kT0 = util::TimePoint{} + std::chrono::hours(1);
+using testing::kT0;
 }
 
 TEST_CASE("new_reno: slow start grows the window by the bytes acknowledged") {

@@ -4,12 +4,13 @@
 
 #include <limits>
 
+#include "test_time.hpp"
 #include "transport/constants.hpp"
 
 namespace punch::transport {
 
 namespace {
-const util::TimePoint kT0 = util::TimePoint{} + std::chrono::hours(1);
+using testing::kT0;
 }
 
 TEST_CASE("pacer: unpaced by default") {

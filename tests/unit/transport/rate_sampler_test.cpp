@@ -4,11 +4,13 @@
 
 #include <vector>
 
+#include "test_time.hpp"
+
 namespace punch::transport {
 namespace {
 
 using namespace std::chrono_literals;
-const util::TimePoint kT0 = util::TimePoint{} + std::chrono::hours(1);
+using testing::kT0;
 
 struct Sent {
   DeliveryState state;

@@ -4,26 +4,27 @@
 
 #include <vector>
 
+#include "test_time.hpp"
 #include "transport/constants.hpp"
 #include "transport/new_reno.hpp"
 
 namespace punch::transport {
 namespace {
 
-const util::TimePoint kT0 = util::TimePoint{} + std::chrono::hours(1);
+using testing::kT0;
 
-struct Recorder final : LossListener {
+struct LossRecorder final : LossListener {
   void on_packet_acked(const SentPacket& p) override { acked.push_back(p.packet_number); }
   void on_packet_lost(const SentPacket& p) override { lost.push_back(p.packet_number); }
   std::vector<std::uint64_t> acked;
   std::vector<std::uint64_t> lost;
 };
 
-struct Fixture {
+struct TrackerFixture {
   RttEstimator rtt;
   NewReno cc;
   SentPacketTracker t{rtt, cc};
-  Recorder rec;
+  LossRecorder rec;
 
   void send(util::TimePoint at, bool eliciting = true, std::uint32_t bytes = 1200) {
     SentPacket p;
@@ -45,7 +46,7 @@ struct Fixture {
 }  // namespace
 
 TEST_CASE("sent_packet_tracker: acknowledgement updates RTT and bytes in flight") {
-  Fixture f;
+  TrackerFixture f;
   f.send(kT0);
   f.send(kT0);
   f.send(kT0, false, 50);  // ACK-only: not in flight.
@@ -63,14 +64,14 @@ TEST_CASE("sent_packet_tracker: acknowledgement updates RTT and bytes in flight"
 }
 
 TEST_CASE("sent_packet_tracker: an ACK of a packet never sent is an error") {
-  Fixture f;
+  TrackerFixture f;
   f.send(kT0);
   CHECK_FALSE(f.ack({{0, 1}}, kT0 + 10ms).ok());
   CHECK(f.ack({{0, 0}}, kT0 + 10ms).ok());
 }
 
 TEST_CASE("sent_packet_tracker: packet threshold, then time threshold") {
-  Fixture f;
+  TrackerFixture f;
   for (int i = 0; i < 6; ++i) f.send(kT0 + i * 1ms);
   // Packet 5 acknowledged: 0, 1, 2 are 3+ behind it and lost; 3 and 4 wait for the timer.
   REQUIRE(f.ack({{5, 5}}, kT0 + 100ms).ok());
@@ -94,7 +95,7 @@ TEST_CASE("sent_packet_tracker: packet threshold, then time threshold") {
 }
 
 TEST_CASE("sent_packet_tracker: a late ACK of lost packets reveals reordering") {
-  Fixture f;
+  TrackerFixture f;
   for (int i = 0; i < 5; ++i) f.send(kT0);
   REQUIRE(f.ack({{4, 4}}, kT0 + 50ms).ok());
   CHECK(f.rec.lost == std::vector<std::uint64_t>{0, 1});
@@ -119,7 +120,7 @@ TEST_CASE("sent_packet_tracker: a late ACK of lost packets reveals reordering") 
 }
 
 TEST_CASE("sent_packet_tracker: lost packets are forgotten a PTO period after their loss") {
-  Fixture f;
+  TrackerFixture f;
   for (int i = 0; i < 5; ++i) f.send(kT0);
   REQUIRE(f.ack({{4, 4}}, kT0 + 50ms).ok());
   CHECK(f.t.tracked_packets() == 5);  // 0 and 1 lost but kept, so everything after too.
@@ -132,7 +133,7 @@ TEST_CASE("sent_packet_tracker: lost packets are forgotten a PTO period after th
 }
 
 TEST_CASE("sent_packet_tracker: PTO fires with exponential backoff, capped at kMaxPtoPeriod") {
-  Fixture f;
+  TrackerFixture f;
   f.rtt.update(10ms, util::Duration{0}, kT0 - 1s);
   f.send(kT0);
   const util::Duration period = f.rtt.pto_base() + kMaxAckDelay;  // 10 + 20 + 25 ms
@@ -161,7 +162,7 @@ TEST_CASE("sent_packet_tracker: PTO fires with exponential backoff, capped at kM
 
 TEST_CASE(
     "sent_packet_tracker: losses spanning the persistent congestion period collapse the window") {
-  Fixture f;
+  TrackerFixture f;
   f.send(kT0);
   REQUIRE(f.ack({{0, 0}}, kT0 + 20ms).ok());  // RTT sample: 20 ms, PTO ~ 20 + 40 + 25 ms.
   for (int i = 0; i < 10; ++i) f.send(kT0 + 30ms + i * 100ms);  // Over 900 ms: > 3 PTOs.
@@ -173,7 +174,7 @@ TEST_CASE(
 }
 
 TEST_CASE("sent_packet_tracker: tracked packets stay bounded as ACKs arrive") {
-  Fixture f;
+  TrackerFixture f;
   util::TimePoint now = kT0;
   for (int round = 0; round < 100; ++round) {
     const std::uint64_t first = f.t.next_packet_number();
@@ -190,7 +191,7 @@ TEST_CASE("sent_packet_tracker: tracked packets stay bounded as ACKs arrive") {
 namespace punch::transport {
 
 TEST_CASE("sent_packet_tracker: a lost MTU probe leaves the controller and loss count alone") {
-  Fixture f;
+  TrackerFixture f;
   f.send(kT0);
   REQUIRE(f.ack({{0, 0}}, kT0 + 10ms).ok());
   f.cc.on_congestion_event(kT0, kT0);  // Leave slow start, so the window shows any halving.

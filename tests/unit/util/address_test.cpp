@@ -5,17 +5,14 @@
 #include <string>
 #include <unordered_set>
 
+#include "test_hex.hpp"
+
 namespace util = punch::util;
 using util::Address;
 
 namespace {
 
-util::Bytes hex(const std::string& h) {
-  bool ok = false;
-  util::Bytes b = util::from_hex(h, &ok);
-  REQUIRE(ok);
-  return b;
-}
+using punch::testing::hex;
 
 std::string encode(const Address& a) {
   util::Bytes out;

@@ -6,16 +6,13 @@
 #include <string>
 #include <vector>
 
+#include "test_hex.hpp"
+
 namespace util = punch::util;
 
 namespace {
 
-util::Bytes hex(const std::string& h) {
-  bool ok = false;
-  util::Bytes b = util::from_hex(h, &ok);
-  REQUIRE(ok);
-  return b;
-}
+using punch::testing::hex;
 
 std::string encode_varint(std::uint64_t v) {
   util::Bytes out;

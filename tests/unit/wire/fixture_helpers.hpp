@@ -8,17 +8,12 @@
 #include <cstddef>
 #include <string>
 
+#include "test_hex.hpp"
 #include "util/bytes.hpp"
 
 namespace punch::wire::testing {
 
-/// Bytes of a hand-written hex fixture; a typo in the fixture fails the test.
-inline util::Bytes hex(const std::string& h) {
-  bool ok = false;
-  util::Bytes b = util::from_hex(h, &ok);
-  REQUIRE(ok);
-  return b;
-}
+using punch::testing::hex;
 
 /// What the encoder appends for `m`, as hex; checks it leaves earlier bytes alone.
 template <typename T>

@@ -330,3 +330,15 @@ TEST_CASE("UTF-8 validation") {
 }
 
 // clang-format on
+
+// The fixture macros end with this file (the test binary is a unity build).
+#undef NONCE
+#undef COOKIE
+#undef TOKEN
+#undef INSTANCE
+#undef CID
+#undef NODE_ID
+#undef ADDR4
+#undef ADDR6
+#undef ANY4_7778
+#undef ANY6_7778

@@ -18,7 +18,7 @@ namespace {
 
 // Written by hand from the layout in session_packet.hpp, not produced by the
 // encoder, so they check the encoder against the documented format.
-constexpr std::uint64_t kCid = 0x0102030405060708;
+constexpr std::uint64_t kPacketCid = 0x0102030405060708;
 constexpr std::uint64_t kPn = 0x1112131415161718;
 #define TYPE "20"
 #define CID "0102030405060708"
@@ -38,7 +38,7 @@ bool views(util::ByteView inner, const util::Bytes& outer, std::size_t offset, s
 TEST_CASE("handshake packet encodes byte-exact") {
   const util::Bytes records = hex("16fefd00");
   util::Bytes out = hex("ee");  // Encoders append.
-  wire::encode_handshake_packet(kCid, records, out);
+  wire::encode_handshake_packet(kPacketCid, records, out);
   CHECK(util::to_hex(out) == "ee" TYPE CID KIND_HANDSHAKE "16fefd00");
 }
 
@@ -46,7 +46,7 @@ TEST_CASE("handshake packet decodes into its fields and views") {
   const util::Bytes d = hex(TYPE CID KIND_HANDSHAKE "16fefd00");
   const auto p = wire::decode_session_packet(d);
   REQUIRE(p);
-  CHECK(p->connection_id == kCid);
+  CHECK(p->connection_id == kPacketCid);
   CHECK(p->kind == wire::SessionKind::kHandshake);
   CHECK(p->packet_number == 0);
   CHECK(views(p->header, d, 0, wire::kSessionHeaderSize));
@@ -56,7 +56,7 @@ TEST_CASE("handshake packet decodes into its fields and views") {
 
 TEST_CASE("protected header encodes byte-exact") {
   util::Bytes out;
-  wire::encode_protected_header(kCid, kPn, out);
+  wire::encode_protected_header(kPacketCid, kPn, out);
   CHECK(out.size() == wire::kProtectedHeaderSize);
   CHECK(util::to_hex(out) == TYPE CID KIND_PROTECTED PN);
   wire::encode_protected_header(0, 0, out);
@@ -69,7 +69,7 @@ TEST_CASE("protected packet decodes into its fields and views") {
   const util::Bytes d = hex(TYPE CID KIND_PROTECTED PN "a0a1a2a3a4");
   const auto p = wire::decode_session_packet(d);
   REQUIRE(p);
-  CHECK(p->connection_id == kCid);
+  CHECK(p->connection_id == kPacketCid);
   CHECK(p->kind == wire::SessionKind::kProtected);
   CHECK(p->packet_number == kPn);
   CHECK(views(p->header, d, 0, wire::kProtectedHeaderSize));
@@ -119,7 +119,7 @@ TEST_CASE("decode rejects unknown kinds") {
     const util::Bytes d = hex(TYPE CID + std::string(kind) + PN "a0");
     CHECK_FALSE(wire::decode_session_packet(d));
     // The relay's fast path does not look at the kind.
-    CHECK(wire::peek_connection_id(d) == kCid);
+    CHECK(wire::peek_connection_id(d) == kPacketCid);
   }
 }
 
@@ -144,13 +144,13 @@ TEST_CASE("decode rejects a handshake packet without records") {
 
 TEST_CASE("peek_connection_id reads the ID from nine bytes on") {
   const util::Bytes d = hex(TYPE CID);
-  CHECK(wire::peek_connection_id(d) == kCid);
+  CHECK(wire::peek_connection_id(d) == kPacketCid);
   for (std::size_t n = 0; n < d.size(); ++n) {
     CAPTURE(n);
     CHECK_FALSE(wire::peek_connection_id(util::ByteView(d).first(n)));
   }
   const util::Bytes full = hex(TYPE CID KIND_PROTECTED PN "a0a1");
-  CHECK(wire::peek_connection_id(full) == kCid);
+  CHECK(wire::peek_connection_id(full) == kPacketCid);
 }
 
 TEST_CASE("the session type byte is 0x20") {
@@ -160,3 +160,10 @@ TEST_CASE("the session type byte is 0x20") {
 }
 
 // clang-format on
+
+// The fixture macros end with this file (the test binary is a unity build).
+#undef TYPE
+#undef CID
+#undef KIND_HANDSHAKE
+#undef KIND_PROTECTED
+#undef PN

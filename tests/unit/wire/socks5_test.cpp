@@ -87,7 +87,7 @@ std::vector<RequestFixture> requests() {
 
 // Runs `decode` over every proper prefix of `full` and expects "need more" each time.
 template <typename Decode>
-void check_prefixes_need_more(const util::Bytes& full, Decode decode) {
+void check_socks_prefixes_need_more(const util::Bytes& full, Decode decode) {
   for (std::size_t n = 0; n < full.size(); ++n) {
     CAPTURE(n);
     const auto d = decode(util::ByteView(full).first(n));
@@ -108,7 +108,7 @@ TEST_CASE("SOCKS5 greeting: fixtures, prefixes, pipelining") {
     REQUIRE(d.complete());
     CHECK(d.message == f.message);
     CHECK(d.consumed == full.size());
-    check_prefixes_need_more(full, wire::decode_socks_greeting);
+    check_socks_prefixes_need_more(full, wire::decode_socks_greeting);
     // A pipelining client sends the next message at once; it stays unconsumed.
     const util::Bytes more = hex(f.hex + "01" "05" "7573657273");
     const auto p = wire::decode_socks_greeting(more);
@@ -165,7 +165,7 @@ TEST_CASE("RFC 1929 request: fixtures, prefixes, pipelining") {
     REQUIRE(d.complete());
     CHECK(d.message == f.message);
     CHECK(d.consumed == full.size());
-    check_prefixes_need_more(full, wire::decode_socks_userpass_request);
+    check_socks_prefixes_need_more(full, wire::decode_socks_userpass_request);
     const util::Bytes more = hex(f.hex + "05" "01" "00" "01" V4_ADDR "0050");
     const auto p = wire::decode_socks_userpass_request(more);
     REQUIRE(p.complete());
@@ -221,7 +221,7 @@ TEST_CASE("SOCKS5 request: fixtures, prefixes, pipelining") {
     CHECK(d.message == f.message);
     CHECK(d.consumed == full.size());
     CHECK_FALSE(d.reply.has_value());
-    check_prefixes_need_more(full, wire::decode_socks_request);
+    check_socks_prefixes_need_more(full, wire::decode_socks_request);
     // curl may send data right behind the request; it must stay for the tunnel.
     const util::Bytes more = hex(f.hex + "474554202f20485454502f312e310d0a");
     const auto p = wire::decode_socks_request(more);
@@ -397,3 +397,8 @@ TEST_CASE("SOCKS5 decoders hand back consecutive pipelined messages") {
   CHECK(r.message.host == "example.com");
   CHECK(r.consumed == rest.size());
 }
+
+// The fixture macros end with this file (the test binary is a unity build).
+#undef V4_ADDR
+#undef V6_ADDR
+#undef EXAMPLE

@@ -30,13 +30,13 @@ using wire::testing::hex;
 
 using wire::testing::encoded;
 
-struct RequestFixture {
+struct PreambleRequestFixture {
   const char* name;
   wire::StreamRequest message;
   std::string hex;
 };
 
-std::vector<RequestFixture> requests() {
+std::vector<PreambleRequestFixture> preamble_requests() {
   return {
       {"stdio", {StreamKind::kStdio, "", 0, 0, ""}, "01" "01"},
       {"connect name", {StreamKind::kConnect, "example.com", 443, 0, ""},
@@ -78,7 +78,7 @@ using wire::testing::check_prefixes_need_more;
 }  // namespace
 
 TEST_CASE("stream preamble request: fixtures, every truncation, pipelined payload") {
-  for (const RequestFixture& f : requests()) {
+  for (const PreambleRequestFixture& f : preamble_requests()) {
     CAPTURE(f.name);
     CHECK(wire::is_valid_stream_request(f.message));
     CHECK(encoded(f.message) == f.hex);
@@ -244,3 +244,9 @@ TEST_CASE("stream status maps 1:1 onto SOCKS5 reply codes") {
   CHECK(wire::describe(StreamStatus::kRefused) == "connection refused");
   CHECK(wire::describe(StreamStatus::kBusy) == "busy");
 }
+
+// The fixture macros end with this file (the test binary is a unity build).
+#undef EXAMPLE
+#undef V6_TEXT
+#undef ORIGIN
+#undef PAYLOAD
