@@ -4,7 +4,7 @@ JOBS ?= $(shell nproc)
 WERROR := $(if $(CI),ON,OFF)
 
 .PHONY: all setup configure build build-asan test test-unit test-sim test-fuzz \
-        test-integration test-lab demo bench format format-check clean
+        test-integration test-lab test-adversarial demo bench format format-check clean
 
 all: build
 
@@ -30,13 +30,13 @@ format-check: setup
 	@clang-format --dry-run --Werror $(SOURCES) && echo "format: ok"
 
 # Builds and runs every test in both trees, the trees at once (scripts/test): the
-# optimised tree runs unit, sim, fuzz, integration and the NAT lab; the ASan+UBSan tree
-# all but the lab.
+# optimised tree runs unit, sim, fuzz, integration, the NAT lab and the adversarial
+# suite; the ASan+UBSan tree all but the lab and the adversarial suite.
 test: format-check configure
 	@JOBS=$(JOBS) WERROR=$(WERROR) scripts/test
 
 # One kind of test in the optimised tree (CTest labels): e.g. `make test-unit`.
-test-unit test-sim test-fuzz test-integration test-lab: test-%: build
+test-unit test-sim test-fuzz test-integration test-lab test-adversarial: test-%: build
 	@cd build && ctest --output-on-failure -j $(JOBS) -L '^$*$$'
 
 # Builds only the binary it runs.
