@@ -234,11 +234,13 @@ struct Connection::State final : LossListener {
       closing.on_packet_received();
       return;
     }
-    last_received = now;
+    // A duplicate (maybe replayed by an attacker) must not touch any timer: only a new
+    // packet proves the peer is alive.
     if (acks.is_duplicate(pn)) {
       ++stats.duplicate_packets;
       return;
     }
+    last_received = now;
     if (payload.empty()) return violation("packet without frames", now);
     const std::optional<std::uint64_t> largest_before = acks.largest();
     util::ByteReader r(payload);
@@ -539,6 +541,10 @@ bool Connection::write_finished(StreamId stream) const {
 void Connection::close(std::uint64_t app_code, const std::string& reason, util::TimePoint now) {
   state_->on_close(state_->closing.close_application(app_code, reason, now));
   state_->arm_timers();
+}
+
+bool Connection::is_duplicate(std::uint64_t packet_number) const {
+  return state_->acks.is_duplicate(packet_number);
 }
 
 bool Connection::closed() const { return state_->closing.closed(); }
