@@ -5,6 +5,7 @@
 // binary on libuv, the simulator on its virtual network).
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <map>

@@ -234,8 +234,7 @@ struct Connection::State final : LossListener {
       closing.on_packet_received();
       return;
     }
-    // A duplicate (maybe replayed by an attacker) must not touch any timer: only a new
-    // packet proves the peer is alive.
+    // A duplicate (maybe a replay) touches no timer: only a new packet shows the peer lives.
     if (acks.is_duplicate(pn)) {
       ++stats.duplicate_packets;
       return;
@@ -543,9 +542,7 @@ void Connection::close(std::uint64_t app_code, const std::string& reason, util::
   state_->arm_timers();
 }
 
-bool Connection::is_duplicate(std::uint64_t packet_number) const {
-  return state_->acks.is_duplicate(packet_number);
-}
+bool Connection::is_duplicate(std::uint64_t pn) const { return state_->acks.is_duplicate(pn); }
 
 bool Connection::closed() const { return state_->closing.closed(); }
 

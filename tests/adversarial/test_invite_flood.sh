@@ -5,7 +5,8 @@
 # Thresholds: every allowed connect reaches session_up within CONNECT_TIMEOUT s; the
 # flooder really sent >= MIN_RATE CONNECTs/s; the listener's log lines and --events
 # records about refusals stay at or under REFUSAL_LINES however many it refused (one
-# full report and one summary per 10 s interval, docs/security.md).
+# full report and one summary per 10 s interval, docs/security.md); its resident memory
+# grows by at most RSS_GROWTH_KB. Also reported: the listener's CPU time.
 source "$(dirname "$0")/../integration/lib.sh"
 FLOOD="$TOOLS/invite_flood"
 [ -x "$FLOOD" ] || fail "invite_flood tool not built at $FLOOD"
@@ -19,6 +20,10 @@ CONNECTS=${CONNECTS:-10}
 CONNECT_TIMEOUT=10
 FLOOD_SECONDS=20
 REFUSAL_LINES=8  # 20 s of flood plus a margin: at most 2 per 10 s interval, 3 intervals
+RSS_GROWTH_KB=16384  # remembered invitations (< 1 MB) and a few sessions; allocator slack
+
+rss_kb() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 
 start_rendezvous
 L_ID=$(keygen listener)
@@ -28,6 +33,8 @@ GOOD_ID=$(keygen good)
   </dev/null >/dev/null 2>"$WORK/l.err" &
 L_PID=$!; PIDS+=($L_PID)
 wait_for "$WORK/l.events" '"event":"registered"' 10
+RSS0=$(rss_kb $L_PID)
+CPU0=$(cpu_ticks $L_PID)
 
 "$FLOOD" "${RV%:*}" "${RV##*:}" "$L_ID" "$FLOOD_RATE" "$FLOOD_SECONDS" 8 64 2 >"$WORK/flood.out" 2>"$WORK/flood.err" &
 F_PID=$!; PIDS+=($F_PID)
@@ -67,6 +74,9 @@ ok=0
 for ((n = 1; n <= CONNECTS; n++)); do
   kill -0 "$F_PID" 2>/dev/null || fail "the flood ended before connect $n (raise FLOOD_SECONDS)"
   connect_once "$n" && ok=$((ok + 1))
+  # Spreads the connects over the flood (not a synchronisation): the later ones meet a
+  # listener that has been under attack for seconds.
+  sleep 1
 done
 flood_running_at_end=1
 kill -0 "$F_PID" 2>/dev/null || flood_running_at_end=0
@@ -76,6 +86,9 @@ summary=$(grep '^sent ' "$WORK/flood.out") || fail "no flood summary"
 echo "flood: $summary"
 rate=$(sed 's/.*(\([0-9]*\)\/s).*/\1/' <<<"$summary")
 kill -0 "$L_PID" 2>/dev/null || fail "listener died"
+RSS1=$(rss_kb $L_PID)
+cpu_ms=$(( ($(cpu_ticks $L_PID) - CPU0) * 1000 / $(getconf CLK_TCK) ))
+echo "listener: RSS ${RSS0} -> ${RSS1} KB, CPU ${cpu_ms} ms over the ${FLOOD_SECONDS} s flood"
 
 log_lines=$(grep -c 'refused' "$WORK/l.err" || true)
 event_lines=$(grep -c '"event":"refused' "$WORK/l.events" || true)
@@ -87,4 +100,5 @@ grep 'refused' "$WORK/l.err" | tail -n 3
 [ "$ok" -eq "$CONNECTS" ] || fail "only $ok of $CONNECTS allowed connects got through the flood"
 [ "$log_lines" -le "$REFUSAL_LINES" ] || fail "$log_lines refusal log lines (bound $REFUSAL_LINES)"
 [ "$event_lines" -le "$REFUSAL_LINES" ] || fail "$event_lines refusal events (bound $REFUSAL_LINES)"
+[ $((RSS1 - RSS0)) -le "$RSS_GROWTH_KB" ] || fail "listener RSS grew by $((RSS1 - RSS0)) KB"
 echo "all $CONNECTS allowed connects got through ${rate} unauthorized CONNECTs/s; refusal output bounded"
