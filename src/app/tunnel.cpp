@@ -1,5 +1,6 @@
 #include "app/tunnel.hpp"
 
+#include <algorithm>
 #include <fstream>
 #include <map>
 #include <memory>
@@ -61,8 +62,11 @@ class Tunnel {
         endpoint_(identity, rendezvous, role.policy.listener, rng, socket_, path_,
                   path_.birthday.sockets > 0 ? &pool_ : nullptr),
         driver_(loop,
-                {[this](util::TimePoint now) { endpoint_.on_timeout(now); },
-                 [this] { return endpoint_.next_deadline(); },
+                {[this](util::TimePoint now) {
+                   endpoint_.on_timeout(now);
+                   policy_.on_timeout(now);
+                 },
+                 [this] { return std::min(endpoint_.next_deadline(), policy_.next_deadline()); },
                  [this](util::TimePoint now) { on_pump(now); }},
                 io::CoreDriver::Flush::kOncePerIteration),
         interfaces_timer_(loop, [this] { poll_interfaces(); }),
@@ -165,9 +169,9 @@ class Tunnel {
   // endpoint's deadline.
   void on_pump(util::TimePoint now) {
     if (policy_.stopped()) return;
-    handle_events();
+    handle_events(now);
     endpoint_.flush(now);
-    handle_events();  // flushing may end sessions (e.g. a close sent)
+    handle_events(now);  // flushing may end sessions (e.g. a close sent)
     forwarder_.poll();
     if (policy_.stopped()) return;
     policy_.forget_ended();
@@ -175,7 +179,7 @@ class Tunnel {
     endpoint_.flush(now);  // what the forwarder queued while polling
   }
 
-  void handle_events() {
+  void handle_events(util::TimePoint now) {
     while (auto e = endpoint_.poll_event()) {
       switch (e->kind) {
         case session::EndpointEvent::Kind::kStream:
@@ -185,7 +189,7 @@ class Tunnel {
           on_path_event(*e);
           break;
         default:
-          policy_.on_event(*e);
+          policy_.on_event(*e, now);
           break;
       }
       if (policy_.stopped()) return;

@@ -1,5 +1,6 @@
 #include "app/tunnel_policy.hpp"
 
+#include <chrono>
 #include <utility>
 
 namespace punch::app {
@@ -29,7 +30,7 @@ void TunnelPolicy::log(LogLevel level, const std::string& line) {
   run(std::move(c));
 }
 
-void TunnelPolicy::on_event(const session::EndpointEvent& e) {
+void TunnelPolicy::on_event(const session::EndpointEvent& e, util::TimePoint now) {
   if (stopped()) return;
   switch (e.kind) {
     case session::EndpointEvent::Kind::kRegistered:
@@ -43,7 +44,7 @@ void TunnelPolicy::on_event(const session::EndpointEvent& e) {
       log(LogLevel::kWarn, "rendezvous " + config_.rendezvous + " does not answer; retrying");
       break;
     case session::EndpointEvent::Kind::kInvite:
-      on_invite(e);
+      on_invite(e, now);
       break;
     case session::EndpointEvent::Kind::kConnectFailed:
       emit("connect_failed",
@@ -86,19 +87,68 @@ void TunnelPolicy::connecting(std::uint64_t cid, const crypto::NodeId& peer) {
   sessions_[cid].peer = peer.to_string();
 }
 
-void TunnelPolicy::on_invite(const session::EndpointEvent& e) {
+void TunnelPolicy::on_timeout(util::TimePoint now) {
+  if (stopped()) return;
+  if (auto s = refusals_.take_summary(now)) {
+    log(LogLevel::kWarn, "refused " + describe(*s));
+    emit("refused_summary",
+         {{"count", static_cast<std::int64_t>(s->refusals)},
+          {"keys", static_cast<std::int64_t>(s->keys)},
+          {"seconds",
+           static_cast<std::int64_t>(
+               std::chrono::duration_cast<std::chrono::seconds>(kRefusalReportInterval).count())}});
+  }
+}
+
+util::TimePoint TunnelPolicy::next_deadline() const {
+  return stopped() ? util::kNever : refusals_.next_deadline();
+}
+
+// Why an allowed peer's invitation cannot be taken now, if it cannot.
+std::optional<std::string> TunnelPolicy::busy(const std::string& peer) const {
+  std::size_t total = 0;
+  std::size_t of_peer = 0;
+  for (const auto& [cid, info] : sessions_) {
+    if (info.state != SessionState::kOpening) continue;
+    ++total;
+    if (info.peer == peer) ++of_peer;
+  }
+  // Fixed texts: RefusalLog counts refusals per reason.
+  if (of_peer >= kMaxHandshakesPerPeer)
+    return std::string("listener busy: too many of your sessions in handshake");
+  if (total >= kMaxHandshakes) return std::string("listener busy: too many sessions in handshake");
+  return std::nullopt;
+}
+
+// Refuses an invitation; what is logged and emitted about it is bounded (RefusalLog).
+void TunnelPolicy::refuse(const session::EndpointEvent& e, const std::string& reason,
+                          util::TimePoint now) {
+  on_timeout(now);  // an interval that ended is summed up before the next opens
+  const std::string peer = e.peer.to_string();
+  if (refusals_.record(e.peer, reason, now)) {
+    log(LogLevel::kWarn, "refused " + peer + ": " + reason);
+    emit("refused", {{"peer", peer}, {"reason", reason}});
+  }
+  TunnelCommand c;
+  c.kind = Kind::kRefuse;
+  c.cid = e.connection_id;
+  c.reason = reason;
+  run(std::move(c));
+}
+
+void TunnelPolicy::on_invite(const session::EndpointEvent& e, util::TimePoint now) {
   const std::string peer = e.peer.to_string();
   const PeerPolicy& p = config_.peers;
   if (!p.allow_any && !p.allowed.count(e.peer)) {
-    const std::string refusal = "not authorized by the listener";
-    log(LogLevel::kWarn, "refused " + peer + ": " + refusal);
-    emit("refused", {{"peer", peer}, {"reason", refusal}});
-    TunnelCommand c;
-    c.kind = Kind::kRefuse;
-    c.cid = e.connection_id;
-    c.reason = refusal;
-    run(std::move(c));
+    refuse(e, "not authorized by the listener", now);
     return;
+  }
+  // A re-sent invitation for a session we already have is the endpoint's business.
+  if (!sessions_.contains(e.connection_id)) {
+    if (auto why = busy(peer)) {
+      refuse(e, *why, now);
+      return;
+    }
   }
   log(LogLevel::kDebug, "accepting " + peer);
   sessions_[e.connection_id].peer = peer;

@@ -5,6 +5,7 @@
 // binary on libuv, the simulator on its virtual network).
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -14,9 +15,11 @@
 
 #include "app/close_codes.hpp"
 #include "app/event_log.hpp"
+#include "app/refusal_log.hpp"
 #include "crypto/identity.hpp"
 #include "session/endpoint.hpp"
 #include "util/log.hpp"
+#include "util/time.hpp"
 
 namespace punch::app {
 
@@ -25,6 +28,17 @@ constexpr int kExitOk = 0;
 constexpr int kExitFailure = 1;        ///< Something failed; the log says what.
 constexpr int kExitUsage = 2;          ///< Bad arguments.
 constexpr int kExitInterrupted = 130;  ///< SIGINT or SIGTERM, as a shell reports SIGINT.
+
+/// Sessions a listener has accepted but not yet seen established, per peer: a script
+/// starting many `punch connect`s at once (parallel ssh ProxyCommands, ansible forks)
+/// gets this many through together, the rest are refused as busy and may retry. It
+/// bounds what one allowed key can make the listener hold for kHandshakeTimeout.
+inline constexpr std::size_t kMaxHandshakesPerPeer = 16;
+/// The same in total, whoever the peers: a handshake takes 1.5 round trips, so 64 at
+/// once still admit more than a hundred new sessions a second, and sessions that never
+/// start (invitations forged by a malicious rendezvous) cost at most 64 x ~40 KB for
+/// kHandshakeTimeout each (docs/security.md).
+inline constexpr std::size_t kMaxHandshakes = 64;
 
 /// Who may open sessions to a listener.
 struct PeerPolicy {
@@ -94,8 +108,12 @@ class TunnelPolicy {
   /// A policy for `config` that sends commands to `sink` and asks `has_channels`.
   TunnelPolicy(Config config, Sink sink, HasChannels has_channels);
 
-  /// Reacts to an endpoint event (kStream and kPath are not its business).
-  void on_event(const session::EndpointEvent& e);
+  /// Reacts to an endpoint event at `now` (kStream and kPath are not its business).
+  void on_event(const session::EndpointEvent& e, util::TimePoint now);
+  /// Runs what is due at `now`: the summary of refusals held back.
+  void on_timeout(util::TimePoint now);
+  /// When on_timeout() must next run; util::kNever if nothing is pending.
+  util::TimePoint next_deadline() const;
   /// A kConnect command (or the simulator) opened session `cid` to `peer`.
   void connecting(std::uint64_t cid, const crypto::NodeId& peer);
   /// The stdio channel is done: "" after a clean end, else why not.
@@ -116,7 +134,9 @@ class TunnelPolicy {
 
  private:
   void on_registered(const session::EndpointEvent& e);
-  void on_invite(const session::EndpointEvent& e);
+  void on_invite(const session::EndpointEvent& e, util::TimePoint now);
+  void refuse(const session::EndpointEvent& e, const std::string& reason, util::TimePoint now);
+  std::optional<std::string> busy(const std::string& peer) const;
   void on_session_up(const session::EndpointEvent& e);
   void on_session_down(const session::EndpointEvent& e);
   void finish(const std::string& reason, int code);
@@ -130,6 +150,7 @@ class TunnelPolicy {
   State state_ = State::kRegistering;
   int exit_code_ = kExitOk;
   std::map<std::uint64_t, SessionRecord> sessions_;
+  RefusalLog refusals_;
 };
 
 /// True when `e` (a kSessionDown) is the peer's clean close: it finished its streams.

@@ -65,6 +65,7 @@ struct Server::State {
   Registration* authenticate(const util::Address& from, std::uint64_t instance,
                              const wire::Token& token);
   Relay* relay_of_listener(const Registration& listener, std::uint64_t cid);
+  bool drop_oldest_invitation(const Registration& listener);
   void remove_relay(std::uint64_t cid);
   void expire(util::TimePoint now);
   util::TimePoint next_deadline() const {
@@ -325,7 +326,7 @@ void Server::State::on_connect(const util::Address& from, const wire::Connect& m
     return;
   }
   if (conn->relays.size() >= kMaxRelaysPerRegistration ||
-      lst->relays.size() >= kMaxRelaysPerRegistration) {
+      (lst->relays.size() >= kMaxRelaysPerRegistration && !drop_oldest_invitation(*lst))) {
     send(conn->address,
          wire::ConnectFail{m.connection_id,
                            static_cast<std::uint8_t>(wire::ConnectFailCode::kLimit), ""});
@@ -335,6 +336,23 @@ void Server::State::on_connect(const util::Address& from, const wire::Connect& m
   conn->relays.push_back(m.connection_id);
   lst->relays.push_back(m.connection_id);
   send(lst->address, wire::Invite{m.connection_id, conn->id, conn->address});
+}
+
+// A listener's slots full of invitations it has not answered (a flood from keys it
+// refuses, faster than its paced REFUSEs clear them) must not lock out the next
+// connector, who may be an allowed one: the oldest unanswered invitation gives way,
+// silently, since a connector that still wants it re-sends its CONNECT (issue 17).
+bool Server::State::drop_oldest_invitation(const Registration& listener) {
+  const Relay* oldest = nullptr;
+  for (std::uint64_t cid : listener.relays) {
+    const Relay* r = relays.find(cid);
+    if (r != nullptr && !r->active && r->listener == listener.instance &&
+        (oldest == nullptr || r->created < oldest->created))
+      oldest = r;
+  }
+  if (oldest == nullptr) return false;  // all active: the limit holds
+  remove_relay(oldest->connection_id);
+  return true;
 }
 
 Relay* Server::State::relay_of_listener(const Registration& listener, std::uint64_t cid) {

@@ -89,6 +89,8 @@ class Endpoint {
   void set_host_addresses(std::vector<util::Address> addresses, util::TimePoint now);
   /// The session for `connection_id`, or null.
   Session* session(std::uint64_t connection_id);
+  /// Sessions held (in handshake, up, or ended and not yet closed).
+  std::size_t session_count() const { return sessions_.size(); }
   /// Closes a session with application code `app_code` and `reason` (both told to the
   /// peer) and forgets it.
   void close(std::uint64_t connection_id, std::uint64_t app_code, const std::string& reason,

@@ -7,6 +7,7 @@
 #include <unordered_map>
 #include <variant>
 
+#include "session/constants.hpp"
 #include "wire/packet_type.hpp"
 #include "wire/rendezvous_message.hpp"
 
@@ -134,6 +135,8 @@ struct RendezvousClient::State {
   std::uint64_t next_invite_order = 0;
   std::deque<RendezvousEvent> events;
   util::Bytes out;
+  // The REFUSE budget as a GCRA theoretical arrival time (kRefuseRatePerSecond).
+  util::TimePoint refuse_tat{};
 
   template <typename Message>
   void send(const Message& m) {
@@ -147,12 +150,13 @@ struct RendezvousClient::State {
   void on_challenge(const wire::Challenge& m);
   void on_registered(const wire::Registered& m, util::TimePoint now);
   void on_keepalive_ack(const wire::KeepaliveAck& m);
-  void on_invite(const wire::Invite& m);
+  void on_invite(const wire::Invite& m, util::TimePoint now);
   void on_connect_ok(const wire::ConnectOk& m);
   void on_connect_fail(const wire::ConnectFail& m);
   void send_keepalive(util::TimePoint now);
   void send_connect(std::uint64_t cid, PendingConnect& c, util::TimePoint now);
-  void send_decision(std::uint64_t cid, const Invite& inv);
+  void send_decision(std::uint64_t cid, const Invite& inv, util::TimePoint now);
+  bool refuse_budget(util::TimePoint now);
   Invite& remember_invite(std::uint64_t cid);
   void emit_registered();
   util::TimePoint next_deadline() const;
@@ -251,12 +255,12 @@ RendezvousClient::State::Invite& RendezvousClient::State::remember_invite(std::u
   return inv;
 }
 
-void RendezvousClient::State::on_invite(const wire::Invite& m) {
+void RendezvousClient::State::on_invite(const wire::Invite& m, util::TimePoint now) {
   auto it = invites.find(m.connection_id);
   if (it != invites.end()) {
     // A duplicate: the connector retransmitted CONNECT because our answer (or the
     // INVITE) was lost, so answer again; the event was already raised.
-    send_decision(m.connection_id, it->second);
+    send_decision(m.connection_id, it->second, now);
     return;
   }
   remember_invite(m.connection_id);
@@ -267,10 +271,23 @@ void RendezvousClient::State::on_invite(const wire::Invite& m) {
   events.push_back(std::move(ev));
 }
 
-void RendezvousClient::State::send_decision(std::uint64_t cid, const Invite& inv) {
+void RendezvousClient::State::send_decision(std::uint64_t cid, const Invite& inv,
+                                            util::TimePoint now) {
   if (phase != Phase::kRegistered) return;  // The next duplicate INVITE will ask again.
   if (inv.decision == Decision::kAccepted) send(wire::Accept{instance, token, cid});
-  if (inv.decision == Decision::kRefused) send(wire::Refuse{instance, token, cid, inv.reason});
+  // Refusals spend their own budget, so that they never take the rendezvous's
+  // per-source budget from ACCEPTs and KEEPALIVEs (session/constants.hpp).
+  if (inv.decision == Decision::kRefused && refuse_budget(now))
+    send(wire::Refuse{instance, token, cid, inv.reason});
+}
+
+bool RendezvousClient::State::refuse_budget(util::TimePoint now) {
+  constexpr util::Duration interval =
+      util::Duration(std::chrono::seconds(1)) / kRefuseRatePerSecond;
+  const util::TimePoint tat = std::max(refuse_tat, now);
+  if (tat - now > interval * (kRefuseBurst - 1)) return false;
+  refuse_tat = tat + interval;
+  return true;
 }
 
 void RendezvousClient::State::on_connect_ok(const wire::ConnectOk& m) {
@@ -433,7 +450,7 @@ void RendezvousClient::on_datagram(const util::Address& from, util::ByteView dat
           if (m.instance == s.instance && s.phase == State::Phase::kRegistered)
             s.begin_registration(now);
         } else if constexpr (std::is_same_v<T, wire::Invite>) {
-          s.on_invite(m);
+          s.on_invite(m, now);
         } else if constexpr (std::is_same_v<T, wire::ConnectOk>) {
           s.on_connect_ok(m);
         } else if constexpr (std::is_same_v<T, wire::ConnectFail>) {
@@ -466,21 +483,21 @@ void RendezvousClient::connect(std::uint64_t connection_id, const crypto::NodeId
   if (s.phase == State::Phase::kRegistered) s.send_connect(connection_id, c, now);
 }
 
-void RendezvousClient::accept(std::uint64_t connection_id, util::TimePoint /*now*/) {
+void RendezvousClient::accept(std::uint64_t connection_id, util::TimePoint now) {
   State& s = *state_;
   State::Invite& inv = s.remember_invite(connection_id);
   inv.decision = State::Decision::kAccepted;
   inv.reason.clear();
-  s.send_decision(connection_id, inv);
+  s.send_decision(connection_id, inv, now);
 }
 
 void RendezvousClient::refuse(std::uint64_t connection_id, const std::string& reason,
-                              util::TimePoint /*now*/) {
+                              util::TimePoint now) {
   State& s = *state_;
   State::Invite& inv = s.remember_invite(connection_id);
   inv.decision = State::Decision::kRefused;
   inv.reason = wire_reason(reason);
-  s.send_decision(connection_id, inv);
+  s.send_decision(connection_id, inv, now);
 }
 
 void RendezvousClient::forget(std::uint64_t connection_id) {

@@ -67,6 +67,8 @@ class RendezvousClient {
   /// Listener: agrees to an invite (idempotent).
   void accept(std::uint64_t connection_id, util::TimePoint now);
   /// Listener: declines an invite, telling the connector `reason` (cut to 200 bytes).
+  /// REFUSEs are paced (kRefuseRatePerSecond); one over the budget is not sent, and a
+  /// re-sent INVITE for it is answered again when the budget allows.
   void refuse(std::uint64_t connection_id, const std::string& reason, util::TimePoint now);
   /// Sends a keepalive now rather than at its period: a session just lost its direct
   /// path, maybe to a NAT rebinding, and the relay it falls back to needs our current

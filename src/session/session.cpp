@@ -1,7 +1,10 @@
 #include "session/session.hpp"
 
+#include <chrono>
+#include <string>
 #include <utility>
 
+#include "session/constants.hpp"
 #include "util/assert.hpp"
 #include "wire/path_frame.hpp"
 
@@ -41,7 +44,10 @@ Session::Session(SessionRole role, std::uint64_t connection_id, const crypto::Id
                                                    identity, std::move(check), rng);
 }
 
-void Session::start(util::TimePoint now) { handshake_->start(now); }
+void Session::start(util::TimePoint now) {
+  handshake_deadline_ = now + kHandshakeTimeout;
+  handshake_->start(now);
+}
 
 void Session::on_packet(const wire::SessionPacket& packet, const util::Address& from,
                         util::TimePoint now, util::SocketId socket) {
@@ -71,6 +77,13 @@ void Session::process_protected(const wire::SessionPacket& packet, const util::A
   plain_.clear();
   if (!open_->open(packet.packet_number, packet.header, packet.payload, plain_)) {
     ++stats_.undecryptable;  // forged, corrupted or replayed garbage: drop, never fatal
+    return;
+  }
+  // Authentic is not fresh: a captured packet replayed (from any address) must not
+  // refresh timers or teach the path manager a peer-reflexive address, so duplicates
+  // go before anything else sees them (a copy mirrored through the relay is one too).
+  if (connection_->is_duplicate(packet.packet_number)) {
+    ++stats_.replayed;
     return;
   }
   path_.on_authenticated(from, socket, packet.packet_number, now);
@@ -142,6 +155,14 @@ void Session::check_handshake(util::TimePoint now) {
 
 void Session::on_timeout(util::TimePoint now) {
   if (ended_) return;
+  if (!established() && now >= handshake_deadline_) {
+    end({transport::CloseOrigin::kLocal, transport::CloseKind::kHandshake, 0,
+         "handshake timed out: no handshake with " + expected_.to_string() + " within " +
+             std::to_string(
+                 std::chrono::duration_cast<std::chrono::seconds>(kHandshakeTimeout).count()) +
+             " s"});
+    return;
+  }
   if (handshake_->next_deadline() <= now) {
     handshake_->on_timeout(now);
     check_handshake(now);
@@ -159,7 +180,11 @@ void Session::on_timeout(util::TimePoint now) {
 util::TimePoint Session::next_deadline() const {
   if (ended_) return util::kNever;
   util::TimePoint t = handshake_->next_deadline();
-  if (established()) t = std::min({t, connection_->next_deadline(), path_.next_deadline()});
+  if (established()) {
+    t = std::min({t, connection_->next_deadline(), path_.next_deadline()});
+  } else {
+    t = std::min(t, handshake_deadline_);
+  }
   return t;
 }
 

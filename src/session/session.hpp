@@ -33,6 +33,7 @@ enum class SessionRole { kConnector, kListener };
 struct SessionStats {
   std::uint64_t undecryptable = 0;   ///< Protected packets that failed authentication.
   std::uint64_t early_dropped = 0;   ///< Protected packets that arrived before our keys.
+  std::uint64_t replayed = 0;        ///< Authentic transport packets already received.
   std::uint64_t path_replayed = 0;   ///< Path packets refused as duplicates or too old.
   std::uint64_t path_malformed = 0;  ///< Authenticated path packets with bad frames.
 };
@@ -131,6 +132,7 @@ class Session {
   util::Bytes scratch_;
   util::Bytes plain_;
   SessionStats stats_;
+  util::TimePoint handshake_deadline_ = util::kNever;  // set by start(): kHandshakeTimeout
   bool ended_ = false;
   transport::CloseReason end_reason_;
 };

@@ -234,11 +234,12 @@ struct Connection::State final : LossListener {
       closing.on_packet_received();
       return;
     }
-    last_received = now;
+    // A duplicate (maybe a replay) touches no timer: only a new packet shows the peer lives.
     if (acks.is_duplicate(pn)) {
       ++stats.duplicate_packets;
       return;
     }
+    last_received = now;
     if (payload.empty()) return violation("packet without frames", now);
     const std::optional<std::uint64_t> largest_before = acks.largest();
     util::ByteReader r(payload);
@@ -540,6 +541,8 @@ void Connection::close(std::uint64_t app_code, const std::string& reason, util::
   state_->on_close(state_->closing.close_application(app_code, reason, now));
   state_->arm_timers();
 }
+
+bool Connection::is_duplicate(std::uint64_t pn) const { return state_->acks.is_duplicate(pn); }
 
 bool Connection::closed() const { return state_->closing.closed(); }
 

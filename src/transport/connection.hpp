@@ -78,6 +78,9 @@ class Connection {
   /// Processes a decrypted packet; duplicates are ignored, malformed frames close
   /// the connection with a protocol-error reason (never abort).
   void on_packet(std::uint64_t packet_number, util::ByteView payload, util::TimePoint now);
+  /// True when `packet_number` was already received (or is too old to tell): the
+  /// caller drops such a packet before it has any other effect (a replay proves nothing).
+  bool is_duplicate(std::uint64_t packet_number) const;
   /// Next payload to send now, or nullopt when congestion control, pacing or lack of data
   /// says wait; `max_payload` is the most the caller can protect, and the payload stays
   /// within the path MTU validated so far (or is an MTU probe up to `max_payload`).

@@ -13,6 +13,7 @@
 
 #include "crypto/identity.hpp"
 #include "crypto/random.hpp"
+#include "session/constants.hpp"
 #include "session/session.hpp"
 #include "sim/virtual_loop.hpp"
 #include "wire/path_frame.hpp"
@@ -309,10 +310,85 @@ TEST_CASE("a replayed protected packet does no harm") {
 
   CHECK(read_all(p.listener.connection(), s) == more);
   CHECK(read_all(p.listener.connection(), s).empty());
-  CHECK(p.listener.connection().stats().duplicate_packets == duplicates_before + 2);
+  // The session drops them before the transport (or the path manager) sees them.
+  CHECK(p.listener.stats().replayed == 2);
+  CHECK(p.listener.connection().stats().duplicate_packets == duplicates_before);
   CHECK(p.listener.stats().undecryptable == 0);  // Authentic, just old.
   CHECK_FALSE(p.listener.ended());
   CHECK_FALSE(p.connector.ended());
+}
+
+TEST_CASE("a packet replayed from another address teaches the path nothing and gets no answer") {
+  Pair p(41);
+  p.establish();
+  p.run_for(1s);
+  send_text(p.connector, "captured");
+  p.connector.flush(p.now());
+  std::vector<Datagram> out = p.take_queue();
+  REQUIRE(out.size() == 1);
+  p.deliver(out[0]);
+  p.settle();
+
+  // An attacker replays the captured packet from an address of its choice, where the
+  // listener would send path challenges if it took the address for a peer-reflexive one.
+  const Address evil = Address::v4(203, 0, 113, 66, 6666);
+  std::size_t sent_to_evil = 0;
+  p.hold = [&](const Datagram& d) {
+    sent_to_evil += d.to == evil ? 1 : 0;
+    return d.to == evil;
+  };
+  for (int i = 0; i < 5; ++i) {
+    Datagram replay = out[0];
+    replay.from = evil;
+    p.deliver(replay);
+    p.run_for(1s);
+  }
+  CHECK(sent_to_evil == 0);
+  CHECK(p.listener.stats().replayed == 5);
+  CHECK_FALSE(p.listener.direct());
+  CHECK_FALSE(p.listener.ended());
+}
+
+TEST_CASE("replayed packets do not keep a session alive after its peer fell silent") {
+  Pair p(42);
+  p.establish();
+  send_text(p.connector, "last words");
+  p.connector.flush(p.now());
+  std::vector<Datagram> out = p.take_queue();
+  REQUIRE(out.size() == 1);
+  p.deliver(out[0]);
+  p.settle();
+  const util::TimePoint silent_since = p.now();
+
+  // The network dies; an attacker replays the last packet every 5 s.
+  p.hold = [](const Datagram&) { return true; };
+  while (!p.listener.ended() && p.now() - silent_since < 120s) {
+    p.deliver(out[0]);
+    p.run_for(5s);
+  }
+  REQUIRE(p.listener.ended());
+  CHECK(p.listener.end_reason().kind == transport::CloseKind::kIdleTimeout);
+  // kIdleTimeout (30 s) after the last genuine packet, to the 5 s step of the replays.
+  CHECK(p.now() - silent_since <= transport::kIdleTimeout + 5s);
+  CHECK(p.listener.stats().replayed > 0);
+}
+
+TEST_CASE("a session whose peer never starts the handshake ends after kHandshakeTimeout") {
+  Pair p(43);
+  // The connector never sends: the listener accepted an invitation nobody follows up.
+  p.hold = [](const Datagram&) { return true; };
+  p.start();
+  const util::TimePoint began = p.now();
+  p.run_until(began + session::kHandshakeTimeout - 1ms);
+  CHECK_FALSE(p.listener.ended());
+  CHECK(p.listener.next_deadline() == began + session::kHandshakeTimeout);
+  p.run_until(began + session::kHandshakeTimeout);
+  REQUIRE(p.listener.ended());
+  CHECK(p.listener.end_reason().kind == transport::CloseKind::kHandshake);
+  CHECK(p.listener.end_reason().message().find("handshake timed out") != std::string::npos);
+  CHECK(p.listener.next_deadline() == util::kNever);
+  // The connector, whose flights all went unanswered, is bounded by it too.
+  CHECK(p.connector.ended());
 }
 
 TEST_CASE("protected packets that beat the connector's handshake are held and used") {

@@ -1,5 +1,7 @@
 #include "sim/sim_endpoint_node.hpp"
 
+#include <algorithm>
+
 #include "util/assert.hpp"
 
 namespace punch::sim {
@@ -81,9 +83,15 @@ void EndpointNode::on_datagram(const util::Address& from, util::ByteView data,
   endpoint_.on_datagram(from, data, now);
 }
 
-void EndpointNode::on_timeout(util::TimePoint now) { endpoint_.on_timeout(now); }
+void EndpointNode::on_timeout(util::TimePoint now) {
+  endpoint_.on_timeout(now);
+  now_ = now;
+  policy_.on_timeout(now);
+}
 
-util::TimePoint EndpointNode::next_deadline() const { return endpoint_.next_deadline(); }
+util::TimePoint EndpointNode::next_deadline() const {
+  return std::min(endpoint_.next_deadline(), policy_.next_deadline());
+}
 
 void EndpointNode::flush(util::TimePoint now) {
   endpoint_.flush(now);
@@ -93,7 +101,7 @@ void EndpointNode::flush(util::TimePoint now) {
   bool reacted = false;
   while (auto e = endpoint_.poll_event()) {
     events_.push_back(TimedEvent{*e, now});
-    policy_.on_event(*e);
+    policy_.on_event(*e, now_);
     if (reaction_) reaction_(*this, *e);
     reacted = true;
   }

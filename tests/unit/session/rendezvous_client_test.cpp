@@ -4,6 +4,7 @@
 
 #include <vector>
 
+#include "session/constants.hpp"
 #include "unit/rendezvous/test_net.hpp"
 #include "wire/packet_type.hpp"
 #include "wire/rendezvous_message.hpp"
@@ -327,6 +328,44 @@ TEST_CASE("client: a lost REFUSE is re-sent on the next INVITE") {
   CHECK(p.listener.count(Kind::kInvite) == 1);
   REQUIRE(p.connector.count(Kind::kConnectFailed) == 1);
   CHECK(p.connector.last(Kind::kConnectFailed).reason == "refused by peer: go away");
+}
+
+TEST_CASE(
+    "client: REFUSEs are paced, so an invitation flood leaves room for ACCEPT and KEEPALIVE") {
+  Pair p;
+  std::size_t refuses = 0;
+  p.net.drop = [&](const Datagram& d) {
+    refuses += is(d, wire::PacketType::kRefuse) ? 1 : 0;
+    return false;
+  };
+  // 200 unwanted invitations at once (forged here; through the rendezvous a flood of
+  // CONNECTs from keys the listener does not allow), each refused.
+  const crypto::NodeId stranger = make_identity(3).id();
+  for (std::uint64_t cid = 1000; cid < 1200; ++cid) {
+    deliver(p.net, p.listener, p.net.server_address, wire::Invite{cid, stranger, kEvil});
+    p.listener.client->refuse(cid, "not authorized", p.net.now());
+  }
+  CHECK(refuses == punch::session::kRefuseBurst);
+  // The rendezvous still takes our ACCEPT: the allowed connector gets through at once.
+  p.connector.client->connect(5, p.lid.id(), p.net.now());
+  p.net.settle();
+  REQUIRE(p.listener.count(Kind::kInvite) == 201);
+  p.listener.client->accept(5, p.net.now());
+  p.net.settle();
+  CHECK(p.connector.count(Kind::kConnectOk) == 1);
+
+  // A steady flood (100/s for a minute) gets 10 REFUSEs a second, and the registration
+  // lives on with its keepalives acknowledged.
+  refuses = 0;
+  for (std::uint64_t cid = 2000; cid < 8000; ++cid) {
+    deliver(p.net, p.listener, p.net.server_address, wire::Invite{cid, stranger, kEvil});
+    p.listener.client->refuse(cid, "not authorized", p.net.now());
+    p.net.run_for(10ms);
+  }
+  CHECK(refuses <= 60 * punch::session::kRefuseRatePerSecond + punch::session::kRefuseBurst);
+  CHECK(refuses >= 60 * punch::session::kRefuseRatePerSecond - punch::session::kRefuseBurst);
+  CHECK(p.listener.client->registered());
+  CHECK(p.listener.count(Kind::kRegistered) == 1);
 }
 
 TEST_CASE("client: refuse() cuts the reason to 200 bytes of valid UTF-8") {
