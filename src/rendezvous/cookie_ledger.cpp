@@ -42,7 +42,8 @@ CookieUse CookieLedger::look_up(const wire::Cookie& cookie, util::ByteView datag
                                 util::TimePoint now) {
   forget_expired(now);
   auto it = entries_.find(cookie);
-  if (it == entries_.end()) return entries_.size() >= capacity_ ? CookieUse::kLedgerFull : CookieUse::kFresh;
+  if (it == entries_.end())
+    return entries_.size() >= capacity_ ? CookieUse::kLedgerFull : CookieUse::kFresh;
   // A client re-sends its REGISTER unchanged while the cookie stays the same (lost
   // REGISTERED); the same bytes verify the same way, so the first answer stands.
   if (it->second.verified && it->second.digest == digest_of(datagram)) return CookieUse::kRepeat;

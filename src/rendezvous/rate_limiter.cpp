@@ -9,8 +9,9 @@ namespace punch::rendezvous {
 
 RateLimiter::RateLimiter(std::uint32_t rate_per_second, std::uint32_t burst,
                          std::size_t max_sources)
-    : RateLimiter(util::Duration(std::chrono::seconds(1)) / std::max<std::uint32_t>(rate_per_second, 1),
-                  burst, max_sources) {
+    : RateLimiter(
+          util::Duration(std::chrono::seconds(1)) / std::max<std::uint32_t>(rate_per_second, 1),
+          burst, max_sources) {
   PUNCH_ASSERT(rate_per_second > 0);
 }
 

@@ -46,8 +46,8 @@ struct Server::State {
   util::DatagramSink& sink;
   ServerObserver* observer;
   CookieJar cookies;
-  RateLimiter limiter;       // per source address (IP and port)
-  RateLimiter host_limiter;  // per host (host_key), so port rotation gains nothing
+  RateLimiter limiter;          // per source address (IP and port)
+  RateLimiter host_limiter;     // per host (host_key), so port rotation gains nothing
   CookieLedger spent_cookies;   // a cookie buys one signature check
   RateLimiter host_failures;    // failed signature checks per host
   RateLimiter server_failures;  // failed signature checks in all (one key: kEveryone)
@@ -232,8 +232,8 @@ void Server::State::on_hello(const util::Address& from, const wire::Hello& m, ut
   send(from, wire::Challenge{m.nonce, cookies.make(from, m.nonce, now)});
 }
 
-SignatureCheck Server::State::check_signature(const util::Address& from,
-                                             const wire::Register& m, util::TimePoint now) {
+SignatureCheck Server::State::check_signature(const util::Address& from, const wire::Register& m,
+                                              util::TimePoint now) {
   // Charged as a failure up front, refunded below if it holds: the budgets exist to
   // bound failures, and honest clients' signatures do not fail.
   const util::Address host = host_key(from);

@@ -22,15 +22,15 @@ namespace punch::rendezvous {
 /// Counters, for logs, --events and tests.
 struct ServerStats {
   std::uint64_t datagrams_received = 0;
-  std::uint64_t dropped_malformed = 0;        ///< Undecodable or unknown type.
-  std::uint64_t dropped_unauthenticated = 0;  ///< Bad cookie, signature, token, or relay sender.
+  std::uint64_t dropped_malformed = 0;         ///< Undecodable or unknown type.
+  std::uint64_t dropped_unauthenticated = 0;   ///< Bad cookie, signature, token, or relay sender.
   std::uint64_t dropped_rate_limited = 0;      ///< Includes REGISTERs over a failure budget.
   std::uint64_t dropped_unproven_address = 0;  ///< Valid token, but not from the registration's
                                                ///< address: answered with UNKNOWN, not moved.
   std::uint64_t signature_checks = 0;          ///< ECDSA verifications run (the costly step).
-  std::uint64_t dropped_no_relay = 0;  ///< Session packet for an unknown or pending relay.
-  std::uint64_t registrations = 0;     ///< Live registrations now.
-  std::uint64_t relays = 0;            ///< Live relay entries now.
+  std::uint64_t dropped_no_relay = 0;          ///< Session packet for an unknown or pending relay.
+  std::uint64_t registrations = 0;             ///< Live registrations now.
+  std::uint64_t relays = 0;                    ///< Live relay entries now.
   std::uint64_t relayed_packets = 0;
   std::uint64_t relayed_bytes = 0;
   std::uint64_t address_probes_answered = 0;       ///< PROBE_REPLYs sent, from any port.

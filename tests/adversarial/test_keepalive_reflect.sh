@@ -9,6 +9,7 @@
 #   - the listener, which did not move, still receives at least MIN_PERCENT % of the
 #     relayed packets (loopback loses none; the margin is for a loaded machine).
 # Before the fix the registration moved: the victim received every relayed packet.
+# shellcheck source=../integration/lib.sh
 source "$(dirname "$0")/../integration/lib.sh"
 TOOL="$TOOLS/keepalive_reflect"
 [ -x "$TOOL" ] || skip "keepalive_reflect tool not built at $TOOL"
@@ -24,7 +25,9 @@ line=$(cat "$WORK/reflect.out")
 victim_sent=$(sed -n 's/.*victim sent \([0-9]*\) bytes.*/\1/p' <<<"$line")
 victim_got=$(sed -n 's/.*received \([0-9]*\) bytes in.*/\1/p' <<<"$line")
 listener_got=$(sed -n 's/.*listener received \([0-9]*\) of.*/\1/p' <<<"$line")
-[ -n "$victim_sent" ] && [ -n "$victim_got" ] && [ -n "$listener_got" ] || fail "unexpected tool output"
+if [ -z "$victim_sent" ] || [ -z "$victim_got" ] || [ -z "$listener_got" ]; then
+  fail "unexpected tool output"
+fi
 
 [ "$victim_got" -le "$victim_sent" ] ||
   fail "the relay reflected $victim_got bytes to an address that sent $victim_sent"

@@ -8,6 +8,7 @@
 # checked, the 65,536-entry table stayed full, and 30 % of new senders were refused
 # (32-35 % in the review); after it, 0 %. One IPv6 host rotating its /64 is covered
 # by server_test.cpp (loopback has one IPv6 address).
+# shellcheck source=../integration/lib.sh
 source "$(dirname "$0")/../integration/lib.sh"
 TOOL="$TOOLS/port_rotation_flood"
 [ -x "$TOOL" ] || skip "port_rotation_flood tool not built at $TOOL"
@@ -25,7 +26,9 @@ rc=0
 cat "$WORK/rot.out"
 answered=$(sed -n 's/.*answered \([0-9]*\) of \([0-9]*\),.*/\1/p' "$WORK/rot.out")
 total=$(sed -n 's/.*answered \([0-9]*\) of \([0-9]*\),.*/\2/p' "$WORK/rot.out")
-[ -n "$answered" ] && [ -n "$total" ] && [ "$total" -gt 0 ] || fail "unexpected tool output"
+if [ -z "$answered" ] || [ -z "$total" ] || [ "$total" -eq 0 ]; then
+  fail "unexpected tool output"
+fi
 refused=$((total - answered))
 [ $((refused * 100)) -le $((total * MAX_REFUSED_PERCENT)) ] ||
   fail "$refused of $total new senders refused (> $MAX_REFUSED_PERCENT %)"

@@ -11,6 +11,7 @@
 # Prints the figures: throughput with and without, rendezvous CPU during the flood,
 # signatures checked. Before the fix (one cookie good for 30 s of verifications) the
 # flood took the rendezvous's core and the relay with it.
+# shellcheck source=../integration/lib.sh
 source "$(dirname "$0")/../integration/lib.sh"
 FLOOD="$TOOLS/register_flood"
 [ -x "$FLOOD" ] || skip "register_flood tool not built at $FLOOD"
@@ -40,19 +41,19 @@ relayed_transfer() {
   local name=$1 flood=${2:-} start end lpid cpid c0 c1
   "$PUNCH" listen -r "$RV" -k "$WORK/listener.key" --allow "$C_ID" --relay-only \
     --events "$WORK/$name-l.events" </dev/null >"$WORK/$name-l.out" 2>"$WORK/$name-l.err" &
-  lpid=$!; PIDS+=($lpid)
+  lpid=$!; PIDS+=("$lpid")
   wait_for "$WORK/$name-l.events" '"event":"registered"' 10
   mkfifo "$WORK/$name.fifo"
   "$PUNCH" connect -r "$RV" -k "$WORK/connector.key" "$L_ID" --relay-only \
     --events "$WORK/$name-c.events" <"$WORK/$name.fifo" >/dev/null 2>"$WORK/$name-c.err" &
-  cpid=$!; PIDS+=($cpid)
+  cpid=$!; PIDS+=("$cpid")
   exec 3>"$WORK/$name.fifo"
   wait_for "$WORK/$name-c.events" '"event":"session_up"' 10
   if [ -n "$flood" ]; then
     # 3>&-: the tool must not hold the connector's stdin open past the transfer.
     "$FLOOD" "${RV%:*}" "${RV##*:}" 127.0.0.10 "$SOURCES" "$FLOOD_SECONDS" "$RATE" mixed \
       >"$WORK/flood.out" 2>"$WORK/flood.err" 3>&- &
-    FLOOD_PID=$!; PIDS+=($FLOOD_PID)
+    FLOOD_PID=$!; PIDS+=("$FLOOD_PID")
     # The tool says when every port has a cookie: the flood is at full rate from then.
     wait_for "$WORK/flood.out" "flooding" 10
   fi

@@ -169,9 +169,11 @@ int main(int argc, char** argv) {
   const wire::Registered creg = register_as(c, connector_key.value(), rng.u64(), false, rng);
   const std::uint64_t cid = rng.u64();
   send_message(c, wire::Connect{creg.instance, creg.token, cid, listener_key.value().id()});
-  expect(l, [](const util::Bytes& d) { return wire::decode_invite(d); }, "INVITE");
+  expect(
+      l, [](const util::Bytes& d) { return wire::decode_invite(d); }, "INVITE");
   send_message(l, wire::Accept{lreg.instance, lreg.token, cid});
-  expect(c, [](const util::Bytes& d) { return wire::decode_connect_ok(d); }, "CONNECT_OK");
+  expect(
+      c, [](const util::Bytes& d) { return wire::decode_connect_ok(d); }, "CONNECT_OK");
 
   // The forgery: the listener's instance and token, from the victim's address.
   send_message(victim, wire::Keepalive{lreg.instance, lreg.token});
@@ -200,10 +202,10 @@ int main(int argc, char** argv) {
   listener_got += l.received_datagrams - before;
   while (receive(victim, 200)) {
   }
-  std::printf("keepalive_reflect: victim sent %ld bytes, received %ld bytes in %ld datagrams; "
-              "listener received %ld of %ld relayed packets\n",
-              victim.sent_bytes, victim.received_bytes, victim.received_datagrams, listener_got,
-              count);
+  std::printf(
+      "keepalive_reflect: victim sent %ld bytes, received %ld bytes in %ld datagrams; "
+      "listener received %ld of %ld relayed packets\n",
+      victim.sent_bytes, victim.received_bytes, victim.received_datagrams, listener_got, count);
   close(l.fd);
   close(c.fd);
   close(victim.fd);

@@ -102,8 +102,7 @@ int main(int argc, char** argv) {
   const double seconds = std::atof(argv[4]);
   const double rate = std::atof(argv[5]);
   const int probe_ms = std::atoi(argv[6]);
-  if (sources < 1 || sources > 250 || seconds <= 0 || seconds > 60 || rate <= 0 ||
-      probe_ms < 1) {
+  if (sources < 1 || sources > 250 || seconds <= 0 || seconds > 60 || rate <= 0 || probe_ms < 1) {
     std::fprintf(stderr, "port_rotation_flood: bad arguments\n");
     return 2;
   }
@@ -140,8 +139,7 @@ int main(int argc, char** argv) {
       sockaddr_in local{};
       local.sin_family = AF_INET;
       local.sin_addr.s_addr = htonl(0x7f010000u + probe_counter);  // 127.1.x.y: new each time
-      if (p.fd < 0 ||
-          bind(p.fd, reinterpret_cast<const sockaddr*>(&local), sizeof local) != 0) {
+      if (p.fd < 0 || bind(p.fd, reinterpret_cast<const sockaddr*>(&local), sizeof local) != 0) {
         std::fprintf(stderr, "port_rotation_flood: cannot bind a probe: %s\n",
                      std::strerror(errno));
         stop = true;
@@ -178,9 +176,10 @@ int main(int argc, char** argv) {
   long answered = 0;
   for (const Probe& p : probes) answered += p.answered ? 1 : 0;
   const long total = static_cast<long>(probes.size());
-  std::printf("port_rotation_flood: %ld HELLOs from %d addresses with rotating ports in %.1f s; "
-              "new senders answered %ld of %ld, refused %ld (%.1f %%)\n",
-              flooded, sources, seconds, answered, total, total - answered,
-              total ? 100.0 * static_cast<double>(total - answered) / static_cast<double>(total) : 0);
+  std::printf(
+      "port_rotation_flood: %ld HELLOs from %d addresses with rotating ports in %.1f s; "
+      "new senders answered %ld of %ld, refused %ld (%.1f %%)\n",
+      flooded, sources, seconds, answered, total, total - answered,
+      total ? 100.0 * static_cast<double>(total - answered) / static_cast<double>(total) : 0);
   return 0;
 }

@@ -55,7 +55,7 @@ struct Port {
   Clock::time_point hello_at{};
   bool hello_pending = false;
   bool had_cookie = false;  // Got at least one CHALLENGE: it is flooding.
-  double credit = 0;  // REGISTERs owed at the configured rate.
+  double credit = 0;        // REGISTERs owed at the configured rate.
   std::uint64_t nonce_counter = 0;
 };
 
@@ -140,7 +140,8 @@ int main(int argc, char** argv) {
       }
       fcntl(port.fd, F_SETFL, O_NONBLOCK);
       port.fresh = mode == "fresh" || (mode == "mixed" && p % 2 == 1);
-      port.nonce_counter = static_cast<std::uint64_t>(s) << 32 | static_cast<std::uint64_t>(p) << 16;
+      port.nonce_counter = static_cast<std::uint64_t>(s) << 32 | static_cast<std::uint64_t>(p)
+                                                                     << 16;
       ports.push_back(port);
     }
   }
@@ -177,8 +178,8 @@ int main(int argc, char** argv) {
 
   const double per_port = rate / kPortsPerSource;
   const Clock::time_point start = Clock::now();
-  const Clock::time_point end = start + std::chrono::duration_cast<Clock::duration>(
-                                            std::chrono::duration<double>(seconds));
+  const Clock::time_point end =
+      start + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(seconds));
   Clock::time_point last = start;
   unsigned char buf[2048];
   std::size_t ports_with_cookie = 0;
@@ -234,9 +235,10 @@ int main(int argc, char** argv) {
     std::this_thread::sleep_for(std::chrono::milliseconds(2));
   }
   for (const Port& port : ports) close(port.fd);
-  std::printf("register_flood: %ld REGISTERs (%ld HELLOs, %ld CHALLENGEs) from %d sources x %d "
-              "ports in %.1f s, mode %s\n",
-              totals.registers, totals.hellos, totals.challenges, source_count, kPortsPerSource,
-              seconds, mode.c_str());
+  std::printf(
+      "register_flood: %ld REGISTERs (%ld HELLOs, %ld CHALLENGEs) from %d sources x %d "
+      "ports in %.1f s, mode %s\n",
+      totals.registers, totals.hellos, totals.challenges, source_count, kPortsPerSource, seconds,
+      mode.c_str());
   return 0;
 }

@@ -514,7 +514,9 @@ TEST_CASE("server: of two listener instances of one ID, the newest gets the invi
   CHECK(newer.count(Kind::kInvite) == 1);
 }
 
-TEST_CASE("server: a NAT rebinding: UNKNOWN at the new address, a REGISTER from there, the relay follows") {
+TEST_CASE(
+    "server: a NAT rebinding: UNKNOWN at the new address, a REGISTER from there, the relay "
+    "follows") {
   TestNet net;
   const auto lid = rv::test::make_identity(1);
   auto& listener = net.add_client(lid, kA, true);
@@ -998,7 +1000,8 @@ struct CountingObserver final : rv::ServerObserver {
 
 }  // namespace
 
-TEST_CASE("server: a cookie buys one signature check; replaying it with a bad signature costs none") {
+TEST_CASE(
+    "server: a cookie buys one signature check; replaying it with a bad signature costs none") {
   TestNet net;
   const auto id = rv::test::make_identity(1);
   Raw a{net, kA};
@@ -1035,7 +1038,8 @@ TEST_CASE("server: a REGISTER re-sent unchanged is answered again without a seco
   CHECK(net.server->stats().registrations == 1);
 }
 
-TEST_CASE("server: failed signature checks: 2 per host, then one per 5 s; an IPv6 /64 is one host") {
+TEST_CASE(
+    "server: failed signature checks: 2 per host, then one per 5 s; an IPv6 /64 is one host") {
   TestNet net;
   const auto id = rv::test::make_identity(1);
   // One IPv6 host rotating interface IDs and ports, each attempt with a fresh cookie:
