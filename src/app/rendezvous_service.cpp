@@ -147,8 +147,12 @@ int run_rendezvous(const RendezvousConfig& config) {
         util::log_info("shutting down: " + std::to_string(st.relayed_packets) +
                        " packets relayed, " + std::to_string(st.dropped_malformed) +
                        " malformed, " + std::to_string(st.dropped_unauthenticated) +
-                       " unauthenticated and " + std::to_string(st.dropped_no_relay) +
+                       " unauthenticated, " + std::to_string(st.dropped_rate_limited) +
+                       " rate-limited and " + std::to_string(st.dropped_no_relay) +
                        " unrelayable datagrams dropped, " +
+                       std::to_string(st.dropped_unproven_address) +
+                       " messages from unproven addresses answered UNKNOWN, " +
+                       std::to_string(st.signature_checks) + " signatures checked, " +
                        std::to_string(st.address_probes_answered) + " address probes answered");
         socket.close();
         probe_socket.close();

@@ -9,10 +9,15 @@ namespace punch::rendezvous {
 
 RateLimiter::RateLimiter(std::uint32_t rate_per_second, std::uint32_t burst,
                          std::size_t max_sources)
-    : interval_(std::chrono::seconds(1)), tolerance_(0), max_sources_(max_sources) {
-  PUNCH_ASSERT(rate_per_second > 0 && burst > 0);
-  interval_ = util::Duration(std::chrono::seconds(1)) / rate_per_second;
-  tolerance_ = interval_ * (burst - 1);
+    : RateLimiter(
+          util::Duration(std::chrono::seconds(1)) / std::max<std::uint32_t>(rate_per_second, 1),
+          burst, max_sources) {
+  PUNCH_ASSERT(rate_per_second > 0);
+}
+
+RateLimiter::RateLimiter(util::Duration interval, std::uint32_t burst, std::size_t max_sources)
+    : interval_(interval), tolerance_(interval * (burst - 1)), max_sources_(max_sources) {
+  PUNCH_ASSERT(interval > util::Duration::zero() && burst > 0 && max_sources > 0);
 }
 
 bool RateLimiter::allow(const util::Address& from, util::TimePoint now) {
@@ -31,6 +36,13 @@ bool RateLimiter::allow(const util::Address& from, util::TimePoint now) {
   if (tat - now > tolerance_) return false;
   it->second = tat + interval_;
   return true;
+}
+
+void RateLimiter::refund(const util::Address& from) {
+  auto it = tat_.find(from);
+  // The arrival time only moves back by what allow() added, so a refund never gives
+  // a source more than a full bucket.
+  if (it != tat_.end()) it->second -= interval_;
 }
 
 void RateLimiter::sweep(util::TimePoint now) {

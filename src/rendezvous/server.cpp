@@ -6,6 +6,8 @@
 #include "crypto/identity.hpp"
 #include "rendezvous/constants.hpp"
 #include "rendezvous/cookie_jar.hpp"
+#include "rendezvous/cookie_ledger.hpp"
+#include "rendezvous/host_key.hpp"
 #include "rendezvous/rate_limiter.hpp"
 #include "rendezvous/registry.hpp"
 #include "rendezvous/relay_table.hpp"
@@ -16,6 +18,17 @@
 
 namespace punch::rendezvous {
 
+namespace {
+
+/// Outcome of a REGISTER's signature check.
+enum class SignatureCheck {
+  kOverBudget,  ///< Not checked: the sender's host, or the server, used up its failures.
+  kFailed,
+  kHolds,
+};
+
+}  // namespace
+
 struct Server::State {
   State(crypto::RandomSource& r, util::DatagramSink& s, ServerObserver* o, util::TimePoint now)
       : rng(r),
@@ -24,14 +37,20 @@ struct Server::State {
         cookies(r, now),
         limiter(kControlRatePerSecond, kControlBurst, kMaxRateLimitedSources),
         host_limiter(kControlRatePerHost, kControlHostBurst, kMaxRateLimitedSources),
+        spent_cookies(kMaxSpentCookies, kCookieLifetime),
+        host_failures(kSignatureFailureInterval, kSignatureFailureBurst, kMaxRateLimitedSources),
+        server_failures(kSignatureFailuresPerSecond, kSignatureFailureServerBurst, 1),
         relays(kRelayIdleTimeout, kPendingRelayTimeout) {}
 
   crypto::RandomSource& rng;
   util::DatagramSink& sink;
   ServerObserver* observer;
   CookieJar cookies;
-  RateLimiter limiter;       // per source address (IP and port)
-  RateLimiter host_limiter;  // per IP, so port rotation gains nothing
+  RateLimiter limiter;          // per source address (IP and port)
+  RateLimiter host_limiter;     // per host (host_key), so port rotation gains nothing
+  CookieLedger spent_cookies;   // a cookie buys one signature check
+  RateLimiter host_failures;    // failed signature checks per host
+  RateLimiter server_failures;  // failed signature checks in all (one key: kEveryone)
   Registry registry;
   RelayTable relays;
   ServerStats stats;
@@ -56,7 +75,10 @@ struct Server::State {
   std::vector<util::Address> probe_addresses_for(const util::Address& client) const;
 
   void on_hello(const util::Address& from, const wire::Hello& m, util::TimePoint now);
-  void on_register(const util::Address& from, const wire::Register& m, util::TimePoint now);
+  void on_register(const util::Address& from, const wire::Register& m, util::ByteView datagram,
+                   util::TimePoint now);
+  SignatureCheck check_signature(const util::Address& from, const wire::Register& m,
+                                 util::TimePoint now);
   void on_keepalive(const util::Address& from, const wire::Keepalive& m, util::TimePoint now);
   void on_connect(const util::Address& from, const wire::Connect& m, util::TimePoint now);
   void on_accept(const util::Address& from, const wire::Accept& m, util::TimePoint now);
@@ -147,7 +169,7 @@ void Server::State::on_control(const util::Address& from, util::ByteView data,
         if constexpr (std::is_same_v<T, wire::Hello>) {
           on_hello(from, m, now);
         } else if constexpr (std::is_same_v<T, wire::Register>) {
-          on_register(from, m, now);
+          on_register(from, m, data, now);
         } else if constexpr (std::is_same_v<T, wire::Keepalive>) {
           on_keepalive(from, m, now);
         } else if constexpr (std::is_same_v<T, wire::Connect>) {
@@ -170,10 +192,10 @@ void Server::State::on_control(const util::Address& from, util::ByteView data,
 
 bool Server::State::rate_allows(const util::Address& from, util::TimePoint now) {
   // The limit comes before decoding so that garbage also spends the sender's
-  // budget, and before the signature check it exists to protect.
-  util::Address host = from;
-  host.port = 0;
-  if (!limiter.allow(from, now) || !host_limiter.allow(host, now)) {
+  // budget, and before the signature check it exists to protect. The host comes
+  // first: a host over its budget must not fill the per-port table, whatever
+  // ports (or IPv6 interface IDs) it rotates through.
+  if (!host_limiter.allow(host_key(from), now) || !limiter.allow(from, now)) {
     ++stats.dropped_rate_limited;
     return false;
   }
@@ -211,24 +233,65 @@ void Server::State::on_hello(const util::Address& from, const wire::Hello& m, ut
   send(from, wire::Challenge{m.nonce, cookies.make(from, m.nonce, now)});
 }
 
+SignatureCheck Server::State::check_signature(const util::Address& from, const wire::Register& m,
+                                              util::TimePoint now) {
+  // Charged as a failure up front, refunded below if it holds: the budgets exist to
+  // bound failures, and honest clients' signatures do not fail.
+  const util::Address host = host_key(from);
+  if (!host_failures.allow(host, now)) return SignatureCheck::kOverBudget;
+  if (!server_failures.allow(util::Address{}, now)) {
+    host_failures.refund(host);
+    return SignatureCheck::kOverBudget;
+  }
+  util::Bytes signed_data;
+  wire::append_register_signed_data(m.nonce, m.cookie, m.instance, m.flags, signed_data);
+  ++stats.signature_checks;
+  if (!crypto::verify_signature(m.spki, signed_data, m.signature)) return SignatureCheck::kFailed;
+  host_failures.refund(host);
+  server_failures.refund(util::Address{});
+  return SignatureCheck::kHolds;
+}
+
 void Server::State::on_register(const util::Address& from, const wire::Register& m,
-                                util::TimePoint now) {
+                                util::ByteView datagram, util::TimePoint now) {
   // The cookie is checked first: it is cheap and proves the sender receives at
-  // `from`, so the costly signature check only runs for reachable senders.
+  // `from`, so the costly signature check only runs for reachable senders, and the
+  // budgets below are spent only by the host that really sent the REGISTER.
   if (!cookies.check(from, m.nonce, m.cookie, now)) {
     ++stats.dropped_unauthenticated;
     return;
   }
-  util::Bytes signed_data;
-  wire::append_register_signed_data(m.nonce, m.cookie, m.instance, m.flags, signed_data);
-  if (!crypto::verify_signature(m.spki, signed_data, m.signature)) {
-    ++stats.dropped_unauthenticated;
-    return;
+  switch (spent_cookies.look_up(m.cookie, datagram, now)) {
+    case CookieUse::kRepeat:
+      break;  // Verified before, byte for byte: answered again below.
+    case CookieUse::kSpent:
+      ++stats.dropped_unauthenticated;
+      return;
+    case CookieUse::kLedgerFull:
+      ++stats.dropped_rate_limited;
+      return;
+    case CookieUse::kFresh: {
+      const SignatureCheck check = check_signature(from, m, now);
+      if (check == SignatureCheck::kOverBudget) {
+        // Nothing was checked, so the cookie is not spent: the client's
+        // retransmission may get through once the budget refills.
+        ++stats.dropped_rate_limited;
+        return;
+      }
+      const bool holds = check == SignatureCheck::kHolds;
+      spent_cookies.record(m.cookie, datagram, holds, now);
+      if (!holds) {
+        ++stats.dropped_unauthenticated;
+        return;
+      }
+      break;
+    }
   }
   const crypto::NodeId id = crypto::NodeId::from_public_key(m.spki);
   const bool listener = (m.flags & wire::kRegisterFlagListener) != 0;
   const util::TimePoint expires = now + kRegistrationLifetime;
   Registration* reg = registry.find(m.instance);
+  bool changed = true;  // Worth an observer call: new, moved, or another role.
   if (reg != nullptr) {
     // The instance is visible to anyone on the path, so it must not let another
     // key take the registration over.
@@ -236,8 +299,11 @@ void Server::State::on_register(const util::Address& from, const wire::Register&
       ++stats.dropped_unauthenticated;
       return;
     }
-    // Same key, same instance: the client lost our REGISTERED or its keepalives
-    // failed. Keep the token (messages in flight stay valid) and the relays.
+    // Same key, same instance: the client lost our REGISTERED, its keepalives
+    // failed, or its address changed (a registration moves only this way, after
+    // the cookie round trip proved the new address receives). Keep the token
+    // (messages in flight stay valid) and the relays.
+    changed = reg->address != from || reg->listener != listener;
     reg->address = from;
     registry.reregister(*reg, listener, expires);
   } else {
@@ -252,7 +318,8 @@ void Server::State::on_register(const util::Address& from, const wire::Register&
   send(from, wire::Registered{reg->instance, reg->token,
                               static_cast<std::uint16_t>(kKeepaliveInterval.count()),
                               probe_addresses_for(from), from});
-  if (observer != nullptr) observer->on_registered(id.to_string(), from);
+  // Refreshes are not news: an operator's log shows registrations and moves only.
+  if (changed && observer != nullptr) observer->on_registered(id.to_string(), from);
 }
 
 std::vector<util::Address> Server::State::probe_addresses_for(const util::Address& client) const {
@@ -283,9 +350,16 @@ Registration* Server::State::authenticate(const util::Address& from, std::uint64
     send(from, wire::Unknown{instance});
     return nullptr;
   }
-  // The token proves the sender holds the registration: a new source address is
-  // the client's NAT rebinding, and relays follow because they name registrations.
-  reg->address = from;
+  if (from != reg->address) {
+    // The token proves the sender knows the registration's secret, not that it
+    // receives at `from`: anyone on the path has seen the token, and the client
+    // itself could name a victim. The registration (and every relay to it) moves
+    // only with a REGISTER, whose cookie proves the new address. UNKNOWN, smaller
+    // than the message, makes a client whose NAT rebound register again from there.
+    ++stats.dropped_unproven_address;
+    send(from, wire::Unknown{instance});
+    return nullptr;
+  }
   return reg;
 }
 

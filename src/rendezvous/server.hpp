@@ -22,12 +22,15 @@ namespace punch::rendezvous {
 /// Counters, for logs, --events and tests.
 struct ServerStats {
   std::uint64_t datagrams_received = 0;
-  std::uint64_t dropped_malformed = 0;        ///< Undecodable or unknown type.
-  std::uint64_t dropped_unauthenticated = 0;  ///< Bad cookie, signature, token, or relay sender.
-  std::uint64_t dropped_rate_limited = 0;
-  std::uint64_t dropped_no_relay = 0;  ///< Session packet for an unknown or pending relay.
-  std::uint64_t registrations = 0;     ///< Live registrations now.
-  std::uint64_t relays = 0;            ///< Live relay entries now.
+  std::uint64_t dropped_malformed = 0;         ///< Undecodable or unknown type.
+  std::uint64_t dropped_unauthenticated = 0;   ///< Bad cookie, signature, token, or relay sender.
+  std::uint64_t dropped_rate_limited = 0;      ///< Includes REGISTERs over a failure budget.
+  std::uint64_t dropped_unproven_address = 0;  ///< Valid token, but not from the registration's
+                                               ///< address: answered with UNKNOWN, not moved.
+  std::uint64_t signature_checks = 0;          ///< ECDSA verifications run (the costly step).
+  std::uint64_t dropped_no_relay = 0;          ///< Session packet for an unknown or pending relay.
+  std::uint64_t registrations = 0;             ///< Live registrations now.
+  std::uint64_t relays = 0;                    ///< Live relay entries now.
   std::uint64_t relayed_packets = 0;
   std::uint64_t relayed_bytes = 0;
   std::uint64_t address_probes_answered = 0;       ///< PROBE_REPLYs sent, from any port.
@@ -38,7 +41,8 @@ struct ServerStats {
 class ServerObserver {
  public:
   virtual ~ServerObserver() = default;
-  /// A node registered (or re-registered) from `from`.
+  /// A node registered from `from`, or its registration moved there or changed role
+  /// (not called for refreshes, which are routine).
   virtual void on_registered(const std::string& node_id, const util::Address& from) = 0;
   /// A relay between two registered peers was set up for `connection_id`.
   virtual void on_relay_up(std::uint64_t connection_id, const std::string& connector,

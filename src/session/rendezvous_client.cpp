@@ -235,7 +235,10 @@ void RendezvousClient::State::on_keepalive_ack(const wire::KeepaliveAck& m) {
   if (phase != Phase::kRegistered) return;
   ack_pending = false;
   if (m.reflexive != reflexive) {
-    // Our NAT rebound; the server has already moved the registration and relays.
+    // The server answers a KEEPALIVE only at the registered address, so this is not
+    // expected; a rebinding shows as UNKNOWN (the new address is unproven), after
+    // which REGISTERED from the new address reports it. Kept for older servers,
+    // which moved the registration on any authenticated message.
     reflexive = m.reflexive;
     emit_registered();
   }
@@ -446,7 +449,9 @@ void RendezvousClient::on_datagram(const util::Address& from, util::ByteView dat
         } else if constexpr (std::is_same_v<T, wire::KeepaliveAck>) {
           s.on_keepalive_ack(m);
         } else if constexpr (std::is_same_v<T, wire::Unknown>) {
-          // After a server restart (or expiry) our token means nothing there any more.
+          // After a server restart (or expiry) our token means nothing there any more;
+          // and after a NAT rebinding the server will not move the registration to
+          // our new address until a REGISTER from it proves that we receive there.
           if (m.instance == s.instance && s.phase == State::Phase::kRegistered)
             s.begin_registration(now);
         } else if constexpr (std::is_same_v<T, wire::Invite>) {

@@ -121,3 +121,29 @@ TEST_CASE("a sweep keeps sources whose bucket is not yet full") {
   // A kept its state: 200 ms after its burst it has won back two tokens, not five.
   CHECK(drain(limiter, kSourceA, kT0 + 200ms) == 2);
 }
+
+TEST_CASE("rate limiter: an interval longer than a second gives less than one per second") {
+  rv::RateLimiter limiter(5s, 2, 100);
+  CHECK(drain(limiter, kA, kT0) == 2);
+  CHECK_FALSE(limiter.allow(kA, kT0 + 4999ms));
+  CHECK(limiter.allow(kA, kT0 + 5s));
+  CHECK_FALSE(limiter.allow(kA, kT0 + 5s));
+}
+
+TEST_CASE("rate limiter: a refund gives back the token just taken, never more than the burst") {
+  rv::RateLimiter limiter(10, 5, 100);
+  REQUIRE(drain(limiter, kA, kT0) == 5);
+  limiter.refund(kA);
+  CHECK(limiter.allow(kA, kT0));
+  CHECK_FALSE(limiter.allow(kA, kT0));
+  // Charge-then-refund, as for signature checks that hold, costs nothing.
+  rv::RateLimiter fresh(10, 5, 100);
+  for (int i = 0; i < 100; ++i) {
+    REQUIRE(fresh.allow(kB, kT0));
+    fresh.refund(kB);
+  }
+  CHECK(drain(fresh, kB, kT0) == 5);
+  // Refunding an unknown source does nothing.
+  fresh.refund(kC);
+  CHECK(fresh.sources() == 1);
+}

@@ -514,7 +514,9 @@ TEST_CASE("server: of two listener instances of one ID, the newest gets the invi
   CHECK(newer.count(Kind::kInvite) == 1);
 }
 
-TEST_CASE("server: a keepalive from a new address moves the registration and its relay") {
+TEST_CASE(
+    "server: a NAT rebinding: UNKNOWN at the new address, a REGISTER from there, the relay "
+    "follows") {
   TestNet net;
   const auto lid = rv::test::make_identity(1);
   auto& listener = net.add_client(lid, kA, true);
@@ -528,10 +530,16 @@ TEST_CASE("server: a keepalive from a new address moves the registration and its
   // The connector's NAT rebinds: same client, new public port.
   const util::Address rebound = util::Address::v4(203, 0, 113, 20, 50001);
   connector.sink->self = rebound;
-  net.run_for(15s);  // Next keepalive leaves from the new address.
+  // The next keepalive leaves from the new address; the token alone does not prove
+  // it receives there, so the server answers UNKNOWN and the client registers again
+  // (same instance and token: the relay is kept).
+  net.run_for(15s);
   CHECK(connector.client->reflexive_address() == rebound);
   CHECK(connector.count(Kind::kRegistered) == 2);
   CHECK(connector.last(Kind::kRegistered).address == rebound);
+  CHECK(connector.count(Kind::kUnreachable) == 0);
+  CHECK(net.server->stats().dropped_unproven_address == 1);
+  CHECK(net.server->stats().registrations == 2);
 
   net.inject(kA, session_packet(21, "to the new address"));
   REQUIRE(net.inbox[rebound].size() == 1);
@@ -949,4 +957,280 @@ TEST_CASE("server: probes on both ports share one rate limit per source") {
   // Another source is not affected by kB's flood.
   s.server.on_probe_socket_datagram(kC, probe_bytes({6}), s.probe_port, s.now);
   CHECK(s.probe_port.sent.back().first == kC);
+}
+
+// ---- Hardening (issue 17): signature checks, per-host accounting, moves ----------
+
+namespace {
+
+// A REGISTER for `owner`'s key whose signature is well formed but over other data:
+// the check runs to the end and fails. Signed once; the signature is reused.
+wire::Register bad_register(const crypto::Identity& owner, const wire::Challenge& ch,
+                            std::uint64_t instance) {
+  static const util::Bytes signature = [&owner] {
+    crypto::SeededRandom rng(17);
+    return owner.sign(util::as_bytes(std::string_view("not the signed data")), rng);
+  }();
+  wire::Register r;
+  r.nonce = ch.nonce;
+  r.cookie = ch.cookie;
+  r.instance = instance;
+  r.spki = owner.public_key_der();
+  r.signature = signature;
+  return r;
+}
+
+// A HELLO then a bad REGISTER from `from`, with a fresh cookie; true if a CHALLENGE came.
+bool bad_registration_attempt(TestNet& net, const crypto::Identity& owner,
+                              const util::Address& from, std::uint64_t instance) {
+  Raw r{net, from};
+  const auto ch = r.hello(wire::Nonce{4, 4});
+  if (!ch) return false;
+  CHECK(r.send(bad_register(owner, *ch, instance)).empty());
+  return true;
+}
+
+struct CountingObserver final : rv::ServerObserver {
+  void on_registered(const std::string&, const util::Address& from) override {
+    registered.push_back(from);
+  }
+  void on_relay_up(std::uint64_t, const std::string&, const std::string&) override {}
+  std::vector<util::Address> registered;
+};
+
+}  // namespace
+
+TEST_CASE(
+    "server: a cookie buys one signature check; replaying it with a bad signature costs none") {
+  TestNet net;
+  const auto id = rv::test::make_identity(1);
+  Raw a{net, kA};
+  const auto ch = a.hello(wire::Nonce{1});
+  REQUIRE(ch.has_value());
+  const wire::Register bad = bad_register(id, *ch, 7);
+  for (int i = 0; i < 100; ++i) {
+    CHECK(a.send(bad).empty());
+    net.run_for(100ms);  // Well within the control rate: only the cookie stops it.
+  }
+  CHECK(net.server->stats().signature_checks == 1);
+  CHECK(net.server->stats().dropped_unauthenticated == 100);
+  // Even a good signature is not checked with a spent cookie; a fresh one is.
+  CHECK(a.send(Raw::make_register(id, id, *ch, 7, 0)).empty());
+  const auto ch2 = a.hello(wire::Nonce{2});
+  REQUIRE(ch2.has_value());
+  CHECK(a.send(Raw::make_register(id, id, *ch2, 7, 0)).size() == 1);
+  CHECK(net.server->stats().signature_checks == 2);
+}
+
+TEST_CASE("server: a REGISTER re-sent unchanged is answered again without a second check") {
+  TestNet net;
+  const auto id = rv::test::make_identity(1);
+  Raw a{net, kA};
+  const auto ch = a.hello(wire::Nonce{1});
+  REQUIRE(ch.has_value());
+  const wire::Register good = Raw::make_register(id, id, *ch, 7, wire::kRegisterFlagListener);
+  const auto first = a.send(good);
+  net.run_for(1s);
+  const auto again = a.send(good);  // Our REGISTERED was lost; the client re-sends.
+  REQUIRE((first.size() == 1 && again.size() == 1));
+  CHECK(wire::decode_registered(again[0])->token == wire::decode_registered(first[0])->token);
+  CHECK(net.server->stats().signature_checks == 1);
+  CHECK(net.server->stats().registrations == 1);
+}
+
+TEST_CASE(
+    "server: failed signature checks: 2 per host, then one per 5 s; an IPv6 /64 is one host") {
+  TestNet net;
+  const auto id = rv::test::make_identity(1);
+  // One IPv6 host rotating interface IDs and ports, each attempt with a fresh cookie:
+  // 10 attempts per second for 60 s, within every control limit.
+  std::mt19937_64 rng(7);
+  int attempts = 0;
+  for (int i = 0; i < 600; ++i) {
+    util::Address from = *util::Address::parse("[2001:db8:0:66::]:1");
+    for (std::size_t b = 8; b < 16; ++b) from.ip[b] = static_cast<std::uint8_t>(rng());
+    from.port = static_cast<std::uint16_t>(1024 + rng() % 60000);
+    attempts += bad_registration_attempt(net, id, from, 7) ? 1 : 0;
+    net.run_for(100ms);
+  }
+  CHECK(attempts == 600);
+  const auto checks = net.server->stats().signature_checks;
+  CHECK(checks >= rv::kSignatureFailureBurst + 60s / rv::kSignatureFailureInterval - 1);
+  CHECK(checks <= rv::kSignatureFailureBurst + 60s / rv::kSignatureFailureInterval);
+  // Another /64 is not held back, and good signatures are not limited by failures:
+  // ten registrations in a row from one address all go through.
+  Raw other{net, *util::Address::parse("[2001:db8:0:67::1]:1")};
+  for (std::uint64_t instance = 100; instance < 110; ++instance) {
+    CHECK(other.register_as(id, instance, false).has_value());
+    net.run_for(1s);  // register_as uses one nonce: a new second makes a new cookie.
+  }
+  CHECK(net.server->stats().registrations == 10);
+}
+
+TEST_CASE("server: failed signature checks on the whole server are capped at 200, then 100/s") {
+  TestNet net;
+  const auto id = rv::test::make_identity(1);
+  auto attack = [&](std::uint8_t round, std::uint16_t hosts) {
+    for (std::uint16_t host = 0; host < hosts; ++host) {
+      const auto from = util::Address::v4(100, 64 + round, static_cast<std::uint8_t>(host >> 8),
+                                          static_cast<std::uint8_t>(host), 1000);
+      REQUIRE(bad_registration_attempt(net, id, from, 7));
+    }
+  };
+  // Each host within its own budget, together over the server's.
+  attack(0, 250);
+  CHECK(net.server->stats().signature_checks == rv::kSignatureFailureServerBurst);
+  // 50 ms later five more (100/s) may be checked, no more.
+  net.run_for(50ms);
+  attack(1, 20);
+  CHECK(net.server->stats().signature_checks == rv::kSignatureFailureServerBurst + 5);
+}
+
+TEST_CASE("server: a host rotating source ports does not fill the per-port table") {
+  // An attacker sends 100,000 HELLOs per second, each from a new source port, for 2 s
+  // (faster than the per-port table of 65,536 can be swept, once a second); a new,
+  // legitimate sender arrives every 10 ms and must always get its CHALLENGE. When
+  // ports were counted before the host, 40 of these 200 (20 %) were refused.
+  TestNet net;
+  std::vector<util::Address> attackers;
+  SUBCASE("two IPv4 addresses") {
+    attackers = {util::Address::v4(192, 0, 2, 1, 0), util::Address::v4(192, 0, 2, 2, 0)};
+  }
+  SUBCASE("one IPv6 /64 (addresses rotate too)") {
+    attackers = {*util::Address::parse("[2001:db8:0:66::1]:0")};
+  }
+  util::Bytes hello;
+  wire::encode(wire::Hello{}, hello);
+  std::uint32_t counter = 0;
+  int legit = 0;
+  int refused = 0;
+  for (int ms = 0; ms < 2000; ++ms) {
+    for (int i = 0; i < 100; ++i) {
+      util::Address from = attackers[i % attackers.size()];
+      ++counter;
+      from.port = static_cast<std::uint16_t>(1 + counter % 65535);
+      if (from.family == 6) {
+        from.ip[12] = static_cast<std::uint8_t>(counter >> 24);
+        from.ip[13] = static_cast<std::uint8_t>(counter >> 16);
+      }
+      net.inject(from, hello);
+      net.inbox.erase(from);
+    }
+    if (ms % 10 == 0) {
+      ++legit;
+      Raw newcomer{net, util::Address::v4(10, static_cast<std::uint8_t>(ms >> 8),
+                                          static_cast<std::uint8_t>(ms), 1, 5000)};
+      if (!newcomer.hello(wire::Nonce{}).has_value()) ++refused;
+    }
+    net.run_for(1ms);
+  }
+  CHECK(legit == 200);
+  CHECK(refused == 0);
+  CHECK(net.server->stats().dropped_rate_limited > 190'000);  // The attack was refused.
+}
+
+TEST_CASE("server: a valid token from another address moves nothing and gets only UNKNOWN") {
+  // The token is no proof that the sender receives where it claims: anyone on the
+  // path has seen it, and a registered client knows its own. Moving on it made the
+  // relay send a peer's traffic to any address (a reflector).
+  TestNet net;
+  const auto lid = rv::test::make_identity(1);
+  Raw l{net, kA};
+  Raw c{net, kB};
+  const auto lreg = l.register_as(lid, 1, true);
+  const auto creg = c.register_as(rv::test::make_identity(2), 2, false);
+  REQUIRE((lreg && creg));
+  c.send(wire::Connect{2, creg->token, 100, lid.id()});
+  l.send(wire::Accept{1, lreg->token, 100});
+  REQUIRE(c.take().size() == 1);  // CONNECT_OK.
+
+  Raw victim{net, kEvil};
+  std::vector<util::Bytes> forged;
+  auto add = [&forged](const auto& m) {
+    util::Bytes b;
+    wire::encode(m, b);
+    forged.push_back(std::move(b));
+  };
+  add(wire::Keepalive{1, lreg->token});
+  add(wire::Accept{1, lreg->token, 100});
+  add(wire::Refuse{1, lreg->token, 100, ""});
+  add(wire::Keepalive{2, creg->token});
+  add(wire::Connect{2, creg->token, 100, lid.id()});
+  add(wire::Connect{2, creg->token, 101, lid.id()});
+  for (const util::Bytes& m : forged) {
+    net.inject(kEvil, m);
+    const auto replies = victim.take();
+    REQUIRE(replies.size() == 1);
+    CHECK(wire::decode_unknown(replies[0]).has_value());
+    CHECK(replies[0].size() < m.size());
+  }
+  CHECK(net.server->stats().dropped_unproven_address == forged.size());
+  CHECK(net.server->stats().relays == 1);  // Neither refused nor a new one.
+
+  // Relay traffic still flows between the two registered addresses only.
+  for (int i = 0; i < 1000; ++i) {
+    net.inject(kB, session_packet(100, "to the listener"));
+    net.inject(kA, session_packet(100, "to the connector"));
+  }
+  CHECK(net.inbox[kA].size() == 1000);
+  CHECK(net.inbox[kB].size() == 1000);
+  CHECK(net.inbox[kEvil].empty());
+  CHECK(net.sent_by_server[kEvil] < net.received_by_server[kEvil]);
+  // And the owners' own messages are answered as before.
+  l.take();
+  c.take();
+  CHECK(l.send(wire::Keepalive{1, lreg->token}).size() == 1);
+  CHECK(c.send(wire::Keepalive{2, creg->token}).size() == 1);
+}
+
+TEST_CASE("server: a registration moves only with a REGISTER from the new address") {
+  TestNet net;
+  const auto id = rv::test::make_identity(1);
+  Raw a{net, kA};
+  const auto reg = a.register_as(id, 5, true);
+  REQUIRE(reg.has_value());
+  // A HELLO from the new address is not enough: the cookie must come back signed.
+  Raw b{net, kB};
+  REQUIRE(b.hello(wire::Nonce{3}).has_value());
+  const auto at_b = b.send(wire::Keepalive{5, reg->token});
+  REQUIRE(at_b.size() == 1);
+  CHECK(wire::decode_unknown(at_b[0]).has_value());
+  CHECK(a.send(wire::Keepalive{5, reg->token}).size() == 1);
+  // The full round trip moves it, keeping the token.
+  const auto moved = b.register_as(id, 5, true);
+  REQUIRE(moved.has_value());
+  CHECK(moved->token == reg->token);
+  CHECK(moved->reflexive == kB);
+  const auto ack = b.send(wire::Keepalive{5, reg->token});
+  REQUIRE(ack.size() == 1);
+  CHECK(wire::decode_keepalive_ack(ack[0]).has_value());
+  const auto stale = a.send(wire::Keepalive{5, reg->token});
+  REQUIRE(stale.size() == 1);
+  CHECK(wire::decode_unknown(stale[0]).has_value());
+}
+
+TEST_CASE("server: the observer hears of registrations and moves, not of refreshes") {
+  TestNet net;
+  CountingObserver observer;
+  net.observer = &observer;
+  net.restart_server();
+  const auto id = rv::test::make_identity(1);
+  auto& client = net.add_client(id, kA, true);
+  REQUIRE(client.client->registered());
+  CHECK(observer.registered.size() == 1);
+  // Ten minutes of keepalives, and a re-registration from the same address after
+  // lost acks (the client's own recovery): nothing new.
+  net.run_for(10min);
+  net.drop = [](const rv::test::Datagram& d) { return d.data[0] == 0x06; };  // KEEPALIVE_ACK
+  net.run_for(30s);
+  net.drop = nullptr;
+  net.run_for(5s);
+  REQUIRE(client.client->registered());
+  REQUIRE(net.server->stats().signature_checks >= 2);  // It did register again.
+  CHECK(observer.registered.size() == 1);
+  // A move is news.
+  client.sink->self = kB;
+  net.run_for(20s);
+  REQUIRE(observer.registered.size() == 2);
+  CHECK(observer.registered.back() == kB);
 }

@@ -83,7 +83,7 @@ class TestNet {
 
   /// Replaces the server by a fresh one (all state lost, as after a restart).
   void restart_server() {
-    server = std::make_unique<Server>(server_rng_, server_sink_, nullptr, now());
+    server = std::make_unique<Server>(server_rng_, server_sink_, observer, now());
   }
 
   /// Adds a client at `address`; it starts registering at once unless `start` is false.
@@ -162,6 +162,8 @@ class TestNet {
 
   util::Address server_address = util::Address::v4(198, 51, 100, 1, 3478);
   std::unique_ptr<Server> server;
+  /// Given to the server by the next restart_server() (null: none).
+  ServerObserver* observer = nullptr;
   /// Returns true for datagrams the network loses.
   std::function<bool(const Datagram&)> drop;
   /// Datagrams for endpoints that are not control (session packets), and anything
