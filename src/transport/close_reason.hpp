@@ -18,7 +18,7 @@ enum class CloseOrigin {
 enum class CloseKind {
   kApplication,  ///< CONNECTION_CLOSE 0x1d: `code` is an application code (app/close_codes.hpp).
   kTransport,    ///< CONNECTION_CLOSE 0x1c: `code` is a transport error (constants.hpp).
-  kIdleTimeout,  ///< Nothing arrived for kIdleTimeout; no packet is sent, `code` is 0.
+  kIdle,         ///< Nothing arrived for kIdleTimeout; no packet is sent, `code` is 0.
   kHandshake,    ///< The session's handshake failed before a connection existed; `code` is 0.
 };
 

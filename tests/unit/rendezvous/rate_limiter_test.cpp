@@ -124,26 +124,26 @@ TEST_CASE("a sweep keeps sources whose bucket is not yet full") {
 
 TEST_CASE("rate limiter: an interval longer than a second gives less than one per second") {
   rv::RateLimiter limiter(5s, 2, 100);
-  CHECK(drain(limiter, kA, kT0) == 2);
-  CHECK_FALSE(limiter.allow(kA, kT0 + 4999ms));
-  CHECK(limiter.allow(kA, kT0 + 5s));
-  CHECK_FALSE(limiter.allow(kA, kT0 + 5s));
+  CHECK(drain(limiter, kSourceA, kT0) == 2);
+  CHECK_FALSE(limiter.allow(kSourceA, kT0 + 4999ms));
+  CHECK(limiter.allow(kSourceA, kT0 + 5s));
+  CHECK_FALSE(limiter.allow(kSourceA, kT0 + 5s));
 }
 
 TEST_CASE("rate limiter: a refund gives back the token just taken, never more than the burst") {
   rv::RateLimiter limiter(10, 5, 100);
-  REQUIRE(drain(limiter, kA, kT0) == 5);
-  limiter.refund(kA);
-  CHECK(limiter.allow(kA, kT0));
-  CHECK_FALSE(limiter.allow(kA, kT0));
+  REQUIRE(drain(limiter, kSourceA, kT0) == 5);
+  limiter.refund(kSourceA);
+  CHECK(limiter.allow(kSourceA, kT0));
+  CHECK_FALSE(limiter.allow(kSourceA, kT0));
   // Charge-then-refund, as for signature checks that hold, costs nothing.
   rv::RateLimiter fresh(10, 5, 100);
   for (int i = 0; i < 100; ++i) {
-    REQUIRE(fresh.allow(kB, kT0));
-    fresh.refund(kB);
+    REQUIRE(fresh.allow(kSourceB, kT0));
+    fresh.refund(kSourceB);
   }
-  CHECK(drain(fresh, kB, kT0) == 5);
+  CHECK(drain(fresh, kSourceB, kT0) == 5);
   // Refunding an unknown source does nothing.
-  fresh.refund(kC);
+  fresh.refund(kSourceC);
   CHECK(fresh.sources() == 1);
 }

@@ -67,7 +67,7 @@ TEST_CASE("closing: idle timeout and the peer's close send nothing") {
   Closing idle;
   REQUIRE(idle.close_idle());
   CHECK(idle.state() == Closing::State::kDraining);
-  CHECK(idle.reason().kind == CloseKind::kIdleTimeout);
+  CHECK(idle.reason().kind == CloseKind::kIdle);
   CHECK(idle.reason().message() == "idle timeout: peer stopped answering");
   idle.on_packet_received();
   CHECK_FALSE(idle.take_frame(1000));

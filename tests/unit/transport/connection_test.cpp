@@ -291,7 +291,7 @@ TEST_CASE("connection: keepalive after 10 s of silence, idle timeout after 30 s"
   REQUIRE(c.closed());
   CHECK(now == kT0 + kIdleTimeout);
   CHECK(c.close_reason().message() == "idle timeout: peer stopped answering");
-  CHECK(c.close_reason().kind == CloseKind::kIdleTimeout);
+  CHECK(c.close_reason().kind == CloseKind::kIdle);
   CHECK_FALSE(c.poll_send(now, kMax));  // Silent: the peer is gone.
   CHECK(c.next_deadline() == util::kNever);
 }
