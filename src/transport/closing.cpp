@@ -36,8 +36,7 @@ bool Closing::close_violation(const std::string& detail, util::TimePoint now) {
 }
 
 bool Closing::close_idle() {
-  return drain(
-      {CloseOrigin::kLocal, CloseKind::kIdle, 0, "idle timeout: peer stopped answering"});
+  return drain({CloseOrigin::kLocal, CloseKind::kIdle, 0, "idle timeout: peer stopped answering"});
 }
 
 bool Closing::on_peer_close(const ConnectionCloseFrame& f) {

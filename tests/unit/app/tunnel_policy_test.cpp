@@ -193,8 +193,7 @@ TEST_CASE("tunnel_policy: session up opens the channels; a clean end exits 0, an
     r.commands.clear();
     auto down = clean ? done_event(7, id(2)) : event(EKind::kSessionDown, 7, id(2), "idle timeout");
     if (!clean)
-      down.close = {transport::CloseOrigin::kLocal, transport::CloseKind::kIdle, 0,
-                    "idle timeout"};
+      down.close = {transport::CloseOrigin::kLocal, transport::CloseKind::kIdle, 0, "idle timeout"};
     const std::string reason = down.reason;
     CHECK(reason == (clean ? "peer: done" : "idle timeout"));
     r.on(down);
