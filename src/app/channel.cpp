@@ -158,10 +158,12 @@ void Channel::socks_step() {
   if (!out.empty()) local_->write(out);
   const util::TimePoint deferred = socks_->deadline();
   if (deferred != util::kNever) {
-    // The client's password check waits for its backoff: read nothing meanwhile.
-    local_->pause();
-    if (!socks_timer_)
+    // The client's password check waits for its backoff. Reading goes on, so a client
+    // that gives up is forgotten at once instead of taking a check slot later; what it
+    // sends meanwhile is bounded by the SOCKS server.
+    if (!socks_timer_) {
       socks_timer_ = std::make_unique<io::Timer>(owner_.loop(), [this] { on_socks_timer(); });
+    }
     socks_timer_->arm(deferred, io::now());
     return;
   }
@@ -190,10 +192,6 @@ void Channel::on_socks_timer() {
   if (done() || !socks_) return;
   socks_->on_timeout(io::now());
   socks_step();
-  if (!done() && socks_->state() == forward::SocksServer::State::kNegotiating &&
-      socks_->deadline() == util::kNever) {
-    local_->resume();
-  }
 }
 
 void Channel::open(std::uint64_t cid) {

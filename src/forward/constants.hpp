@@ -43,8 +43,8 @@ inline constexpr util::Duration kAuthBackoffForget = 10min;
 /// whose delay ends soonest is forgotten first; 4,096 entries take a few hundred KB.
 inline constexpr std::size_t kAuthBackoffClients = 4096;
 /// Bytes a client may send while its password check waits (the request and early payload
-/// it pipelines); more closes the connection. The proxy stops reading meanwhile, so only a
-/// client sending unasked data reaches this.
+/// it pipelines); more closes the connection. The proxy keeps reading meanwhile, so that a
+/// client that gives up is forgotten at once rather than holding a place in the queue.
 inline constexpr std::size_t kSocksMaxDeferredInput = 64 * 1024;
 /// Leading bits of an IPv6 client address that name one client: a /64 is what one host
 /// or subscriber usually gets, so rotating addresses within it earns no fresh tries.

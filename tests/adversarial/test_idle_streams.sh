@@ -11,6 +11,8 @@
 #   - with IDLE2 = 1200 more (4,200 > 4,096), the target sees at most 4,096, and a
 #     new connection is refused (reset or closed, not left hanging) within
 #     PROBE_REFUSED_MS = 15000 ms (the wait is 10 s, forward::kStreamCreditWait);
+#   - at the ceiling neither punch process exceeds MAX_RSS_MIB = 64 MiB (measured: 22) resident;
+#   - a SOCKS5 client (-D) at the ceiling gets reply 1, "general failure";
 #   - the connector says so on stderr ("refused N forwarded connection(s)").
 source "$(dirname "$0")/../integration/lib.sh"
 need python3
@@ -23,6 +25,7 @@ IDLE2=1200
 CEILING=4096
 PROBE_OK_MS=5000
 PROBE_REFUSED_MS=15000
+MAX_RSS_MIB=64
 
 $TOOL hold "$WORK/hold.port" "$WORK/hold.count" 2>"$WORK/hold.err" & PIDS+=($!)
 $TOOL echo "$WORK/echo.port" 2>"$WORK/echo.err" & PIDS+=($!)
@@ -33,7 +36,10 @@ ECHO=$(cat "$WORK/echo.port")
 
 start_rendezvous
 start_forward_listener
-start_forward_connector c -L 0:127.0.0.1:"$HOLD" -L 0:127.0.0.1:"$ECHO"
+start_forward_connector c -L 0:127.0.0.1:"$HOLD" -L 0:127.0.0.1:"$ECHO" -D 127.0.0.1:0
+C_PID=${PIDS[-1]}
+rss_mib() { echo $(( $(awk '/VmRSS/ {print $2}' "/proc/$1/status") / 1024 )); }
+L_RSS0=$(rss_mib "$L_PID"); C_RSS0=$(rss_mib "$C_PID")
 mapfile -t LPORTS < <(grep '"event":"forward","kind":"local"' "$WORK/c.events" |
   sed 's/.*"address":"[^"]*:\([0-9]*\)".*/\1/')
 [ ${#LPORTS[@]} -eq 2 ] || fail "expected 2 -L ports, got ${#LPORTS[*]}"
@@ -60,12 +66,21 @@ echo "with $IDLE1 idle -L connections: new connection $outcome in $ms ms"
 $TOOL idle "${LPORTS[0]}" "$IDLE2" "$WORK/idle2.ready" 2>"$WORK/idle2.err" & PIDS+=($!)
 wait_for "$WORK/idle2.ready" '[0-9]' 30
 wait_count "$CEILING" 20 || fail "only $(cat "$WORK/hold.count") of $CEILING streams open at the ceiling"
+SOCKS=$(forward_port "$WORK/c.events" dynamic)
+python3 "$(dirname "$0")/../integration/socks_client.py" 127.0.0.1 "$SOCKS" connect-ip 127.0.0.1 \
+  "$ECHO" expect-reply 1 >"$WORK/socks.out" 2>&1 &
+SOCKS_PID=$!
 read -r outcome ms < <($TOOL probe "${LPORTS[1]}" 30)
 held=$(cat "$WORK/hold.count")
+L_RSS=$(rss_mib "$L_PID"); C_RSS=$(rss_mib "$C_PID")
+echo "RSS at the ceiling: listener $L_RSS0 -> $L_RSS MiB, connector $C_RSS0 -> $C_RSS MiB"
+[ "$L_RSS" -le $((MAX_RSS_MIB * SLOW)) ] && [ "$C_RSS" -le $((MAX_RSS_MIB * SLOW)) ] ||
+  fail "4,096 idle streams cost more than $MAX_RSS_MIB MiB"
 echo "with $((IDLE1 + IDLE2)) idle -L connections: target holds $held; new connection $outcome in $ms ms"
 [ "$held" -le "$CEILING" ] || fail "the listener opened $held connections, above the $CEILING ceiling"
 [ "$outcome" = refused ] || fail "a connection beyond the ceiling was not refused: $outcome after $ms ms"
 [ "$ms" -le $((PROBE_REFUSED_MS * SLOW)) ] || fail "refusal took $ms ms (> $PROBE_REFUSED_MS)"
+wait "$SOCKS_PID" || fail "-D at the ceiling: not SOCKS5 reply 1 (general failure): $(cat "$WORK/socks.out")"
 wait_for "$WORK/c.err" "refused [0-9]* forwarded connection" 10
 kill -0 "$L_PID" 2>/dev/null || fail "listener died"
 grep "refused [0-9]* forwarded connection" "$WORK/c.err" | head -3
