@@ -52,12 +52,11 @@ void SocksServer::on_data(util::ByteView data, util::TimePoint now) {
     return;
   }
   input_.insert(input_.end(), data.begin(), data.end());
-  if (deferred_until_ == util::kNever) {
-    advance(now);
-  } else if (input_.size() > kSocksMaxDeferredInput) {
+  if (deferred_until_ == util::kNever) advance(now);  // else on_timeout() carries on
+  if (deferred_until_ != util::kNever && input_.size() > kSocksMaxDeferredInput) {
     close("client sent too much while its password check waited");
     input_.clear();
-  }  // else on_timeout() carries on
+  }
 }
 
 void SocksServer::on_timeout(util::TimePoint now) {
@@ -203,6 +202,7 @@ std::size_t SocksServer::on_request(util::ByteView in) {
 }
 
 void SocksServer::close(std::string why) {
+  deferred_until_ = util::kNever;
   phase_ = Phase::kDone;
   state_ = State::kClosing;
   failure_ = std::move(why);
