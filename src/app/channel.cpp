@@ -359,6 +359,8 @@ void Channel::abort(const std::string& reason) { phase_.abort(reason); }
 ChannelDeadline::Expiry Channel::check_deadline(util::TimePoint now) {
   if (done()) return ChannelDeadline::Expiry::kNone;
   const ChannelDeadline::Expiry expiry = deadline_.check(now);
+  // Acted on once: a SOCKS5 refusal still on its way out must not be reset next pass.
+  if (expiry != ChannelDeadline::Expiry::kNone) deadline_.stop();
   switch (expiry) {
     case ChannelDeadline::Expiry::kNone:
       break;

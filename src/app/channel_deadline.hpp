@@ -29,6 +29,11 @@ class ChannelDeadline {
   void on_credit_wait(util::TimePoint now);
   /// The connection got its stream: no credit wait any more.
   void on_stream_opened() { credit_wait_since_ = util::kNever; }
+  /// The connection is being given up: no deadline applies any more.
+  void stop() {
+    idle_timeout_ = util::Duration::zero();
+    credit_wait_since_ = util::kNever;
+  }
   /// The idle timeout does not apply (stdio, a -R forward's control stream).
   void exempt_from_idle() { idle_timeout_ = util::Duration::zero(); }
   /// True while waiting for stream credit.

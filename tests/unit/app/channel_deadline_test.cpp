@@ -51,6 +51,14 @@ TEST_CASE("channel deadline: a wait for stream credit ends in a refusal after 10
   CHECK(d.check(kT0 + std::chrono::hours(1)) == Expiry::kNone);
 }
 
+TEST_CASE("channel deadline: a connection being given up has no deadline left") {
+  ChannelDeadline d(3s, kT0);
+  d.on_credit_wait(kT0);
+  d.stop();
+  CHECK(d.deadline() == util::kNever);
+  CHECK(d.check(kT0 + std::chrono::hours(1)) == Expiry::kNone);
+}
+
 TEST_CASE("channel deadline: the earlier of the two deadlines comes first") {
   ChannelDeadline d(3s, kT0);
   d.on_credit_wait(kT0);
