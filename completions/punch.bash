@@ -27,6 +27,10 @@ _punch() {
     --birthday-sockets | --birthday-rate | --birthday-probes)
       return # a number
       ;;
+    --idle-timeout)
+      COMPREPLY=($(compgen -W "off 30s 5m 1h" -- "$cur"))
+      return
+      ;;
   esac
 
   local opts
@@ -34,8 +38,8 @@ _punch() {
     keygen) opts="--force" ;;
     id) opts="" ;;
     rendezvous) opts="-l --listen --probe-port --probe-address" ;;
-    listen) opts="-r --rendezvous --allow --allow-any -N --no-stdio --permit-open --gateway-ports --relay-only --birthday-sockets --birthday-rate --birthday-probes" ;;
-    connect) opts="-r --rendezvous -L --local -R --remote -D --dynamic -N --no-stdio --socks-user --socks-user-file --relay-only --birthday-sockets --birthday-rate --birthday-probes" ;;
+    listen) opts="-r --rendezvous --allow --allow-any -N --no-stdio --permit-open --gateway-ports --idle-timeout --relay-only --birthday-sockets --birthday-rate --birthday-probes" ;;
+    connect) opts="-r --rendezvous -L --local -R --remote -D --dynamic -N --no-stdio --socks-user --socks-user-file --idle-timeout --relay-only --birthday-sockets --birthday-rate --birthday-probes" ;;
     netcheck) opts="-r --rendezvous --probe --json" ;;
     help)
       [[ $COMP_CWORD -eq 2 ]] && COMPREPLY=($(compgen -W "${commands% help}" -- "$cur"))

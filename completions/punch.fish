@@ -34,6 +34,7 @@ complete -c punch -n '__fish_seen_subcommand_from listen' -l allow-any -d 'Accep
 complete -c punch -n '__fish_seen_subcommand_from listen' -l permit-open -x -d 'Let connectors reach only HOST:PORT (wildcards * and ?)'
 complete -c punch -n '__fish_seen_subcommand_from listen' -l gateway-ports -d 'Let -R bind addresses other than loopback'
 complete -c punch -n '__fish_seen_subcommand_from listen connect' -s N -l no-stdio -d 'Forwards only, no stdio'
+complete -c punch -n '__fish_seen_subcommand_from listen connect' -l idle-timeout -x -a 'off 30s 5m 1h' -d 'Reset forwarded connections idle this long (default off)'
 complete -c punch -n '__fish_seen_subcommand_from listen connect' -l relay-only -d 'Never try a direct path; stay on the rendezvous relay'
 complete -c punch -n '__fish_seen_subcommand_from listen connect' -l birthday-sockets -x -d 'Extra UDP sockets behind a hard NAT, 0-1024 (default 256)'
 complete -c punch -n '__fish_seen_subcommand_from listen connect' -l birthday-rate -x -d 'Port guesses per second at most, 1-10000 (default 200)'

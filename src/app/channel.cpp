@@ -39,7 +39,8 @@ Channel::Channel(ChannelOwner& owner, std::uint64_t cid, std::string label)
     : owner_(owner),
       cid_(cid),
       label_(std::move(label)),
-      phase_([this](const ChannelCommand& c) { execute(c); }) {}
+      phase_([this](const ChannelCommand& c) { execute(c); }),
+      deadline_(owner.idle_timeout(), io::now()) {}
 
 Channel::~Channel() { shutdown(); }
 
@@ -55,6 +56,7 @@ void Channel::execute(const ChannelCommand& c) {
       transport::Connection* conn = connection();
       PUNCH_ASSERT(conn != nullptr);  // opened only on an established session
       stream_ = conn->open_stream();
+      deadline_.on_stream_opened();
       // A fresh stream's send buffer is far larger than any preamble.
       const std::size_t written = conn->write(*stream_, c.bytes);
       PUNCH_ASSERT(written == c.bytes.size());
@@ -118,12 +120,14 @@ bool Channel::ready_to_open() const {
 
 void Channel::on_local_data(util::ByteView data) {
   if (done()) return;
+  const util::TimePoint now = io::now();
+  deadline_.on_activity(now);
   if (bridge_) {
     bridge_->on_local_data(data);
     return;
   }
   if (socks_ && socks_->state() == forward::SocksServer::State::kNegotiating) {
-    socks_->on_data(data);
+    socks_->on_data(data, now);
     socks_step();
     return;
   }
@@ -152,6 +156,17 @@ void Channel::on_local_end(const std::string& error) {
 void Channel::socks_step() {
   const util::Bytes out = socks_->take_output();
   if (!out.empty()) local_->write(out);
+  const util::TimePoint deferred = socks_->deadline();
+  if (deferred != util::kNever) {
+    // The client's password check waits for its backoff. Reading goes on, so a client
+    // that gives up is forgotten at once instead of taking a check slot later; what it
+    // sends meanwhile is bounded by the SOCKS server.
+    if (!socks_timer_) {
+      socks_timer_ = std::make_unique<io::Timer>(owner_.loop(), [this] { on_socks_timer(); });
+    }
+    socks_timer_->arm(deferred, io::now());
+    return;
+  }
   switch (socks_->state()) {
     case forward::SocksServer::State::kClosing:
       // The reply (if any) goes out before the FIN; then the channel ends.
@@ -171,6 +186,12 @@ void Channel::socks_step() {
     default:
       break;
   }
+}
+
+void Channel::on_socks_timer() {
+  if (done() || !socks_) return;
+  socks_->on_timeout(io::now());
+  socks_step();
 }
 
 void Channel::open(std::uint64_t cid) {
@@ -281,6 +302,7 @@ void Channel::hold_listener(std::unique_ptr<io::TcpListener> listener, std::uint
 
 void Channel::on_stream_event(const transport::Event& event) {
   if (done()) return;
+  deadline_.on_activity(io::now());
   const Phase phase = phase_.state();
   if (event.kind == transport::Event::Kind::kStreamReset && phase != Phase::kBridging) {
     phase_.on_stream_reset();
@@ -334,6 +356,37 @@ void Channel::bridge_finished(const std::string& reason) {
 
 void Channel::abort(const std::string& reason) { phase_.abort(reason); }
 
+ChannelDeadline::Expiry Channel::check_deadline(util::TimePoint now) {
+  if (done()) return ChannelDeadline::Expiry::kNone;
+  const ChannelDeadline::Expiry expiry = deadline_.check(now);
+  // Acted on once: a SOCKS5 refusal still on its way out must not be reset next pass.
+  if (expiry != ChannelDeadline::Expiry::kNone) deadline_.stop();
+  switch (expiry) {
+    case ChannelDeadline::Expiry::kNone:
+      break;
+    case ChannelDeadline::Expiry::kNoStreamCredit:
+      refuse_unopened("the peer's stream limit stayed full; refused");
+      break;
+    case ChannelDeadline::Expiry::kIdle:
+      abort("idle for longer than --idle-timeout");
+      break;
+  }
+  return expiry;
+}
+
+// An opener that never got a stream: a SOCKS5 client gets "general failure" and a
+// FIN, any other local connection a reset, as from a host that refuses it.
+void Channel::refuse_unopened(const std::string& reason) {
+  if (socks_ && socks_->state() == forward::SocksServer::State::kRequestReady) {
+    socks_->reply(wire::SocksReplyCode::kGeneralFailure, util::Address{});
+    local_->write(socks_->take_output());
+    phase_.refuse_locally();
+    local_->finish([this, reason](const std::string&) { phase_.finish(reason); });
+    return;
+  }
+  phase_.abort(reason);
+}
+
 // Executes kFinished: the phase is kDone already.
 void Channel::finished(const std::string& reason) {
   if (!reason.empty()) util::log_debug(label_ + ": " + reason);
@@ -345,6 +398,7 @@ void Channel::finished(const std::string& reason) {
 
 void Channel::shutdown() {
   phase_.halt();
+  if (socks_timer_) socks_timer_->close();
   if (local_) local_->close();
   if (connecting_) connecting_->close();
   if (listener_) listener_->close();

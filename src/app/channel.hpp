@@ -11,6 +11,7 @@
 #include <optional>
 #include <string>
 
+#include "app/channel_deadline.hpp"
 #include "app/channel_phase.hpp"
 #include "app/stream_bridge.hpp"
 #include "forward/socks_server.hpp"
@@ -18,6 +19,7 @@
 #include "io/loop.hpp"
 #include "io/tcp_connection.hpp"
 #include "io/tcp_listener.hpp"
+#include "io/timer.hpp"
 #include "transport/connection.hpp"
 #include "util/bytes.hpp"
 #include "wire/stream_preamble.hpp"
@@ -33,6 +35,8 @@ class ChannelOwner {
   virtual io::Loop& loop() = 0;
   /// The endpoint whose sessions carry the streams.
   virtual session::Endpoint& endpoint() = 0;
+  /// --idle-timeout: how long a forwarded connection may move no byte (zero: forever).
+  virtual util::Duration idle_timeout() const = 0;
   /// Work was queued for the endpoint: flush soon.
   virtual void changed() = 0;
   /// `channel`'s FIN awaits its acknowledgement: poll it after flushes.
@@ -99,6 +103,19 @@ class Channel {
   /// Releases the local end and any listener without callbacks (process shutdown).
   void shutdown();
 
+  /// Opener: no stream can be opened for now (the peer's credit is used up); the wait
+  /// started at the first call and ends in a refusal after kStreamCreditWait.
+  void wait_for_credit(util::TimePoint now) { deadline_.on_credit_wait(now); }
+  /// True while the opener waits for stream credit.
+  bool waiting_for_credit() const { return !done() && deadline_.waiting_for_credit(); }
+  /// The idle timeout does not apply to this channel (stdio, a -R control stream).
+  void exempt_from_idle() { deadline_.exempt_from_idle(); }
+  /// When check_deadline() may next act; kNever if it cannot.
+  util::TimePoint deadline() const { return done() ? util::kNever : deadline_.deadline(); }
+  /// Gives the channel up if a deadline passed at `now`: refuses it when it waited for
+  /// stream credit in vain (a SOCKS5 "general failure" reply, else a TCP reset), resets
+  /// it when it was idle; returns why, or kNone.
+  ChannelDeadline::Expiry check_deadline(util::TimePoint now);
   /// Session of the channel.
   std::uint64_t cid() const { return cid_; }
   /// The stream, once opened or accepted.
@@ -121,6 +138,8 @@ class Channel {
   void on_local_data(util::ByteView data);
   void on_local_end(const std::string& error);
   void socks_step();
+  void on_socks_timer();
+  void refuse_unopened(const std::string& reason);
   void read_request();
   void read_control();
   void start_bridge(util::ByteView to_local, bool expect_reply);
@@ -139,6 +158,8 @@ class Channel {
   std::unique_ptr<forward::SocksServer> socks_;
   std::unique_ptr<io::TcpListener> listener_;  // acceptor of a -R request
   std::unique_ptr<StreamBridge> bridge_;
+  std::unique_ptr<io::Timer> socks_timer_;  // a deferred SOCKS5 password check
+  ChannelDeadline deadline_;
   util::Bytes local_early_;  // local bytes read before the bridge started
   bool local_eof_ = false;
   bool close_gracefully_ = false;  // a SOCKS5 refusal is queued locally: FIN, not RST

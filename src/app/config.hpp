@@ -14,6 +14,7 @@
 #include "path/path_manager.hpp"
 #include "util/address.hpp"
 #include "util/log.hpp"
+#include "util/time.hpp"
 
 namespace punch::app {
 
@@ -84,6 +85,7 @@ struct ListenConfig {
   bool no_stdio = false;                 ///< -N: serve forwards only, never stdio.
   std::vector<std::string> permit_open;  ///< --permit-open HOST:PORT patterns (validated).
   bool gateway_ports = false;            ///< --gateway-ports: -R may bind beyond loopback.
+  util::Duration idle_timeout{};         ///< --idle-timeout for served forwards; zero: off.
   bool relay_only = false;               ///< --relay-only: never try a direct path.
   path::BirthdayConfig birthday;         ///< --birthday-sockets, -rate, -probes (guesses).
 };
@@ -105,6 +107,8 @@ struct ConnectConfig {
   bool relay_only = false;
   /// --birthday-sockets, --birthday-rate, --birthday-probes: port guessing against a hard NAT.
   path::BirthdayConfig birthday;
+  /// --idle-timeout: reset -L, -R and -D connections idle this long; zero: off.
+  util::Duration idle_timeout{};
 };
 
 /// What main() should do: one of the commands.

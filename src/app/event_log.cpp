@@ -4,6 +4,9 @@
 #include <chrono>
 #include <cstring>
 #include <ctime>
+#include <utility>
+
+#include "util/log.hpp"
 
 namespace punch::app {
 
@@ -55,12 +58,17 @@ std::string json_string(const std::string& s) {
   return out;
 }
 
+EventLog::EventLog(WarnFn warn) : warn_(std::move(warn)) {
+  if (!warn_) warn_ = [](const std::string& message) { util::log_warn(message); };
+}
+
 EventLog::~EventLog() {
   if (file_) std::fclose(file_);
 }
 
 util::Status EventLog::open(const std::string& path) {
   if (path.empty()) return util::ok_status();
+  path_ = path;
   file_ = std::fopen(path.c_str(), "a");
   if (!file_) return util::Error{"cannot open events file " + path + ": " + std::strerror(errno)};
   return util::ok_status();
@@ -82,8 +90,17 @@ void EventLog::emit(const std::string& event, const EventFields& fields) {
     }
   }
   line += "}\n";
-  std::fwrite(line.data(), 1, line.size(), file_);
-  std::fflush(file_);
+  errno = 0;
+  const bool written = std::fwrite(line.data(), 1, line.size(), file_) == line.size();
+  const bool flushed = std::fflush(file_) == 0;
+  if ((written && flushed) || warned_) return;
+  // Once: a full disk would otherwise repeat this for every event.
+  warned_ = true;
+  const int err = errno;
+  warn_("cannot write to the events file " + path_ + " (" +
+        (err != 0 ? std::string(std::strerror(err)) : std::string("write failed")) +
+        "); events are being lost");
+  std::clearerr(file_);
 }
 
 }  // namespace punch::app

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "app/channel.hpp"
+#include "forward/constants.hpp"
 #include "io/sockaddr.hpp"
 #include "io/stdio_duplex.hpp"
 #include "util/log.hpp"
@@ -31,7 +32,8 @@ Forwarder::Forwarder(io::Loop& loop, session::Endpoint& endpoint, EventLog& even
       events_(events),
       options_(std::move(options)),
       changed_(std::move(changed)),
-      stdio_finished_(std::move(stdio_finished)) {}
+      stdio_finished_(std::move(stdio_finished)),
+      deadline_timer_(loop, [this] { check_deadlines(); }) {}
 
 Forwarder::~Forwarder() { close(); }
 
@@ -82,10 +84,85 @@ Channel& Forwarder::add(std::unique_ptr<Channel> channel) {
 }
 
 void Forwarder::route(Channel& channel) {
-  if (closed_ || session_ == 0 || !channel.ready_to_open()) return;
-  if (connection(session_) == nullptr) return;
-  channel.open(session_);
-  by_stream_[{session_, *channel.stream()}] = &channel;
+  if (closed_ || !channel.ready_to_open()) return;
+  // A connector's openers use its one session; a listener's (-R connections) their own.
+  const std::uint64_t cid = options_.listener ? channel.cid() : session_;
+  transport::Connection* c = cid == 0 ? nullptr : connection(cid);
+  if (c == nullptr) return;
+  if (!c->can_open_stream()) {
+    // The peer's stream credit is used up: wait a bounded time for more, rather than
+    // open a stream that may never be allowed to send (issue 17).
+    const bool first = !channel.waiting_for_credit();
+    channel.wait_for_credit(io::now());
+    if (first) {
+      credit_waiters_.push_back(&channel);
+      watch_deadline(channel.deadline());
+    }
+    return;
+  }
+  channel.open(cid);
+  by_stream_[{cid, *channel.stream()}] = &channel;
+}
+
+// Opens waiting openers, oldest first, wherever a MAX_STREAMS brought credit.
+void Forwarder::open_credit_waiters() {
+  if (credit_waiters_.empty()) return;
+  std::vector<Channel*> waiting;
+  waiting.swap(credit_waiters_);
+  for (Channel* channel : waiting) {
+    if (!channel->waiting_for_credit()) continue;  // done, or given up
+    route(*channel);
+    if (channel->waiting_for_credit()) credit_waiters_.push_back(channel);
+  }
+}
+
+// Makes sure check_deadlines() runs by `deadline`, but never more often than
+// kDeadlineCheckInterval: one pass covers every channel.
+void Forwarder::watch_deadline(util::TimePoint deadline) {
+  if (closed_ || deadline == util::kNever) return;
+  const util::TimePoint now = io::now();
+  deadline = std::max(deadline, now + forward::kDeadlineCheckInterval);
+  if (deadline >= deadline_armed_) return;
+  deadline_armed_ = deadline;
+  deadline_timer_.arm(deadline, now);
+}
+
+void Forwarder::check_deadlines() {
+  deadline_armed_ = util::kNever;
+  if (closed_) return;
+  const util::TimePoint now = io::now();
+  std::size_t idle = 0;
+  std::size_t refused = 0;
+  util::TimePoint next = util::kNever;
+  for (const auto& channel : channels_) {
+    switch (channel->check_deadline(now)) {
+      case ChannelDeadline::Expiry::kIdle:
+        ++idle;
+        break;
+      case ChannelDeadline::Expiry::kNoStreamCredit:
+        ++refused;
+        break;
+      case ChannelDeadline::Expiry::kNone:
+        next = std::min(next, channel->deadline());
+        break;
+    }
+  }
+  // One line a pass, whatever the count: thousands of expiries must not flood stderr.
+  if (idle > 0) {
+    util::log_info("reset " + std::to_string(idle) +
+                   " forwarded connection(s) idle for longer than --idle-timeout");
+  }
+  if (refused > 0) {
+    util::log_warn(
+        "refused " + std::to_string(refused) +
+        " forwarded connection(s): the peer's stream limit stayed full for " +
+        std::to_string(
+            std::chrono::duration_cast<std::chrono::seconds>(forward::kStreamCreditWait).count()) +
+        " s");
+    events_.emit("forward_refused",
+                 {{"reason", "stream limit"}, {"count", static_cast<std::int64_t>(refused)}});
+  }
+  watch_deadline(next);
 }
 
 void Forwarder::accept_local(std::unique_ptr<io::TcpConnection> tcp, std::size_t index) {
@@ -98,15 +175,17 @@ void Forwarder::accept_local(std::unique_ptr<io::TcpConnection> tcp, std::size_t
     if (reply.status != wire::StreamStatus::kOk) util::log_warn(label + ": " + reply.reason);
   });
   channel->attach_local(std::move(tcp));
-  route(add(std::move(channel)));
+  Channel& added = add(std::move(channel));
+  watch_deadline(added.deadline());
+  route(added);
 }
 
 void Forwarder::accept_dynamic(std::unique_ptr<io::TcpConnection> tcp) {
-  auto channel =
-      std::make_unique<Channel>(owner(), session_, "-D " + tcp->peer_address().to_string());
-  channel->attach_local(std::move(tcp),
-                        std::make_unique<forward::SocksServer>(options_.socks_credentials));
-  add(std::move(channel));  // routed once its SOCKS5 request is complete
+  const util::Address client = tcp->peer_address();
+  auto channel = std::make_unique<Channel>(owner(), session_, "-D " + client.to_string());
+  channel->attach_local(std::move(tcp), std::make_unique<forward::SocksServer>(
+                                            options_.socks_credentials, &auth_backoff_, client));
+  watch_deadline(add(std::move(channel)).deadline());  // routed once its request is complete
 }
 
 void Forwarder::on_session_up(std::uint64_t cid) {
@@ -122,6 +201,7 @@ void Forwarder::on_session_up(std::uint64_t cid) {
       channel->set_request(wire::StreamRequest{wire::StreamKind::kStdio, "", 0, 0, ""});
     }
     channel->attach_local(std::make_unique<io::StdioDuplex>(loop_));
+    channel->exempt_from_idle();
     channel->on_finished([this](const std::string& reason) { on_stdio_finished(reason); });
     Channel& added = add(std::move(channel));
     route(added);
@@ -134,6 +214,7 @@ void Forwarder::on_session_up(std::uint64_t cid) {
     const std::string what = "-R " + forward::format_host_port(f.bind_host, f.bind_port) + ":" +
                              forward::format_host_port(f.host, f.host_port);
     auto channel = std::make_unique<Channel>(owner(), cid, what);
+    channel->exempt_from_idle();  // the forward lasts as long as the session
     channel->set_request(
         wire::StreamRequest{wire::StreamKind::kRemoteBind, f.bind_host, f.bind_port, i, ""});
     channel->on_reply([this, what, f](const wire::StreamReply& reply) {
@@ -166,6 +247,7 @@ void Forwarder::on_stream_event(std::uint64_t cid, const transport::Event& event
     auto channel = std::make_unique<Channel>(owner(), cid, "stream " + stream_text(event.stream));
     Channel& added = add(std::move(channel));
     by_stream_[{cid, event.stream}] = &added;
+    watch_deadline(added.deadline());
     added.accept_stream(event.stream);
     return;
   }
@@ -189,6 +271,7 @@ void Forwarder::serve_request(Channel& channel, const wire::StreamRequest& reque
         channel.refuse(wire::StreamStatus::kBusy, "listener's stdio is busy with another session");
       } else {
         stdio_used_ = true;
+        channel.exempt_from_idle();
         channel.on_finished([this](const std::string& reason) { on_stdio_finished(reason); });
         events_.emit("stream_open", {{"peer", endpoint_.session(channel.cid())->peer().to_string()},
                                      {"stream", static_cast<std::int64_t>(*channel.stream())}});
@@ -250,6 +333,7 @@ void Forwarder::serve_remote_bind(Channel& channel, const wire::StreamRequest& r
   const util::Address bound = listener->local_address();
   util::log_info("listening on " + bound.to_string() + " for " + peer + " (-R)");
   events_.emit("forward", {{"kind", "remote"}, {"peer", peer}, {"address", bound.to_string()}});
+  channel.exempt_from_idle();  // the forward lasts as long as the session
   channel.hold_listener(std::move(listener), bound.port);
 }
 
@@ -266,8 +350,8 @@ void Forwarder::accept_remote(std::unique_ptr<io::TcpConnection> tcp, std::uint6
       wire::StreamRequest{wire::StreamKind::kRemoteConnection, "", 0, forward_id, origin});
   channel->attach_local(std::move(tcp));
   Channel& added = add(std::move(channel));
-  added.open(cid);
-  by_stream_[{cid, *added.stream()}] = &added;
+  watch_deadline(added.deadline());
+  route(added);
 }
 
 void Forwarder::serve_remote_connection(Channel& channel, const wire::StreamRequest& request,
@@ -303,10 +387,12 @@ void Forwarder::poll() {
     if (!channel->done() && channel->awaiting_ack()) still.push_back(channel);
   }
   finishing_.swap(still);
+  open_credit_waiters();
   if (!sweep_) return;
   sweep_ = false;
   // Forget finished channels; their callbacks have all returned by now.
   std::erase_if(finishing_, [](const Channel* c) { return c->done(); });
+  std::erase_if(credit_waiters_, [](const Channel* c) { return c->done(); });
   for (auto it = by_stream_.begin(); it != by_stream_.end();) {
     it = it->second->done() ? by_stream_.erase(it) : std::next(it);
   }
@@ -321,6 +407,7 @@ bool Forwarder::has_channels(std::uint64_t cid) const {
 void Forwarder::close() {
   if (closed_) return;
   closed_ = true;
+  deadline_timer_.close();
   for (const auto& listener : local_listeners_) listener->close();
   for (const auto& channel : channels_) channel->shutdown();
 }

@@ -18,10 +18,12 @@
 
 #include "app/channel.hpp"
 #include "app/event_log.hpp"
+#include "forward/auth_backoff.hpp"
 #include "forward/forward_spec.hpp"
 #include "forward/permit_policy.hpp"
 #include "io/loop.hpp"
 #include "io/tcp_listener.hpp"
+#include "io/timer.hpp"
 #include "session/endpoint.hpp"
 #include "transport/connection.hpp"
 #include "util/result.hpp"
@@ -47,6 +49,9 @@ struct ForwarderOptions {
   std::optional<std::pair<std::string, std::string>> socks_credentials;
   /// Listener: what connectors may reach and bind.
   forward::PermitPolicy policy;
+  /// Both: --idle-timeout; a forwarded connection that moves no byte for this long is
+  /// reset (zero: never). Stdio and -R control streams are exempt.
+  util::Duration idle_timeout{};
 };
 
 /// Moves every stream of every session of one endpoint.
@@ -80,6 +85,7 @@ class Forwarder final : private ChannelOwner {
   ChannelOwner& owner() { return *this; }
   io::Loop& loop() override { return loop_; }
   session::Endpoint& endpoint() override { return endpoint_; }
+  util::Duration idle_timeout() const override { return options_.idle_timeout; }
   void changed() override { changed_(); }
   void watch(Channel& channel) override { finishing_.push_back(&channel); }
   void channel_finished() override { sweep_ = true; }
@@ -96,6 +102,9 @@ class Forwarder final : private ChannelOwner {
   void serve_remote_connection(Channel& channel, const wire::StreamRequest& request,
                                util::ByteView leftover);
   void open_pending(std::uint64_t cid);
+  void open_credit_waiters();
+  void watch_deadline(util::TimePoint deadline);
+  void check_deadlines();
   Channel& add(std::unique_ptr<Channel> channel);
   transport::Connection* connection(std::uint64_t cid);
   void on_stdio_finished(const std::string& reason);
@@ -109,9 +118,13 @@ class Forwarder final : private ChannelOwner {
   std::vector<std::unique_ptr<io::TcpListener>> local_listeners_;  // -L then -D
   std::vector<std::unique_ptr<Channel>> channels_;
   std::map<std::pair<std::uint64_t, transport::StreamId>, Channel*> by_stream_;
-  std::vector<Channel*> finishing_;  // channels whose FIN awaits its acknowledgement
-  bool sweep_ = false;               // some channel finished since the last poll()
-  std::uint64_t session_ = 0;        // connector: the one session, once up
+  std::vector<Channel*> finishing_;       // channels whose FIN awaits its acknowledgement
+  std::vector<Channel*> credit_waiters_;  // openers waiting for stream credit, oldest first
+  forward::AuthBackoff auth_backoff_;     // -D: SOCKS5 password guessing, per client
+  io::Timer deadline_timer_;              // idle timeouts and credit waits (check_deadlines)
+  util::TimePoint deadline_armed_ = util::kNever;
+  bool sweep_ = false;         // some channel finished since the last poll()
+  std::uint64_t session_ = 0;  // connector: the one session, once up
   bool stdio_used_ = false;
   bool closed_ = false;
 };

@@ -22,6 +22,7 @@
 #include "io/udp_socket.hpp"
 #include "io/udp_socket_pool.hpp"
 #include "session/endpoint.hpp"
+#include "transport/constants.hpp"
 #include "util/log.hpp"
 
 namespace punch::app {
@@ -32,9 +33,13 @@ namespace {
 // changes, and a new address (a laptop joining Wi-Fi) should be offered to peers
 // within seconds; one getifaddrs() per period costs nothing.
 constexpr util::Duration kInterfacePollInterval = std::chrono::seconds(5);
-// Descriptors for everything but the birthday prober's sockets (forwarded TCP
-// connections, mostly): the usual soft limit, which punch always lived within.
+// Descriptors for everything but forwarded connections and the birthday prober's
+// sockets: the usual soft limit, which punch always lived within.
 constexpr std::size_t kDescriptorsBesidesBirthday = 1024;
+// One descriptor per forwarded TCP connection, up to the streams a peer may hold open
+// (transport::kMaxStreamCredit): past the soft limit a new connection would fail with
+// EMFILE long before the stream limit refuses it clearly.
+constexpr std::size_t kDescriptorsForForwards = transport::kMaxStreamCredit;
 
 /// What a tunnel endpoint does: its session policy and its sessions' path options.
 struct Role {
@@ -340,12 +345,15 @@ int run_tunnel(const CommonConfig& common, const std::string& rendezvous_text, R
     util::log_error(s.error().message);
     return kExitFailure;
   }
-  if (!role.path.relay_only && role.path.birthday.sockets > 0) {
-    const std::size_t wanted = kDescriptorsBesidesBirthday + role.path.birthday.sockets;
+  {
+    const bool birthday = !role.path.relay_only && role.path.birthday.sockets > 0;
+    const std::size_t wanted = kDescriptorsBesidesBirthday + kDescriptorsForForwards +
+                               (birthday ? role.path.birthday.sockets : 0);
     const std::size_t limit = io::raise_descriptor_limit(wanted);
     if (limit < wanted) {
       util::log_debug("descriptor limit " + std::to_string(limit) + " (hard limit) is below " +
-                      std::to_string(wanted) + ": the birthday prober may open fewer sockets");
+                      std::to_string(wanted) +
+                      ": fewer forwarded connections (or birthday sockets) fit");
     }
   }
   role.policy.self = identity->id();
@@ -383,6 +391,7 @@ int run_listen(const ListenConfig& config) {
     return kExitUsage;
   }
   forwards.policy = std::move(*policy);
+  forwards.idle_timeout = config.idle_timeout;
   return run_tunnel(config.common, config.rendezvous, std::move(role), std::move(forwards));
 }
 
@@ -403,6 +412,7 @@ int run_connect(const ConnectConfig& config) {
   forwards.remote = config.remote;
   forwards.dynamic = config.dynamic;
   forwards.socks_credentials = config.socks_credentials;
+  forwards.idle_timeout = config.idle_timeout;
   return run_tunnel(config.common, config.rendezvous, std::move(role), std::move(forwards));
 }
 

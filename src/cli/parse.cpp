@@ -1,19 +1,21 @@
 #include "cli/parse.hpp"
 
 #include <algorithm>
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <cxxopts.hpp>
-#include <fstream>
 #include <map>
 #include <optional>
 #include <string_view>
 #include <vector>
 
 #include "cli/spec.hpp"
+#include "forward/constants.hpp"
 #include "forward/forward_spec.hpp"
 #include "path/path_manager.hpp"
 #include "util/address.hpp"
+#include "util/private_file.hpp"
 
 namespace punch::cli {
 
@@ -27,6 +29,10 @@ constexpr std::uint32_t kMaxBirthdaySockets = 1024;
 constexpr std::uint32_t kMaxBirthdayRate = 10000;
 // Guesses per round: one per port number is already more than the port space holds.
 constexpr std::uint32_t kMaxBirthdayGuesses = 65535;
+
+// A --socks-user-file holds one USER:PASS line (at most 511 bytes); anything much
+// larger is not one, and is not read whole.
+constexpr std::size_t kMaxSocksUserFileSize = 64 * 1024;
 
 // A command line the user has to fix. Thrown only inside this file and turned
 // into a Message by parse(), so every check can stop where it stands.
@@ -310,6 +316,29 @@ std::uint32_t bounded_number(const ParsedArgs& a, const std::string& name, std::
 }
 
 // --birthday-sockets, --birthday-rate and --birthday-probes (docs/birthday.md).
+// --idle-timeout DURATION: a whole number with an optional unit s, m, h or d (seconds
+// by default); 0 or "off" turns it off (zero). Absent: off.
+util::Duration idle_timeout(const ParsedArgs& a) {
+  const auto text = single(a, "idle-timeout");
+  if (!text || *text == "off") return util::Duration::zero();
+  const std::string bad = "bad --idle-timeout '" + *text + "': ";
+  std::string digits = *text;
+  std::chrono::seconds unit{1};
+  if (!digits.empty() && std::string_view("smhd").find(digits.back()) != std::string_view::npos) {
+    constexpr std::chrono::seconds kUnits[] = {std::chrono::seconds{1}, std::chrono::minutes{1},
+                                               std::chrono::hours{1}, std::chrono::hours{24}};
+    unit = kUnits[std::string_view("smhd").find(digits.back())];
+    digits.pop_back();
+  }
+  if (!all_digits(digits) || digits.size() > 9) {
+    throw UsageError{bad + "expected a number with an optional unit s, m, h or d, or 'off'"};
+  }
+  // In seconds first: 999999999d in nanoseconds would overflow.
+  const std::chrono::seconds value{static_cast<std::int64_t>(std::stoul(digits)) * unit.count()};
+  if (value > forward::kMaxIdleTimeout) throw UsageError{bad + "at most 30d"};
+  return value;
+}
+
 path::BirthdayConfig birthday_config(const ParsedArgs& a) {
   path::BirthdayConfig c;
   c.sockets = bounded_number(a, "birthday-sockets", 0, kMaxBirthdaySockets,
@@ -423,6 +452,7 @@ app::Command build_listen(const ParsedArgs& a, const Environment& env) {
     }
   }
   c.gateway_ports = flag(a, "gateway-ports");
+  c.idle_timeout = idle_timeout(a);
   c.relay_only = flag(a, "relay-only");
   c.birthday = birthday_config(a);
   return c;
@@ -434,12 +464,15 @@ std::optional<std::pair<std::string, std::string>> socks_credentials(const Parse
   const std::optional<std::string> file = single(a, "socks-user-file");
   if (text && file) throw UsageError{"--socks-user and --socks-user-file contradict each other"};
   if (file) {
-    std::ifstream in(*file);
-    std::string line;
-    if (!in || !std::getline(in, line)) {
-      throw UsageError{"cannot read --socks-user-file '" + *file + "'"};
-    }
+    // Checked as a key file is: a password others can read (or a FIFO that blocks the
+    // start forever) is refused rather than used.
+    auto read = util::read_private_file(*file, kMaxSocksUserFileSize, "--socks-user-file");
+    if (!read) throw UsageError{read.error().message};
+    std::string line(read->begin(), read->end());
+    std::fill(read->begin(), read->end(), 0);
+    line = line.substr(0, line.find('\n'));
     if (!line.empty() && line.back() == '\r') line.pop_back();
+    if (line.empty()) throw UsageError{"--socks-user-file " + *file + " has no USER:PASS line"};
     text = line;
   }
   if (!text) return std::nullopt;
@@ -485,6 +518,7 @@ app::Command build_connect(const ParsedArgs& a, const Environment& env) {
   if (c.socks_credentials && c.dynamic.empty()) {
     throw UsageError{"--socks-user needs a -D proxy to protect"};
   }
+  c.idle_timeout = idle_timeout(a);
   c.relay_only = flag(a, "relay-only");
   c.birthday = birthday_config(a);
   return c;

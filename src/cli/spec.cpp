@@ -30,6 +30,14 @@ const OptionSpec kRelayOnlyOption{
     "throttle UDP between peers).",
     false};
 
+const OptionSpec kIdleTimeoutOption{
+    "idle-timeout", '\0', "DURATION",
+    "Reset a forwarded TCP connection (-L, -R, -D) that moved no byte either way for "
+    "DURATION, as 90s, 30m, 2h or 1d (a bare number is seconds, at most 30d); 0 or 'off' "
+    "never does (default: off, as in ssh: idle database, ssh or IMAP connections are "
+    "legitimate). Stdio is never timed out.",
+    false};
+
 // The birthday prober's knobs (docs/birthday.md); defaults from path/constants.hpp,
 // with the reason for each in a few words.
 const OptionSpec kBirthdaySocketsOption{
@@ -230,6 +238,7 @@ const std::vector<CommandSpec>& command_specs() {
          true},
         {"gateway-ports", '\0', "", "Let -R bind addresses other than loopback, such as 0.0.0.0.",
          false},
+        kIdleTimeoutOption,
         kRelayOnlyOption,
         kBirthdaySocketsOption,
         kBirthdayRateOption,
@@ -258,7 +267,10 @@ const std::vector<CommandSpec>& command_specs() {
         {"socks-user", '\0', "USER:PASS", "Make -D demand this username and password (RFC 1929).",
          false},
         {"socks-user-file", '\0', "PATH",
-         "Like --socks-user, read from the first line of PATH (keeps it out of ps).", false},
+         "Like --socks-user, read from the first line of PATH (keeps it out of ps); PATH must "
+         "be a regular file of yours that group and others cannot read.",
+         false},
+        kIdleTimeoutOption,
         kRelayOnlyOption,
         kBirthdaySocketsOption,
         kBirthdayRateOption,

@@ -9,12 +9,14 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
 
 #include "crypto/certificate.hpp"
 #include "util/assert.hpp"
+#include "util/private_file.hpp"
 
 namespace punch::crypto {
 
@@ -23,17 +25,11 @@ namespace {
 // Comfortably larger than a P-256 key in PEM (about 230 bytes) or its SPKI (91 bytes).
 constexpr std::size_t kKeyBufferSize = 1024;
 // A key file bigger than this is certainly not ours; do not read it whole.
-constexpr off_t kMaxKeyFileSize = 64 * 1024;
+constexpr std::size_t kMaxKeyFileSize = 64 * 1024;
 
 std::string mbedtls_message(int rc) {
   char buf[128];
   mbedtls_strerror(rc, buf, sizeof buf);
-  return buf;
-}
-
-std::string octal_mode(mode_t mode) {
-  char buf[8];
-  std::snprintf(buf, sizeof buf, "%04o", static_cast<unsigned>(mode & 07777));
   return buf;
 }
 
@@ -77,6 +73,56 @@ util::Status make_parents(const std::string& path) {
   return util::ok_status();
 }
 
+// Writes `len` bytes of `pem` to a new temporary file beside `path`; its name is
+// left in `tmp`. Returns errno, or 0.
+int write_temporary(const std::string& path, const unsigned char* pem, std::size_t len,
+                    std::string& tmp) {
+  tmp = path + ".tmp.XXXXXX";
+  const int fd = ::mkstemp(tmp.data());
+  if (fd < 0) return errno;
+  const bool ok = ::fchmod(fd, 0600) == 0 && write_all(fd, pem, len) && ::fsync(fd) == 0;
+  const int err = ok ? 0 : errno;
+  ::close(fd);
+  if (!ok) ::unlink(tmp.c_str());
+  return err;
+}
+
+// Creates `path` holding the key, never replacing a file there. The key is written to a
+// temporary file first and linked into place, so the file appears complete or not at
+// all: a second punch creating the same key at the same moment reads a whole key, never
+// a half-written one. File systems without hard links fall back to O_EXCL.
+util::Status save_new(const std::string& path, const unsigned char* pem, std::size_t len) {
+  const auto exists = [&] {
+    return util::Error{"key file " + path + " exists (use --force to replace it)"};
+  };
+  std::string tmp;
+  if (const int err = write_temporary(path, pem, len, tmp); err != 0) {
+    return util::Error{"cannot create key file " + path + ": " + errno_message(err)};
+  }
+  const int linked = ::link(tmp.c_str(), path.c_str()) == 0 ? 0 : errno;
+  ::unlink(tmp.c_str());
+  if (linked == 0) return util::ok_status();
+  if (linked == EEXIST) return exists();
+  if (linked != EPERM && linked != ENOTSUP && linked != EOPNOTSUPP && linked != EXDEV &&
+      linked != EMLINK) {
+    return util::Error{"cannot create key file " + path + ": " + errno_message(linked)};
+  }
+  // O_EXCL: never clobber a key, even one created between a check and the write.
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  if (fd < 0) {
+    if (errno == EEXIST) return exists();
+    return util::Error{"cannot create key file " + path + ": " + errno_message(errno)};
+  }
+  const bool ok = ::fchmod(fd, 0600) == 0 && write_all(fd, pem, len) && ::fsync(fd) == 0;
+  const int err = errno;
+  ::close(fd);
+  if (!ok) {
+    ::unlink(path.c_str());
+    return util::Error{"cannot write key file " + path + ": " + errno_message(err)};
+  }
+  return util::ok_status();
+}
+
 }  // namespace
 
 struct Identity::State {
@@ -115,49 +161,18 @@ util::Result<Identity> Identity::generate(RandomSource& rng) {
 }
 
 util::Result<Identity> Identity::load(const std::string& path) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) {
-    if (errno == ENOENT)
+  util::PrivateFileProblem problem = util::PrivateFileProblem::kNone;
+  auto read = util::read_private_file(path, kMaxKeyFileSize, "key file", &problem);
+  if (!read) {
+    if (problem == util::PrivateFileProblem::kMissing)
       return util::Error{"no key at " + path + " (create one with: punch keygen)"};
-    return util::Error{"cannot open key file " + path + ": " + errno_message(errno)};
+    return read.error();
   }
-  // Check the mode of the file we opened, not of whatever the path names later.
-  struct stat st {};
-  if (::fstat(fd, &st) != 0) {
-    const int err = errno;
-    ::close(fd);
-    return util::Error{"cannot stat key file " + path + ": " + errno_message(err)};
-  }
-  if (!S_ISREG(st.st_mode)) {
-    ::close(fd);
-    return util::Error{"key file " + path + " is not a regular file"};
-  }
-  if ((st.st_mode & 077) != 0) {
-    ::close(fd);
-    return util::Error{"key file " + path + " is readable by others (mode " +
-                       octal_mode(st.st_mode) + "); run: chmod 600 " + path};
-  }
-  if (st.st_size > kMaxKeyFileSize) {
-    ::close(fd);
-    return util::Error{"key file " + path + " is too large to be a punch key"};
-  }
-  util::Bytes pem(static_cast<std::size_t>(st.st_size) + 1, 0);
-  std::size_t got = 0;
-  while (got < pem.size() - 1) {
-    const ssize_t n = ::read(fd, pem.data() + got, pem.size() - 1 - got);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      const int err = errno;
-      ::close(fd);
-      return util::Error{"cannot read key file " + path + ": " + errno_message(err)};
-    }
-    if (n == 0) break;
-    got += static_cast<std::size_t>(n);
-  }
-  ::close(fd);
-  // mbedTLS recognises PEM only when the length includes a terminating NUL.
-  pem.resize(got + 1);
-  pem[got] = 0;
+  // mbedTLS recognises PEM only when the length includes a terminating NUL. A copy
+  // rather than push_back: a reallocation would free a copy of the key unwiped.
+  util::Bytes pem(read->size() + 1, 0);
+  std::copy(read->begin(), read->end(), pem.begin());
+  mbedtls_platform_zeroize(read->data(), read->size());
 
   Identity id;
   const int rc = mbedtls_pk_parse_key(&id.state_->pk, pem.data(), pem.size(), nullptr, 0);
@@ -185,41 +200,16 @@ util::Status Identity::save(const std::string& path, bool force) const {
 
   util::Status result = util::ok_status();
   if (!force) {
-    // O_EXCL: never clobber a key, even one created between a check and the write.
-    const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-    if (fd < 0) {
-      result = errno == EEXIST
-                   ? util::Error{"key file " + path + " exists (use --force to replace it)"}
-                   : util::Error{"cannot create key file " + path + ": " + errno_message(errno)};
-    } else {
-      const bool ok = ::fchmod(fd, 0600) == 0 && write_all(fd, pem, len) && ::fsync(fd) == 0;
-      const int err = errno;
-      ::close(fd);
-      if (!ok) {
-        ::unlink(path.c_str());
-        result = util::Error{"cannot write key file " + path + ": " + errno_message(err)};
-      }
-    }
+    result = save_new(path, pem, len);
   } else {
     // Replace atomically, so a crash leaves either the old key or the new one.
-    std::string tmp = path + ".tmp.XXXXXX";
-    const int fd = ::mkstemp(tmp.data());
-    if (fd < 0) {
-      result =
-          util::Error{"cannot create temporary file beside " + path + ": " + errno_message(errno)};
-    } else {
-      bool ok = ::fchmod(fd, 0600) == 0 && write_all(fd, pem, len) && ::fsync(fd) == 0;
-      int err = errno;
-      ::close(fd);
-      if (ok && ::rename(tmp.c_str(), path.c_str()) != 0) {
-        ok = false;
-        err = errno;
-      }
-      if (!ok) {
-        ::unlink(tmp.c_str());
-        result = util::Error{"cannot write key file " + path + ": " + errno_message(err)};
-      }
+    std::string tmp;
+    int err = write_temporary(path, pem, len, tmp);
+    if (err == 0 && ::rename(tmp.c_str(), path.c_str()) != 0) {
+      err = errno;
+      ::unlink(tmp.c_str());
     }
+    if (err != 0) result = util::Error{"cannot write key file " + path + ": " + errno_message(err)};
   }
   mbedtls_platform_zeroize(pem, sizeof pem);
   return result;

@@ -5,6 +5,7 @@
 #include <array>
 #include <cstddef>
 
+#include "forward/constants.hpp"
 #include "util/assert.hpp"
 
 namespace punch::forward {
@@ -40,16 +41,31 @@ std::string_view command_name(wire::SocksCommand command) {
 
 }  // namespace
 
-SocksServer::SocksServer(std::optional<std::pair<std::string, std::string>> user_pass)
-    : user_pass_(std::move(user_pass)) {}
+SocksServer::SocksServer(std::optional<std::pair<std::string, std::string>> user_pass,
+                         AuthBackoff* backoff, util::Address client)
+    : user_pass_(std::move(user_pass)), backoff_(backoff), client_(client) {}
 
-void SocksServer::on_data(util::ByteView data) {
+void SocksServer::on_data(util::ByteView data, util::TimePoint now) {
   if (state_ == State::kClosing) return;  // nothing more will be read or answered
   if (phase_ == Phase::kDone) {
     leftover_.insert(leftover_.end(), data.begin(), data.end());
     return;
   }
   input_.insert(input_.end(), data.begin(), data.end());
+  if (deferred_until_ == util::kNever) advance(now);  // else on_timeout() carries on
+  if (deferred_until_ != util::kNever && input_.size() > kSocksMaxDeferredInput) {
+    close("client sent too much while its password check waited");
+    input_.clear();
+  }
+}
+
+void SocksServer::on_timeout(util::TimePoint now) {
+  if (deferred_until_ == util::kNever || now < deferred_until_) return;
+  deferred_until_ = util::kNever;
+  advance(now);
+}
+
+void SocksServer::advance(util::TimePoint now) {
   std::size_t pos = 0;
   while (state_ == State::kNegotiating) {
     const util::ByteView in = util::ByteView(input_).subspan(pos);
@@ -59,7 +75,7 @@ void SocksServer::on_data(util::ByteView data) {
         used = on_greeting(in);
         break;
       case Phase::kAuth:
-        used = on_auth(in);
+        used = on_auth(in, now);
         break;
       case Phase::kRequest:
         used = on_request(in);
@@ -79,7 +95,8 @@ void SocksServer::on_data(util::ByteView data) {
     input_.clear();
   } else {
     // Still negotiating: what is left is a proper prefix of one message, which the
-    // decoders bound (kSocksMaxRequestSize at most).
+    // decoders bound (kSocksMaxRequestSize at most), or, while a password check waits,
+    // what the client pipelined after it (bounded in on_data).
     input_.erase(input_.begin(), input_.begin() + static_cast<std::ptrdiff_t>(pos));
   }
 }
@@ -122,19 +139,30 @@ std::size_t SocksServer::on_greeting(util::ByteView in) {
   return d.consumed;
 }
 
-std::size_t SocksServer::on_auth(util::ByteView in) {
+std::size_t SocksServer::on_auth(util::ByteView in, util::TimePoint now) {
   const auto d = wire::decode_socks_userpass_request(in);
   if (d.need_more()) return 0;
   if (d.malformed()) {
     close("malformed username/password request");
     return 0;
   }
+  if (backoff_ != nullptr) {
+    // The check itself waits, not its reply: a guesser learns nothing sooner by
+    // opening more connections, as they all wait for the same client's turn.
+    const util::TimePoint ready = backoff_->ready_at(client_, now);
+    if (ready > now) {
+      deferred_until_ = ready;
+      return 0;
+    }
+  }
   if (!credentials_match(d.message)) {
+    if (backoff_ != nullptr) backoff_->on_failure(client_, now);
     // RFC 1929: a non-zero status, then the server must close the connection.
     wire::encode(wire::SocksUserPassReply{wire::kSocksAuthFailure}, output_);
     close("wrong username or password");
     return 0;
   }
+  if (backoff_ != nullptr) backoff_->on_success(client_);
   wire::encode(wire::SocksUserPassReply{wire::kSocksAuthSuccess}, output_);
   phase_ = Phase::kRequest;
   return d.consumed;
@@ -174,6 +202,7 @@ std::size_t SocksServer::on_request(util::ByteView in) {
 }
 
 void SocksServer::close(std::string why) {
+  deferred_until_ = util::kNever;
   phase_ = Phase::kDone;
   state_ = State::kClosing;
   failure_ = std::move(why);

@@ -11,8 +11,10 @@
 #include <string_view>
 #include <utility>
 
+#include "forward/auth_backoff.hpp"
 #include "util/address.hpp"
 #include "util/bytes.hpp"
+#include "util/time.hpp"
 #include "wire/socks5.hpp"
 
 namespace punch::forward {
@@ -29,12 +31,20 @@ class SocksServer {
   };
 
   /// A server that requires `user_pass` (username, password) when set, and no
-  /// authentication otherwise.
-  explicit SocksServer(std::optional<std::pair<std::string, std::string>> user_pass = std::nullopt);
+  /// authentication otherwise; with `backoff` (not owned; it outlives the server), the
+  /// password check of `client` waits for that client's backoff and counts its outcome.
+  explicit SocksServer(std::optional<std::pair<std::string, std::string>> user_pass = std::nullopt,
+                       AuthBackoff* backoff = nullptr, util::Address client = {});
 
-  /// Consumes bytes the client sent; negotiation bytes are buffered only up to the codec's
-  /// largest message, and bytes after the request (or once established) go to the leftover.
-  void on_data(util::ByteView data);
+  /// Consumes bytes the client sent at `now`; negotiation bytes are buffered only up to
+  /// the codec's largest message, and bytes after the request (or once established) go to
+  /// the leftover. A password check the backoff defers leaves the state kNegotiating with
+  /// a deadline().
+  void on_data(util::ByteView data, util::TimePoint now = {});
+  /// When a deferred password check may run (call on_timeout() then); kNever if none waits.
+  util::TimePoint deadline() const { return deferred_until_; }
+  /// Runs a deferred password check if the backoff allows it at `now`.
+  void on_timeout(util::TimePoint now);
   /// Bytes to write to the client, in order; the internal buffer is emptied.
   util::Bytes take_output();
   /// Bytes the client sent after its request (pipelined payload for the target); emptied.
@@ -54,14 +64,18 @@ class SocksServer {
  private:
   enum class Phase : std::uint8_t { kGreeting, kAuth, kRequest, kDone };
 
-  // Each returns the bytes of buffered input it used; 0 when it needs more.
+  void advance(util::TimePoint now);
+  // Each returns the bytes of buffered input it used; 0 when it needs more (or waits).
   std::size_t on_greeting(util::ByteView in);
-  std::size_t on_auth(util::ByteView in);
+  std::size_t on_auth(util::ByteView in, util::TimePoint now);
   std::size_t on_request(util::ByteView in);
   void close(std::string why);
   bool credentials_match(const wire::SocksUserPassRequest& m) const;
 
   std::optional<std::pair<std::string, std::string>> user_pass_;
+  AuthBackoff* backoff_;
+  util::Address client_;
+  util::TimePoint deferred_until_ = util::kNever;
   State state_ = State::kNegotiating;
   Phase phase_ = Phase::kGreeting;
   util::Bytes input_;

@@ -470,6 +470,8 @@ std::optional<Event> Connection::poll_event() {
 
 StreamId Connection::open_stream() { return state_->streams.open_local(); }
 
+bool Connection::can_open_stream() const { return state_->streams.can_open_local(); }
+
 std::size_t Connection::write(StreamId stream, util::ByteView data) {
   State& s = *state_;
   Stream* st = s.streams.find(stream);

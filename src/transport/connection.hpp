@@ -93,8 +93,12 @@ class Connection {
   /// Takes the next pending event, if any.
   std::optional<Event> poll_event();
 
-  /// Opens a new locally initiated bidirectional stream.
+  /// Opens a new locally initiated bidirectional stream (it sends once the peer's
+  /// MAX_STREAMS allows; see can_open_stream()).
   StreamId open_stream();
+  /// True when a stream opened now may send at once; false while the peer's stream
+  /// credit is used up (its MAX_STREAMS may raise it later).
+  bool can_open_stream() const;
   /// Queues up to `data.size()` bytes; returns how many were accepted (fewer when
   /// the stream's send buffer is full: wait for kWritable). 0 after finish/reset.
   std::size_t write(StreamId stream, util::ByteView data);

@@ -166,15 +166,31 @@ inline constexpr std::uint64_t kStreamSendBuffer = 1 << 20;
 inline constexpr std::uint64_t kConnectionSendBuffer = 16 << 20;
 /// Bytes every stream may buffer whatever the others hold, so streams whose readers stall
 /// (their data waits for flow-control credit) can never starve the rest; with at most
-/// kMaxConcurrentStreams local streams this bounds send memory at 16 + 16 MiB. 16 KiB a
+/// kInitialStreamCredit local streams this bounds send memory at 16 + 16 MiB (16 + 64 MiB at
+/// kMaxStreamCredit, which only thousands of busy streams reach). 16 KiB a
 /// round trip still moves 16 MB/s per stream at 1 ms, the RTT of a loopback or LAN relay.
 inline constexpr std::uint64_t kStreamSendReserve = 16 << 10;
 /// Receive window per stream: bytes the peer may send beyond what the app has read.
 inline constexpr std::uint64_t kStreamReceiveWindow = 1 << 20;
 /// Receive window for the whole connection: bounds receive memory over all streams.
 inline constexpr std::uint64_t kConnectionReceiveWindow = 16 << 20;
-/// Streams each side may have open towards the other (a MAX_STREAMS credit).
-inline constexpr std::uint64_t kMaxConcurrentStreams = 1024;
+/// Streams each side may have open towards the other at first (a MAX_STREAMS credit). Most
+/// sessions never need more; an idle stream costs its peer a Stream (no buffer block) and,
+/// when forwarded, a TCP connection.
+inline constexpr std::uint64_t kInitialStreamCredit = 1024;
+/// The most streams a peer may have open at once: the credit doubles from
+/// kInitialStreamCredit whenever the peer holds three quarters of it, up to this. It
+/// bounds what one allowed peer costs: a descriptor per forwarded connection on each side,
+/// and send memory of 4096 x 16 KiB reserves (64 MiB) beside the shared 16 MiB. That is
+/// four times the usual descriptor soft limit, with room for the 3,000 idle connections
+/// that starved new ones in the hardening review (issue 17).
+inline constexpr std::uint64_t kMaxStreamCredit = 4096;
+/// The credit grows once the peer's open streams reach this fraction of it (3/4), so that a
+/// peer opening streams steadily gets more before it has to wait: there is no STREAMS_BLOCKED
+/// to tell us it waits.
+inline constexpr std::uint64_t kStreamCreditGrowNumerator = 3;
+/// Denominator of the growth threshold above.
+inline constexpr std::uint64_t kStreamCreditGrowDenominator = 4;
 /// Out-of-order pieces buffered across all streams. Loss leaves at most one piece per
 /// lost packet (under 15000 for a full 16 MiB window); a peer sending confetti to inflate
 /// bookkeeping far beyond the data it stands for is cut off here.

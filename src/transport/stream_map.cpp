@@ -62,16 +62,28 @@ StreamId StreamMap::accept_next() {
 void StreamMap::forget(StreamId id) {
   if (!is_local(id)) {
     ++peer_streams_retired_;
-    local_max_streams_ = peer_streams_retired_ + kMaxConcurrentStreams;
+    local_max_streams_ = peer_streams_retired_ + peer_credit_;
     maybe_raise_peer_limit();
   }
   streams_.erase(id);
 }
 
+// Doubles the credit once the peer holds three quarters of it open, up to
+// kMaxStreamCredit: streams that stay open (idle forwards) must not keep new ones
+// waiting, but one peer may not cost us unbounded descriptors and memory either.
+void StreamMap::maybe_grow_peer_credit() {
+  const std::uint64_t open = next_peer_index_ - peer_streams_retired_;
+  while (peer_credit_ < kMaxStreamCredit &&
+         open * kStreamCreditGrowDenominator >= peer_credit_ * kStreamCreditGrowNumerator) {
+    peer_credit_ = std::min(peer_credit_ * 2, kMaxStreamCredit);
+  }
+  local_max_streams_ = peer_streams_retired_ + peer_credit_;
+}
+
 // Announces a higher stream limit once it grew by an eighth, or sooner when the peer is
 // about to run out: without STREAMS_BLOCKED we cannot know it waits for the last few.
 void StreamMap::maybe_raise_peer_limit() {
-  const std::uint64_t step = std::max<std::uint64_t>(1, kMaxConcurrentStreams / 8);
+  const std::uint64_t step = std::max<std::uint64_t>(1, kInitialStreamCredit / 8);
   const std::uint64_t grown = local_max_streams_ - local_max_streams_sent_;
   const std::uint64_t left = local_max_streams_sent_ - next_peer_index_;
   if (grown > 0 && (grown >= step || left < step)) max_streams_pending_ = true;

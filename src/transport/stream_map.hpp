@@ -1,7 +1,8 @@
 // The streams of one connection (RFC 9000 sections 2-3): stream-ID numbering and
 // parity, opening local streams and accepting the peer's (implicitly opening lower
 // ones), the concurrent-stream limits both ways with MAX_STREAMS, and forgetting
-// streams once both directions are done.
+// streams once both directions are done. The credit we grant grows with the peer's
+// demand, from kInitialStreamCredit to kMaxStreamCredit open streams.
 #pragma once
 
 #include <algorithm>
@@ -62,6 +63,10 @@ class StreamMap {
   StreamId open_local();
   /// True while a local stream is within the peer's MAX_STREAMS (peer streams always are).
   bool allowed(StreamId id) const { return !is_local(id) || (id >> 2) < peer_max_streams_; }
+  /// True when a stream opened now could send at once (the peer's MAX_STREAMS has room).
+  bool can_open_local() const { return next_local_index_ < peer_max_streams_; }
+  /// Open streams the peer may have at once now (grows with demand, see kMaxStreamCredit).
+  std::uint64_t peer_stream_credit() const { return peer_credit_; }
   /// The stream a peer frame names, opening peer streams on first mention (with every
   /// lower-numbered one, RFC 9000 3.2; `on_opened(id)` is called for each, in order);
   /// nullptr for a stream already forgotten (stale frames for it are ignored); an error
@@ -72,6 +77,7 @@ class StreamMap {
     if (!opens) return opens.error();
     if (*opens) {
       while (next_peer_index_ <= (id >> 2)) on_opened(accept_next());
+      maybe_grow_peer_credit();
       maybe_raise_peer_limit();
     }
     return find(id);
@@ -105,16 +111,18 @@ class StreamMap {
   // True when a frame for `id` opens peer streams; an error for IDs the peer may not use.
   util::Result<bool> check_peer_frame(StreamId id) const;
   StreamId accept_next();
+  void maybe_grow_peer_credit();
   void maybe_raise_peer_limit();
 
   Role role_;
   std::unordered_map<StreamId, Stream> streams_;
   std::uint64_t next_local_index_ = 0;
   std::uint64_t next_peer_index_ = 0;
-  std::uint64_t peer_max_streams_ = kMaxConcurrentStreams;   // Limit on our streams.
-  std::uint64_t local_max_streams_ = kMaxConcurrentStreams;  // Limit on the peer's streams.
-  std::uint64_t local_max_streams_sent_ = kMaxConcurrentStreams;
+  std::uint64_t peer_max_streams_ = kInitialStreamCredit;   // Limit on our streams.
+  std::uint64_t local_max_streams_ = kInitialStreamCredit;  // Limit on the peer's streams.
+  std::uint64_t local_max_streams_sent_ = kInitialStreamCredit;
   std::uint64_t peer_streams_retired_ = 0;
+  std::uint64_t peer_credit_ = kInitialStreamCredit;  // Peer streams open at once we allow.
   bool max_streams_pending_ = false;
 };
 

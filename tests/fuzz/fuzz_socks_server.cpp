@@ -3,8 +3,12 @@
 // feedings end in the same state with the same output, leftover and failure;
 // what it writes before the final reply is bounded (method selection, RFC 1929
 // status, one failure reply); and pipelined leftover is exactly the input's tail.
-// The first input byte picks credentials and the reply the caller gives.
+// The first input byte picks credentials, the reply the caller gives, and whether
+// the client's password check first waits for a backoff (then both feedings end the
+// same once the deadline passed, and the wait never lets more than a bounded input
+// pile up).
 #include <algorithm>
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -37,13 +41,18 @@ struct Outcome {
 Outcome feed(std::uint8_t flags, util::ByteView in, std::mt19937* chunker) {
   std::optional<std::pair<std::string, std::string>> creds;
   if (flags & 1) creds = std::make_pair(std::string("alice"), std::string("s3cret"));
-  forward::SocksServer s(creds);
+  // Bit 7: the client failed a check just before, so its next one is deferred.
+  const util::TimePoint t0 = util::TimePoint{} + std::chrono::hours(1);
+  const util::Address client = util::Address::v4(127, 0, 0, 1, 1);
+  forward::AuthBackoff backoff;
+  if (flags & 0x80) backoff.on_failure(client, t0);
+  forward::SocksServer s(creds, (flags & 0x80) ? &backoff : nullptr, client);
   Outcome o;
   std::size_t pos = 0;
   while (true) {
     const std::size_t left = in.size() - pos;
     const std::size_t n = chunker ? std::min<std::size_t>(left, (*chunker)() % 8) : left;
-    s.on_data(in.subspan(pos, n));
+    s.on_data(in.subspan(pos, n), t0);
     pos += n;
     const util::Bytes out = s.take_output();
     o.output.insert(o.output.end(), out.begin(), out.end());
@@ -51,6 +60,16 @@ Outcome feed(std::uint8_t flags, util::ByteView in, std::mt19937* chunker) {
     o.leftover.insert(o.leftover.end(), l.begin(), l.end());
     PUNCH_ASSERT(o.output.size() <= kMaxNegotiationOutput);
     if (pos == in.size()) break;
+  }
+  if (s.deadline() != util::kNever) {
+    PUNCH_ASSERT(s.deadline() > t0);
+    s.on_timeout(s.deadline());
+    PUNCH_ASSERT(s.deadline() == util::kNever);
+    const util::Bytes out = s.take_output();
+    o.output.insert(o.output.end(), out.begin(), out.end());
+    const util::Bytes l = s.take_leftover();
+    o.leftover.insert(o.leftover.end(), l.begin(), l.end());
+    PUNCH_ASSERT(o.output.size() <= kMaxNegotiationOutput);
   }
   o.state = s.state();
   o.failure = s.failure();
@@ -120,6 +139,12 @@ extern "C" std::size_t punch_fuzz_seed(std::size_t index, std::uint8_t* out, std
       b.push_back(0x41);
       wire::encode(wire::SocksGreeting{{SocksMethod::kUserPass}}, b);
       wire::encode(wire::SocksUserPassRequest{"alice", "wrong"}, b);
+      wire::encode(name, b);
+      break;
+    case 4:
+      b.push_back(0x81);  // a deferred check, then the right password
+      wire::encode(wire::SocksGreeting{{SocksMethod::kUserPass}}, b);
+      wire::encode(wire::SocksUserPassRequest{"alice", "s3cret"}, b);
       wire::encode(name, b);
       break;
     default:

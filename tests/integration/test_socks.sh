@@ -57,6 +57,7 @@ kill -0 "$L_PID" 2>/dev/null || fail "listener died"
 
 # Username/password: a second connector whose proxy demands credentials.
 printf 'alice:s3cret\n' >"$WORK/socks.pass"
+chmod 600 "$WORK/socks.pass"  # refused if others can read it, as a key is
 start_forward_connector auth -D 127.0.0.1:0 --socks-user-file "$WORK/socks.pass"
 ASOCKS=$(forward_port "$WORK/auth.events" dynamic)
 curl -sS --fail --max-time $((30 * SLOW)) --socks5-hostname "alice:s3cret@127.0.0.1:$ASOCKS" \

@@ -67,9 +67,9 @@ class Sink final : public util::DatagramSink {
 };
 
 // A connector and a listener with one connection ID, and the network between them.
-struct Pair {
-  explicit Pair(std::uint64_t seed, std::optional<crypto::NodeId> connector_expects = {},
-                std::optional<crypto::NodeId> listener_expects = {})
+struct SessionPair {
+  explicit SessionPair(std::uint64_t seed, std::optional<crypto::NodeId> connector_expects = {},
+                       std::optional<crypto::NodeId> listener_expects = {})
       : connector_id(make_identity(seed)),
         listener_id(make_identity(seed + 1)),
         connector_rng(seed + 2),
@@ -194,7 +194,7 @@ transport::StreamId send_text(Session& from, const std::string& text) {
 }  // namespace
 
 TEST_CASE("the handshake completes and a stream carries bytes both ways") {
-  Pair p(10);
+  SessionPair p(10);
   CHECK_FALSE(p.connector.established());
   CHECK_FALSE(p.listener.established());
   CHECK(p.connector.role() == SessionRole::kConnector);
@@ -228,7 +228,7 @@ TEST_CASE("the handshake completes and a stream carries bytes both ways") {
 }
 
 TEST_CASE("every datagram a session sends carries its cid and fits kMaxDatagram") {
-  Pair p(20);
+  SessionPair p(20);
   std::vector<Datagram> seen;
   p.hold = [&seen](const Datagram& d) {
     seen.push_back(d);
@@ -250,7 +250,7 @@ TEST_CASE("every datagram a session sends carries its cid and fits kMaxDatagram"
 }
 
 TEST_CASE("a tampered protected packet is counted and dropped, and the session goes on") {
-  Pair p(30);
+  SessionPair p(30);
   p.establish();
   const transport::StreamId s = send_text(p.connector, "intact");
   p.connector.flush(p.now());
@@ -287,7 +287,7 @@ TEST_CASE("a tampered protected packet is counted and dropped, and the session g
 }
 
 TEST_CASE("a replayed protected packet does no harm") {
-  Pair p(40);
+  SessionPair p(40);
   p.establish();
   const transport::StreamId s = send_text(p.connector, "once only");
   p.connector.flush(p.now());
@@ -319,7 +319,7 @@ TEST_CASE("a replayed protected packet does no harm") {
 }
 
 TEST_CASE("a packet replayed from another address teaches the path nothing and gets no answer") {
-  Pair p(41);
+  SessionPair p(41);
   p.establish();
   p.run_for(1s);
   send_text(p.connector, "captured");
@@ -350,7 +350,7 @@ TEST_CASE("a packet replayed from another address teaches the path nothing and g
 }
 
 TEST_CASE("replayed packets do not keep a session alive after its peer fell silent") {
-  Pair p(42);
+  SessionPair p(42);
   p.establish();
   send_text(p.connector, "last words");
   p.connector.flush(p.now());
@@ -374,7 +374,7 @@ TEST_CASE("replayed packets do not keep a session alive after its peer fell sile
 }
 
 TEST_CASE("a session whose peer never starts the handshake ends after kHandshakeTimeout") {
-  Pair p(43);
+  SessionPair p(43);
   // The connector never sends: the listener accepted an invitation nobody follows up.
   p.hold = [](const Datagram&) { return true; };
   p.start();
@@ -392,7 +392,7 @@ TEST_CASE("a session whose peer never starts the handshake ends after kHandshake
 }
 
 TEST_CASE("protected packets that beat the connector's handshake are held and used") {
-  Pair p(50);
+  SessionPair p(50);
   // Hold back the listener's final handshake flight: the listener is established,
   // the connector is not, so the listener's protected packets arrive early.
   p.hold = [&p](const Datagram& d) {
@@ -429,7 +429,7 @@ TEST_CASE("protected packets that beat the connector's handshake are held and us
 }
 
 TEST_CASE("early protected packets beyond the holding limit are dropped and counted") {
-  Pair p(60);
+  SessionPair p(60);
   p.hold = [&p](const Datagram& d) {
     return d.from == kListenerAddress && p.listener.established();
   };
@@ -451,7 +451,7 @@ TEST_CASE("early protected packets beyond the holding limit are dropped and coun
 TEST_CASE("a peer that proves another key fails the handshake, naming both IDs") {
   const crypto::NodeId stranger = make_identity(999).id();
   SUBCASE("the connector expects someone else") {
-    Pair p(70, stranger);
+    SessionPair p(70, stranger);
     p.start();
     p.run_for(5s);
     CHECK(p.connector.ended());
@@ -463,7 +463,7 @@ TEST_CASE("a peer that proves another key fails the handshake, naming both IDs")
     CHECK(p.connector.next_deadline() == util::kNever);
   }
   SUBCASE("the listener expects someone else") {
-    Pair p(80, std::nullopt, stranger);
+    SessionPair p(80, std::nullopt, stranger);
     p.start();
     p.run_for(5s);
     CHECK(p.listener.ended());
@@ -475,7 +475,7 @@ TEST_CASE("a peer that proves another key fails the handshake, naming both IDs")
 }
 
 TEST_CASE("close() sends its reason and the peer ends with it") {
-  Pair p(90);
+  SessionPair p(90);
   p.establish();
   SUBCASE("connector closes") {
     p.connector.close(7, "done for today", p.now());
@@ -506,7 +506,7 @@ TEST_CASE("close() sends its reason and the peer ends with it") {
 }
 
 TEST_CASE("close() during the handshake abandons it quietly") {
-  Pair p(100);
+  SessionPair p(100);
   p.connector.start(p.now());
   p.connector.close(1, "changed my mind", p.now());
   CHECK(p.connector.ended());
@@ -515,7 +515,7 @@ TEST_CASE("close() during the handshake abandons it quietly") {
 }
 
 TEST_CASE("path MTU: datagrams grow to kMaxDatagram where the network carries them") {
-  Pair p(50);
+  SessionPair p(50);
   std::size_t largest = 0;
   p.hold = [&largest](const Datagram& d) {
     largest = std::max(largest, d.data.size());
@@ -533,7 +533,7 @@ TEST_CASE("path MTU: datagrams grow to kMaxDatagram where the network carries th
 
 TEST_CASE("path MTU: a network dropping datagrams above 1452 bytes keeps them at 1452") {
   // As a 1500-byte Ethernet MTU under IPv6 would, with DF set on the socket.
-  Pair p(60);
+  SessionPair p(60);
   std::size_t largest_passed = 0;
   p.hold = [&largest_passed](const Datagram& d) {
     if (d.data.size() > 1452) return true;
@@ -554,7 +554,7 @@ TEST_CASE("path MTU: a network dropping datagrams above 1452 bytes keeps them at
 }
 
 TEST_CASE("path packets: a replayed one is refused, a forged one is dropped, the session goes on") {
-  Pair p(40);
+  SessionPair p(40);
   p.establish();
   // A path packet from the listener: its CANDIDATES frame, sent again when its
   // candidates change.
@@ -590,7 +590,7 @@ TEST_CASE("path packets: a replayed one is refused, a forged one is dropped, the
 }
 
 TEST_CASE("path packets never take transport packet numbers") {
-  Pair p(41);
+  SessionPair p(41);
   p.establish();
   std::vector<std::uint64_t> transport_pns, path_pns;
   p.hold = [&](const Datagram& d) {

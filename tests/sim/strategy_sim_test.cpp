@@ -43,7 +43,7 @@ bool both_direct(const Cores& c) {
          c.connector->first_path(PathKind::kSwitched, true) != nullptr;
 }
 
-struct Pair {
+struct StrategyPair {
   NatType listener;
   NatType connector;
   bool pool_by_port;
@@ -55,7 +55,7 @@ struct Pair {
   std::uint64_t seed = 11;
 };
 
-std::string name(const Pair& p) {
+std::string name(const StrategyPair& p) {
   return std::string(to_string(p.listener)) + " listener x " + to_string(p.connector) +
          " connector" + (p.pool_by_port ? " (pool by port)" : "");
 }
@@ -63,7 +63,7 @@ std::string name(const Pair& p) {
 }  // namespace
 
 TEST_CASE("strategy_sim: hopeless pairs stay on the relay and send nothing to each other") {
-  const Pair pairs[] = {
+  const StrategyPair pairs[] = {
       {NatType::kHard, NatType::kHard, false, Mapping::kEndpointDependent,
        Mapping::kEndpointDependent, Strategy::kRelay},
       {NatType::kPool, NatType::kEasy, true, Mapping::kAddressVaries, Mapping::kEndpointIndependent,
@@ -73,7 +73,7 @@ TEST_CASE("strategy_sim: hopeless pairs stay on the relay and send nothing to ea
       {NatType::kHard, NatType::kPool, true, Mapping::kEndpointDependent, Mapping::kAddressVaries,
        Strategy::kRelay, 12},
   };
-  for (const Pair& p : pairs) {
+  for (const StrategyPair& p : pairs) {
     CAPTURE(name(p));
     CoresConfig cc;
     cc.listener_type = p.listener;
@@ -124,7 +124,7 @@ TEST_CASE("strategy_sim: hopeless pairs stay on the relay and send nothing to ea
 }
 
 TEST_CASE("strategy_sim: pairs that can go direct still do, with the strategy they got") {
-  const Pair pairs[] = {
+  const StrategyPair pairs[] = {
       {NatType::kEasy, NatType::kEasy, false, Mapping::kEndpointIndependent,
        Mapping::kEndpointIndependent, Strategy::kDirect},
       {NatType::kHard, NatType::kOpen, false, Mapping::kEndpointDependent, Mapping::kNone,
@@ -136,7 +136,7 @@ TEST_CASE("strategy_sim: pairs that can go direct still do, with the strategy th
       {NatType::kFirewall, NatType::kEasy, false, Mapping::kNone, Mapping::kEndpointIndependent,
        Strategy::kDirect},
   };
-  for (const Pair& p : pairs) {
+  for (const StrategyPair& p : pairs) {
     CAPTURE(name(p));
     CoresConfig cc;
     cc.listener_type = p.listener;

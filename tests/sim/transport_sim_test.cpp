@@ -311,6 +311,45 @@ TEST_CASE("sim: 200 concurrent streams in both directions") {
                                             << " s virtual");
 }
 
+TEST_CASE("sim: idle streams beyond the initial credit still open, up to the ceiling") {
+  // Issue 17: 3,000 idle forwards held 1,024 streams for good and new ones never got
+  // through. Now the credit grows with the open streams, up to kMaxStreamCredit, and an
+  // opener beyond it is told (can_open_stream) instead of silently queued.
+  ConnectionPair p(path(0.0, 7));
+  Endpoint a(p.a());
+  Endpoint b(p.b());
+  a.keep_events = false;
+  std::size_t opened_at_b = 0;
+  b.on_open = [&](StreamId) { ++opened_at_b; };
+  p.set_app([&] {
+    a.step();
+    b.step();
+  });
+  const util::Bytes hello = pattern(1, 0);
+  constexpr std::size_t kIdle = 3000;
+  for (std::size_t i = 0; i < kIdle; ++i) {
+    REQUIRE(p.a().can_open_stream());
+    a.send(p.a().open_stream(), hello, false);  // one byte, then idle: never finished
+    if (i % 64 == 63) p.run_for(50ms);          // connections arrive over time
+  }
+  REQUIRE(p.run_until([&] { return opened_at_b == kIdle; }, 10s));
+  CHECK(p.a().can_open_stream());
+  // Open all the peer allows; the one past the ceiling must wait, and says so.
+  std::size_t more = 0;
+  while (p.a().can_open_stream() && more < transport::kMaxStreamCredit) {
+    a.send(p.a().open_stream(), hello, false);
+    ++more;
+    if (more % 64 == 0) p.run_for(50ms);
+  }
+  p.run_for(1s);
+  CHECK(opened_at_b == transport::kMaxStreamCredit);
+  CHECK(kIdle + more == transport::kMaxStreamCredit);
+  CHECK_FALSE(p.a().can_open_stream());
+  CHECK(p.b().stats().open_streams == transport::kMaxStreamCredit);
+  MESSAGE("idle streams open at once: " << opened_at_b << " (initial credit "
+                                        << transport::kInitialStreamCredit << ")");
+}
+
 TEST_CASE("sim: keepalives hold an idle connection, the idle timeout ends a dead one") {
   ConnectionPair p(path(0.0, 8));
   Endpoint a(p.a());

@@ -175,3 +175,24 @@ TEST_CASE("EventLog open reports a path it cannot open") {
   log.emit("ignored");  // a failed open leaves a disabled log, not a crash
   CHECK_FALSE(std::filesystem::exists(path));
 }
+
+TEST_CASE("EventLog says once that writes fail, and carries on") {
+  // Issue 17: with the disk full, --events lost every event without a word.
+  std::vector<std::string> warnings;
+  EventLog log([&](const std::string& m) { warnings.push_back(m); });
+  REQUIRE(log.open("/dev/full").ok());  // opens fine; every write fails with ENOSPC
+  for (int i = 0; i < 5; ++i) log.emit("path", {{"n", static_cast<std::int64_t>(i)}});
+  REQUIRE(warnings.size() == 1);
+  CHECK(warnings[0].find("cannot write to the events file /dev/full") == 0);
+  CHECK(warnings[0].find("No space left on device") != std::string::npos);
+}
+
+TEST_CASE("EventLog warns about nothing while writes succeed") {
+  TempDir dir{"event-log-test"};
+  std::vector<std::string> warnings;
+  EventLog log([&](const std::string& m) { warnings.push_back(m); });
+  REQUIRE(log.open(dir.path + "/events.jsonl").ok());
+  for (int i = 0; i < 5; ++i) log.emit("path");
+  CHECK(warnings.empty());
+  CHECK(read_lines(dir.path + "/events.jsonl").size() == 5);
+}

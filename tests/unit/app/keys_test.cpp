@@ -4,10 +4,13 @@
 #include <stdlib.h>
 #include <sys/stat.h>
 
+#include <atomic>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <string>
+#include <thread>
+#include <vector>
 
 #include "crypto/identity.hpp"
 #include "crypto/random.hpp"
@@ -115,4 +118,60 @@ TEST_CASE("load_identity reports a key path it cannot create") {
   REQUIRE_FALSE(r.ok());
   CHECK(r.error().message.find(blocker) != std::string::npos);
   CHECK(read_all(blocker) == "a file, not a directory\n");
+}
+
+TEST_CASE("save_or_adopt takes the key another process saved first") {
+  // Issue 17: two processes creating the same key at once; the loser was told to use
+  // --force (which would have replaced the winner's key). Now it adopts that key.
+  TempDir dir{"keys-test"};
+  const std::string path = dir.path + "/key";
+  SeededRandom rng(1);
+  auto winner = punch::crypto::Identity::generate(rng);
+  auto loser = punch::crypto::Identity::generate(rng);
+  REQUIRE(winner.ok());
+  REQUIRE(loser.ok());
+  REQUIRE(winner->save(path, false).ok());
+  const std::string pem = read_all(path);
+  const auto adopted = punch::app::save_or_adopt(std::move(*loser), path);
+  REQUIRE_MESSAGE(adopted.ok(), (adopted.ok() ? "" : adopted.error().message));
+  CHECK(adopted->id() == winner->id());
+  CHECK(read_all(path) == pem);  // the winner's key stays
+  // Nothing but the key is left in the directory (no temporary files).
+  std::size_t entries = 0;
+  for ([[maybe_unused]] const auto& e : std::filesystem::directory_iterator(dir.path)) ++entries;
+  CHECK(entries == 1);
+}
+
+TEST_CASE("load_identity: processes creating one key at once all end up with the same key") {
+  constexpr int kRounds = 20;
+  constexpr int kThreads = 6;
+  for (int round = 0; round < kRounds; ++round) {
+    TempDir dir{"keys-test"};
+    const std::string path = dir.path + "/key";
+    std::vector<std::string> ids(kThreads);
+    std::vector<std::string> errors(kThreads);
+    std::atomic<int> ready{0};
+    std::vector<std::thread> threads;
+    for (int t = 0; t < kThreads; ++t) {
+      threads.emplace_back([&, t] {
+        SeededRandom rng(static_cast<std::uint64_t>(round * kThreads + t + 1));
+        ready.fetch_add(1);
+        while (ready.load() < kThreads) {
+        }  // start together, so their existence checks overlap
+        const auto r = load_identity(path, true, rng);
+        if (r.ok()) {
+          ids[t] = r->id().to_string();
+        } else {
+          errors[t] = r.error().message;
+        }
+      });
+    }
+    for (std::thread& th : threads) th.join();
+    for (int t = 0; t < kThreads; ++t) {
+      CAPTURE(round);
+      CAPTURE(t);
+      CHECK(errors[t].empty());
+      CHECK(ids[t] == ids[0]);
+    }
+  }
 }

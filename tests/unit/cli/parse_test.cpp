@@ -1,9 +1,15 @@
 #include "cli/parse.hpp"
 
 #include <doctest/doctest.h>
+#include <stdlib.h>
+#include <sys/stat.h>
 
+#include <chrono>
+#include <filesystem>
+#include <fstream>
 #include <initializer_list>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "cli/spec.hpp"
@@ -537,6 +543,60 @@ TEST_CASE("netcheck takes -r (or PUNCH_RENDEZVOUS), --probe and --json, and need
   // No key is read, so no home is needed.
   const Environment none{"", "", "rv"};
   CHECK(command_of<app::NetcheckConfig>(run({"netcheck"}, none)).common.key_path.empty());
+}
+
+}  // namespace punch::cli
+
+namespace punch::cli {
+
+TEST_CASE("--idle-timeout takes a duration on listen and connect, off by default") {
+  using std::chrono::hours;
+  using std::chrono::minutes;
+  using std::chrono::seconds;
+  CHECK(command_of<app::ListenConfig>(run({"listen"})).idle_timeout == util::Duration::zero());
+  CHECK(command_of<app::ConnectConfig>(run({"connect", kPeer})).idle_timeout ==
+        util::Duration::zero());
+  const std::pair<const char*, util::Duration> cases[] = {
+      {"90", seconds(90)}, {"90s", seconds(90)}, {"30m", minutes(30)}, {"2h", hours(2)},
+      {"1d", hours(24)},   {"30d", hours(720)},  {"0", seconds(0)},    {"off", seconds(0)}};
+  for (const auto& [text, value] : cases) {
+    CAPTURE(text);
+    CHECK(command_of<app::ListenConfig>(run({"listen", "--idle-timeout", text})).idle_timeout ==
+          value);
+    CHECK(command_of<app::ConnectConfig>(
+              run({"connect", kPeer, "-N", "-L", "1:h:2", "--idle-timeout", text}))
+              .idle_timeout == value);
+  }
+  for (const char* bad : {"", "s", "-5", "5x", "1.5h", "31d", "9999999999", "5 m", "off2"}) {
+    CAPTURE(bad);
+    check_usage_error(run({"listen", "--idle-timeout", bad}), "--idle-timeout",
+                      "punch listen --help");
+  }
+  check_usage_error(run({"rendezvous", "--idle-timeout", "5m"}), "idle-timeout",
+                    "punch rendezvous --help");
+}
+
+TEST_CASE("--socks-user-file must be private to the user, like a key") {
+  char tmpl[] = "/tmp/punch-parse-test-XXXXXX";
+  REQUIRE(::mkdtemp(tmpl) != nullptr);
+  const std::string dir = tmpl;
+  const std::string path = dir + "/pass";
+  std::ofstream(path) << "alice:s3cret\r\nignored second line\n";
+  REQUIRE(::chmod(path.c_str(), 0644) == 0);
+  // Issue 17: a world-readable password file was used as is.
+  check_usage_error(run({"connect", kPeer, "-D", "0", "--socks-user-file", path}),
+                    "is readable by others", "punch connect --help");
+  REQUIRE(::chmod(path.c_str(), 0600) == 0);
+  const auto c =
+      command_of<app::ConnectConfig>(run({"connect", kPeer, "-D", "0", "--socks-user-file", path}));
+  REQUIRE(c.socks_credentials.has_value());
+  CHECK(c.socks_credentials->first == "alice");
+  CHECK(c.socks_credentials->second == "s3cret");
+  const std::string fifo = dir + "/fifo";
+  REQUIRE(::mkfifo(fifo.c_str(), 0600) == 0);
+  check_usage_error(run({"connect", kPeer, "-D", "0", "--socks-user-file", fifo}),
+                    "not a regular file", "punch connect --help");
+  std::filesystem::remove_all(dir);
 }
 
 }  // namespace punch::cli

@@ -47,9 +47,9 @@ struct Sent {
 
 // A client and a server joined by a link with a fixed one-way delay, driven by a
 // virtual clock: deliveries and timer deadlines are events, processed in order.
-struct Pair {
-  Pair(std::uint64_t seed, Handshake::PeerCheck client_check = {},
-       Handshake::PeerCheck server_check = {})
+struct HandshakePair {
+  HandshakePair(std::uint64_t seed, Handshake::PeerCheck client_check = {},
+                Handshake::PeerCheck server_check = {})
       : rng(seed),
         client_id(std::move(*Identity::generate(rng))),
         server_id(std::move(*Identity::generate(rng))),
@@ -124,7 +124,7 @@ struct Pair {
   std::optional<util::TimePoint> server_done_at;
 };
 
-void check_agreed(const Pair& p) {
+void check_agreed(const HandshakePair& p) {
   REQUIRE_MESSAGE(p.client.complete(), p.client.failure().value_or("not complete"));
   REQUIRE_MESSAGE(p.server.complete(), p.server.failure().value_or("not complete"));
   CHECK_FALSE(p.client.failure());
@@ -145,7 +145,7 @@ void check_agreed(const Pair& p) {
 }  // namespace
 
 TEST_CASE("Handshake: completes in two round trips and both sides export the same keys") {
-  Pair p(1);
+  HandshakePair p(1);
   p.run();
   check_agreed(p);
   // Client: ClientHello, then Certificate..Finished. Server: ServerHello..Done,
@@ -179,7 +179,7 @@ TEST_CASE("Handshake: completes in two round trips and both sides export the sam
 }
 
 TEST_CASE("Handshake: different sessions get different keys") {
-  Pair a(2), b(3);
+  HandshakePair a(2), b(3);
   a.run();
   b.run();
   check_agreed(a);
@@ -191,7 +191,7 @@ TEST_CASE("Handshake: client refuses a server whose key is not the expected ID")
   SeededRandom other_rng(99);
   const auto stranger = Identity::generate(other_rng);
   REQUIRE(stranger.ok());
-  Pair p(4, expect(stranger->id()));
+  HandshakePair p(4, expect(stranger->id()));
   p.run();
   CHECK_FALSE(p.client.complete());
   CHECK_FALSE(p.server.complete());
@@ -206,7 +206,7 @@ TEST_CASE("Handshake: client refuses a server whose key is not the expected ID")
 
 TEST_CASE("Handshake: server's PeerCheck refusal fails both sides with the server's reason") {
   NodeId seen;
-  Pair p(5, {}, [&seen](const NodeId& peer) -> util::Status {
+  HandshakePair p(5, {}, [&seen](const NodeId& peer) -> util::Status {
     seen = peer;
     return util::Error{"listener does not accept this peer"};
   });
@@ -220,14 +220,15 @@ TEST_CASE("Handshake: server's PeerCheck refusal fails both sides with the serve
 }
 
 TEST_CASE("Handshake: a PeerCheck that throws refuses, without unwinding through mbedTLS") {
-  Pair p(40, {}, [](const NodeId&) -> util::Status { throw std::runtime_error("policy broken"); });
+  HandshakePair p(40, {},
+                  [](const NodeId&) -> util::Status { throw std::runtime_error("policy broken"); });
   p.run();
   CHECK(p.server.failure() == "peer check failed: policy broken");
   CHECK_FALSE(p.client.complete());
 }
 
 TEST_CASE("Handshake: refusal whose alert is lost leaves the other side to time out") {
-  Pair p(6, {}, [](const NodeId&) -> util::Status { return util::Error{"no"}; });
+  HandshakePair p(6, {}, [](const NodeId&) -> util::Status { return util::Error{"no"}; });
   // Drop everything the server sends after its first flight (that is, the alert).
   p.keep = [](const Sent& s) { return s.from_client || s.index == 0; };
   p.run();
@@ -240,7 +241,7 @@ TEST_CASE("Handshake: completes when every third datagram is lost") {
     for (std::size_t phase : {0u, 1u, 2u, 3u}) {
       CAPTURE(seed);
       CAPTURE(phase);
-      Pair p(seed);
+      HandshakePair p(seed);
       // Per direction, in each of the phases that hit a clean handshake's
       // datagrams. A global count would, with two client datagrams per server one,
       // drop every copy of the server's last flight, which nothing survives.
@@ -262,7 +263,7 @@ TEST_CASE("Handshake: completes when every third datagram is lost") {
 }
 
 TEST_CASE("Handshake: a lost final flight is resent by the already complete server") {
-  Pair p(7);
+  HandshakePair p(7);
   // The server's second flight (ChangeCipherSpec + Finished) is lost once.
   bool dropped_once = false;
   p.keep = [&](const Sent& s) {
@@ -285,7 +286,7 @@ TEST_CASE("Handshake: a lost final flight is resent by the already complete serv
 }
 
 TEST_CASE("Handshake: gives up after the retransmission schedule (400 ms doubling to 6400 ms)") {
-  Pair p(8);
+  HandshakePair p(8);
   p.keep = [](const Sent&) { return false; };
   p.run();
   CHECK(p.client.failure() == "handshake timed out");
@@ -299,7 +300,7 @@ TEST_CASE("Handshake: gives up after the retransmission schedule (400 ms doublin
 }
 
 TEST_CASE("Handshake: garbage, stray and undecryptable datagrams are ignored, not fatal") {
-  Pair p(9);
+  HandshakePair p(9);
   SeededRandom junk_rng(1234);
   // Before every real datagram, feed each side junk: random bytes and random bytes
   // behind a plausible DTLS 1.2 handshake record header.
@@ -359,7 +360,7 @@ TEST_CASE("Handshake: a server ignores a forged ClientHello and still serves the
   // mbedTLS would fail the server on any first datagram that is not a good
   // ClientHello; the Handshake starts over instead, so junk cannot cost a listener
   // its session.
-  Pair p(30);
+  HandshakePair p(30);
   const util::Bytes forged = {22, 0xfe, 0xfd, 0,    0, 0, 0, 0, 0, 0, 0, 0, 12,
                               1,  0,    0x03, 0xe8, 0, 0, 0, 0, 0, 0, 0, 0};
   p.server.on_datagram(forged, kHandshakeEpoch);

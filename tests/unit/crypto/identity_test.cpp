@@ -126,6 +126,24 @@ TEST_CASE("Identity: load refuses a key readable by group or others") {
   CHECK(Identity::load(path).ok());
 }
 
+TEST_CASE("Identity: load refuses a FIFO at once and a key of another user") {
+  // Issue 17: -k on a FIFO hung waiting for a writer; root loaded another user's key.
+  TempDir dir{"identity-test"};
+  const std::string fifo = dir.path + "/fifo";
+  REQUIRE(::mkfifo(fifo.c_str(), 0600) == 0);
+  auto r = Identity::load(fifo);
+  REQUIRE_FALSE(r.ok());
+  CHECK(r.error().message == "key file " + fifo + " is not a regular file");
+  if (::geteuid() == 0) {
+    const std::string path = dir.path + "/key";
+    write_file(path, kFixturePem, 0600);
+    REQUIRE(::chown(path.c_str(), 65534, 65534) == 0);
+    auto theirs = Identity::load(path);
+    REQUIRE_FALSE(theirs.ok());
+    CHECK(theirs.error().message.find("belongs to user 65534") != std::string::npos);
+  }
+}
+
 TEST_CASE("Identity: load of the openssl fixture gives the independently computed ID") {
   TempDir dir{"identity-test"};
   const std::string path = dir.path + "/key";

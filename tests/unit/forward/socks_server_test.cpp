@@ -2,12 +2,16 @@
 
 #include <doctest/doctest.h>
 
+#include <chrono>
+#include <memory>
 #include <optional>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include "forward/constants.hpp"
 #include "test_hex.hpp"
+#include "test_time.hpp"
 
 // Hex fixtures are written one wire field per string literal; clang-format would
 // re-flow them and hide the field boundaries.
@@ -288,6 +292,90 @@ TEST_CASE("SOCKS server: failure replies close; input after closing is ignored")
   REQUIRE(g.state() == State::kClosing);
   g.on_data(hex(NO_AUTH));
   CHECK(g.take_output().empty());
+}
+
+// clang-format on
+
+namespace {
+
+using punch::testing::kT0;
+const util::Address kSocksClient = util::Address::v4(127, 0, 0, 1, 40000);
+// A greeting and a wrong password (s3creu), and a greeting, the right one and a CONNECT.
+util::Bytes wrong_password() {
+  return hex(BOTH
+             "01"
+             "05"
+             "616c696365"
+             "06"
+             "733363726575");
+}
+util::Bytes right_password() { return hex(BOTH ALICE CONNECT_NAME); }
+
+}  // namespace
+
+TEST_CASE("SOCKS server: a failed password makes the client's next check wait") {
+  // Issue 17: 14,394 guesses a second, each on its own connection, with no backoff.
+  forward::AuthBackoff backoff;
+  forward::SocksServer first(kAlice, &backoff, kSocksClient);
+  first.on_data(wrong_password(), kT0);
+  CHECK(first.state() == State::kClosing);
+  CHECK(first.deadline() == util::kNever);
+
+  // A new connection from the same address, another port: its check waits 100 ms.
+  util::Address other_port = kSocksClient;
+  other_port.port = 40001;
+  forward::SocksServer second(kAlice, &backoff, other_port);
+  second.on_data(right_password(), kT0 + std::chrono::milliseconds(10));
+  CHECK(second.state() == State::kNegotiating);
+  CHECK(util::to_hex(second.take_output()) == SELECT_USER_PASS);  // greeting answered at once
+  CHECK(second.deadline() == kT0 + forward::kAuthBackoffBase);
+  second.on_timeout(kT0 + std::chrono::milliseconds(50));  // too early: nothing happens
+  CHECK(second.state() == State::kNegotiating);
+  CHECK(second.take_output().empty());
+  second.on_timeout(kT0 + forward::kAuthBackoffBase);
+  CHECK(second.state() == State::kRequestReady);
+  CHECK(util::to_hex(second.take_output()) == "0100");
+  CHECK(second.request().host == "example.com");
+  CHECK(backoff.failures(kSocksClient, kT0 + forward::kAuthBackoffBase) == 0);  // success forgets
+}
+
+TEST_CASE("SOCKS server: parallel guessers get one check per backoff step, at most 10 s apart") {
+  forward::AuthBackoff backoff;
+  std::vector<std::unique_ptr<forward::SocksServer>> guessers;
+  util::TimePoint now = kT0;
+  std::size_t checked = 0;
+  // 100 connections guess at once; the loop plays an event loop's timers for 60 s.
+  for (int i = 0; i < 100; ++i) {
+    guessers.push_back(std::make_unique<forward::SocksServer>(kAlice, &backoff, kSocksClient));
+    guessers.back()->on_data(wrong_password(), now);
+  }
+  const util::TimePoint end = kT0 + std::chrono::seconds(60);
+  while (now < end) {
+    util::TimePoint next = util::kNever;
+    for (const auto& g : guessers) next = std::min(next, g->deadline());
+    if (next == util::kNever || next > end) break;
+    now = next;
+    for (const auto& g : guessers) g->on_timeout(now);
+  }
+  for (const auto& g : guessers) checked += g->state() == State::kClosing ? 1 : 0;
+  // Checks at 0, 0.1, 0.3, 0.7, 1.5, 3.1, 6.3 s, then every 10 s: 12 in 60 s.
+  MESSAGE("checks in 60 s of 100 parallel guessers: " << checked);
+  CHECK(checked == 12);
+  CHECK(backoff.ready_at(kSocksClient, now) - now <= forward::kAuthBackoffMax);
+}
+
+TEST_CASE("SOCKS server: a client sending on while its check waits is cut off at a bound") {
+  forward::AuthBackoff backoff;
+  backoff.on_failure(kSocksClient, kT0);
+  forward::SocksServer s(kAlice, &backoff, kSocksClient);
+  s.on_data(right_password(), kT0);
+  REQUIRE(s.deadline() != util::kNever);
+  const util::Bytes chunk(16 * 1024, 0x41);
+  for (int i = 0; i < 3; ++i) s.on_data(chunk, kT0);
+  CHECK(s.state() == State::kNegotiating);  // 48 KiB and the request: within the bound
+  s.on_data(chunk, kT0);
+  CHECK(s.state() == State::kClosing);  // past kSocksMaxDeferredInput (64 KiB)
+  CHECK(s.failure() == "client sent too much while its password check waited");
 }
 
 // The fixture macros end with this file (the test binary is a unity build).

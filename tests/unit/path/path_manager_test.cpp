@@ -28,7 +28,7 @@ const util::TimePoint kEpoch = util::TimePoint{} + 24h;
 // less die in "the internet" (as priming does between two NATs), and every
 // frame passes through the wire codec. A "busy" end sends a transport packet
 // expecting an answer every 10 ms, and the other end answers it.
-struct Pair {
+struct PathPair {
   util::Address relay = util::Address::v4(192, 0, 2, 2, 7777);
   std::array<util::Address, 2> seen = {util::Address::v4(203, 0, 113, 1, 1000),
                                        util::Address::v4(203, 0, 113, 2, 2000)};
@@ -56,7 +56,7 @@ struct Pair {
   std::array<std::vector<path::PathTransmit>, 2> sent;  // every path packet, for assertions
   std::array<std::vector<path::PathEvent>, 2> events;
 
-  explicit Pair(path::PathConfig a = {}, path::PathConfig b = {}) : configs{a, b} {
+  explicit PathPair(path::PathConfig a = {}, path::PathConfig b = {}) : configs{a, b} {
     ends.emplace_back(relay, configs[0], true, rng);
     ends.emplace_back(relay, configs[1], false, rng);
   }
@@ -149,7 +149,7 @@ std::size_t count_kind(const std::vector<path::PathEvent>& es, path::PathEvent::
 }  // namespace
 
 TEST_CASE("two ends validate the direct path and move onto it") {
-  Pair p;
+  PathPair p;
   p.start();
   REQUIRE(p.run_until([&] { return p.both_direct(); }, 5s));
   CHECK(p.ends[0].current() == p.seen[1]);
@@ -167,7 +167,7 @@ TEST_CASE("two ends validate the direct path and move onto it") {
 }
 
 TEST_CASE("priming goes out with a low TTL before any full-TTL probe of the peer's public side") {
-  Pair p;
+  PathPair p;
   p.start();
   REQUIRE(p.run_until([&] { return p.both_direct(); }, 5s));
   for (int i = 0; i < 2; ++i) {
@@ -188,7 +188,7 @@ TEST_CASE("priming goes out with a low TTL before any full-TTL probe of the peer
 }
 
 TEST_CASE("full-TTL probes wait for the peer's ROUND frame, then go at once") {
-  Pair p;
+  PathPair p;
   p.relay_delay = 200ms;
   p.start();
   // Until the peer's ROUND arrives (200 ms), only priming may reach its NAT.
@@ -207,7 +207,7 @@ TEST_CASE("a relay-only end keeps both ends on the relay and sends no probes") {
   path::PathConfig relay_only;
   relay_only.relay_only = true;
   SUBCASE("connector relay-only") {
-    Pair p(relay_only, {});
+    PathPair p(relay_only, {});
     p.start();
     p.run_until([] { return false; }, 10s);
     CHECK_FALSE(p.ends[0].direct());
@@ -215,7 +215,7 @@ TEST_CASE("a relay-only end keeps both ends on the relay and sends no probes") {
     for (const auto& t : p.sent[0]) CHECK(t.to == p.relay);
   }
   SUBCASE("listener relay-only") {
-    Pair p({}, relay_only);
+    PathPair p({}, relay_only);
     p.start();
     p.run_until([] { return false; }, 10s);
     CHECK_FALSE(p.ends[0].direct());
@@ -229,7 +229,7 @@ TEST_CASE("a relay-only end keeps both ends on the relay and sends no probes") {
 }
 
 TEST_CASE("a dead direct path falls back to the relay in time, and the session goes direct again") {
-  Pair p;
+  PathPair p;
   p.busy = {true, true};
   p.start();
   REQUIRE(p.run_until([&] { return p.both_direct(); }, 5s));
@@ -258,7 +258,7 @@ TEST_CASE("a dead direct path falls back to the relay in time, and the session g
 
 TEST_CASE(
     "a receiver that only acknowledges follows its peer back to the relay, mirroring meanwhile") {
-  Pair p;
+  PathPair p;
   p.busy = {true, false};  // A sends; B only answers (ACKs, which expect nothing)
   p.start();
   REQUIRE(p.run_until([&] { return p.both_direct(); }, 5s));
@@ -281,7 +281,7 @@ TEST_CASE(
 }
 
 TEST_CASE("relay copies of packets also sent directly do not make a direct end suspicious") {
-  Pair p;
+  PathPair p;
   p.start();
   REQUIRE(p.run_until([&] { return p.both_direct(); }, 5s));
   path::PathManager& b = p.ends[1];
@@ -299,7 +299,7 @@ TEST_CASE("relay copies of packets also sent directly do not make a direct end s
 }
 
 TEST_CASE("an idle direct path gets keepalives below the NAT mapping lifetime, and the relay too") {
-  Pair p;
+  PathPair p;
   p.start();
   REQUIRE(p.run_until([&] { return p.both_direct(); }, 5s));
   const util::TimePoint from = p.now();
@@ -322,7 +322,7 @@ TEST_CASE("an idle direct path gets keepalives below the NAT mapping lifetime, a
 }
 
 TEST_CASE("a NAT rebinding on one side moves the other side to the new address") {
-  Pair p;
+  PathPair p;
   p.busy = {true, true};
   p.start();
   REQUIRE(p.run_until([&] { return p.both_direct(); }, 5s));
@@ -336,7 +336,7 @@ TEST_CASE("a NAT rebinding on one side moves the other side to the new address")
 }
 
 TEST_CASE("a LAN (host) candidate wins over the public one, and equal paths do not flap") {
-  Pair p;
+  PathPair p;
   const util::Address lan_b = util::Address::v4(198, 51, 100, 3, 2000);
   p.start();
   // B also offers its LAN address; A reaches it (both on one LAN).
@@ -356,7 +356,7 @@ TEST_CASE("a LAN (host) candidate wins over the public one, and equal paths do n
 }
 
 TEST_CASE("ends that picked different address pairs stay direct") {
-  Pair p;
+  PathPair p;
   p.busy = {true, true};
   p.alias[1] = util::Address::v4(198, 51, 100, 3, 2000);  // B's LAN address, reachable from A
   p.start();
@@ -373,7 +373,7 @@ TEST_CASE("ends that picked different address pairs stay direct") {
 }
 
 TEST_CASE("responses with unknown tokens and challenges from a relay-only end change nothing") {
-  Pair p;
+  PathPair p;
   p.start();
   wire::PathResponse forged;
   forged.token = {1, 2, 3, 4, 5, 6, 7, 8};
@@ -415,7 +415,7 @@ TEST_CASE("strategy relay: no path packet to the peer, only CANDIDATES through t
   for (const auto& [a, b] : {std::pair{hard, hard}, std::pair{pool, easy}, std::pair{easy, pool}}) {
     CAPTURE(path::mapping_token(a));
     CAPTURE(path::mapping_token(b));
-    Pair p;
+    PathPair p;
     p.mappings = {a, b};
     p.busy = {true, false};  // transport traffic on the relay all along
     p.start();
@@ -452,7 +452,7 @@ TEST_CASE("strategy relay: no path packet to the peer, only CANDIDATES through t
 }
 
 TEST_CASE("strategy: a mapping that changes goes to the peer and re-decides at once") {
-  Pair p;
+  PathPair p;
   p.mappings = {path::Mapping::kEndpointDependent, path::Mapping::kEndpointDependent};
   p.start();
   p.run_until([] { return false; }, 10s);
@@ -471,7 +471,7 @@ TEST_CASE("strategy: a mapping that changes goes to the peer and re-decides at o
 }
 
 TEST_CASE("strategy: an unpredictable end waits for the peer's mapping before priming") {
-  Pair p;
+  PathPair p;
   p.relay_delay = 200ms;
   p.mappings = {path::Mapping::kEndpointDependent, path::Mapping::kEndpointIndependent};
   p.start();
@@ -487,7 +487,7 @@ TEST_CASE("strategy: an unpredictable end waits for the peer's mapping before pr
 }
 
 TEST_CASE("strategy: unknown mappings probe as before, and the event says so") {
-  Pair p;
+  PathPair p;
   p.mappings = {path::Mapping::kEndpointDependent, path::Mapping::kUnknown};
   p.start();
   REQUIRE(p.run_until([&] { return p.both_direct(); }, 5s));

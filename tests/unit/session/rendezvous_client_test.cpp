@@ -46,7 +46,7 @@ util::Bytes relayed_packet(std::uint64_t cid, std::string_view payload) {
 }
 
 // A listener and a connector, both registered.
-struct Pair {
+struct ClientPair {
   TestNet net;
   crypto::Identity lid = make_identity(1);
   crypto::Identity cid_identity = make_identity(2);
@@ -192,7 +192,7 @@ TEST_CASE("client: after a rendezvous restart, UNKNOWN makes it register again b
 }
 
 TEST_CASE("client: after a restart, connecting again with the same cid restores the relay") {
-  Pair p;
+  ClientPair p;
   p.connector.client->connect(7, p.lid.id(), p.net.now());
   p.net.settle();
   p.listener.client->accept(7, p.net.now());
@@ -237,7 +237,7 @@ TEST_CASE("client: connect() waits for the registration, then CONNECT leaves at 
 }
 
 TEST_CASE("client: CONNECT backs off from 500 ms to 4 s and gives up after 10 s") {
-  Pair p;
+  ClientPair p;
   std::vector<util::Duration> connects;
   const util::TimePoint t0 = p.net.now();
   p.net.drop = [&](const Datagram& d) {
@@ -263,7 +263,7 @@ TEST_CASE("client: CONNECT backs off from 500 ms to 4 s and gives up after 10 s"
 }
 
 TEST_CASE("client: CONNECT_FAIL becomes a reason a user can act on") {
-  Pair p;
+  ClientPair p;
   const auto stranger = make_identity(3);
   p.connector.client->connect(1, stranger.id(), p.net.now());
   p.net.settle();
@@ -291,7 +291,7 @@ TEST_CASE("client: CONNECT_FAIL becomes a reason a user can act on") {
 }
 
 TEST_CASE("client: duplicate INVITEs raise one event and re-send the answer") {
-  Pair p;
+  ClientPair p;
   int accepts = 0;
   p.net.drop = [&](const Datagram& d) {
     return is(d, wire::PacketType::kAccept) && ++accepts == 1;  // The first ACCEPT is lost.
@@ -315,7 +315,7 @@ TEST_CASE("client: duplicate INVITEs raise one event and re-send the answer") {
 }
 
 TEST_CASE("client: a lost REFUSE is re-sent on the next INVITE") {
-  Pair p;
+  ClientPair p;
   int refuses = 0;
   p.net.drop = [&](const Datagram& d) {
     return is(d, wire::PacketType::kRefuse) && ++refuses == 1;
@@ -332,7 +332,7 @@ TEST_CASE("client: a lost REFUSE is re-sent on the next INVITE") {
 
 TEST_CASE(
     "client: REFUSEs are paced, so an invitation flood leaves room for ACCEPT and KEEPALIVE") {
-  Pair p;
+  ClientPair p;
   std::size_t refuses = 0;
   p.net.drop = [&](const Datagram& d) {
     refuses += is(d, wire::PacketType::kRefuse) ? 1 : 0;
@@ -369,7 +369,7 @@ TEST_CASE(
 }
 
 TEST_CASE("client: refuse() cuts the reason to 200 bytes of valid UTF-8") {
-  Pair p;
+  ClientPair p;
   p.connector.client->connect(8, p.lid.id(), p.net.now());
   p.net.settle();
   p.listener.client->refuse(8, std::string(300, 'z') + "\xff", p.net.now());
@@ -380,7 +380,7 @@ TEST_CASE("client: refuse() cuts the reason to 200 bytes of valid UTF-8") {
 }
 
 TEST_CASE("client: forget() ends the memory of a cid") {
-  Pair p;
+  ClientPair p;
   p.connector.client->connect(4, p.lid.id(), p.net.now());
   p.net.settle();
   p.listener.client->accept(4, p.net.now());
@@ -392,7 +392,7 @@ TEST_CASE("client: forget() ends the memory of a cid") {
 }
 
 TEST_CASE("client: only datagrams from the server are processed") {
-  Pair p;
+  ClientPair p;
   const auto before_l = p.listener.events.size();
   const auto before_c = p.connector.events.size();
   p.connector.client->connect(12, p.lid.id(), p.net.now());

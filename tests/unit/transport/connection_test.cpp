@@ -128,7 +128,7 @@ TEST_CASE("connection: malformed or forbidden input closes with a protocol viola
   }
   {
     Connection c(Role::kServer, kT0);
-    expect_violation(c, payload({StreamFrame{kMaxConcurrentStreams * 4, 0, kHello, false}}),
+    expect_violation(c, payload({StreamFrame{kInitialStreamCredit * 4, 0, kHello, false}}),
                      "stream 4096 exceeds the stream limit");
   }
   {
