@@ -469,7 +469,6 @@ std::optional<Event> Connection::poll_event() {
 }
 
 StreamId Connection::open_stream() { return state_->streams.open_local(); }
-
 bool Connection::can_open_stream() const { return state_->streams.can_open_local(); }
 
 std::size_t Connection::write(StreamId stream, util::ByteView data) {
@@ -545,7 +544,6 @@ void Connection::close(std::uint64_t app_code, const std::string& reason, util::
 }
 
 bool Connection::is_duplicate(std::uint64_t pn) const { return state_->acks.is_duplicate(pn); }
-
 bool Connection::closed() const { return state_->closing.closed(); }
 
 const CloseReason& Connection::close_reason() const { return state_->closing.reason(); }
